@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import type { Ack } from './ack.js';
+
+/** Sent by the server right after a socket connects, so the client knows whom it talks to. */
+export interface WelcomePayload {
+  /** Server version, for "please reload" prompts after an update. */
+  version: string;
+  /** Server clock as ISO 8601, so the client can show how far its own clock is off. */
+  serverTime: string;
+}
+
+/** `system:ping` asks the server to answer; the client measures the round trip. */
+export const pingPayloadSchema = z.object({
+  /** Client timestamp in ms, echoed back. */
+  sentAt: z.number().int().nonnegative(),
+});
+export type PingPayload = z.infer<typeof pingPayloadSchema>;
+
+/** Answer to `system:ping`. */
+export interface PongValue {
+  sentAt: number;
+  serverTime: string;
+}
+
+/** Events the server sends to browsers. */
+export interface ServerToClientEvents {
+  'system:welcome': (payload: WelcomePayload) => void;
+}
+
+/** Events browsers send to the server; each payload has its schema above. */
+export interface ClientToServerEvents {
+  'system:ping': (payload: PingPayload, ack: (answer: Ack<PongValue>) => void) => void;
+}

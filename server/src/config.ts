@@ -1,0 +1,148 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/** Accepts the usual spellings of a yes/no switch in an environment variable. */
+const flag = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
+    error: 'must be true or false',
+  })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes' || v === 'on');
+
+const port = z.coerce
+  .number({ error: 'must be a port number' })
+  .int('must be a whole port number')
+  .min(0, 'must be between 0 and 65535')
+  .max(65535, 'must be between 0 and 65535');
+
+/**
+ * Every setting KIS reads from the environment, with its embedded default.
+ *
+ * Each field says why its default is what it is. A value that does not parse stops start-up
+ * with one line naming the variable (see {@link loadConfig}).
+ */
+export const configSchema = z.object({
+  /** HTTP port for the portal, the API and Socket.IO. 3000 is the common choice for a Node app behind a proxy; 0 picks a free port (tests). */
+  KIS_HTTP_PORT: port.default(3000),
+  /** UDP port the depots send their telegrams to. 7010 is what the depots' provisioning files name by default; 0 picks a free port (tests). */
+  KIS_UDP_PORT: port.default(7010),
+  /** Address to listen on. Loopback by default, so a developer's laptop exposes nothing; the container sets 0.0.0.0. */
+  KIS_HOST: z
+    .string()
+    .min(1)
+    .refine((v) => /^[0-9a-fA-F:.]+$/.test(v) || v === 'localhost', 'must be an IP address')
+    .default('127.0.0.1'),
+  /** Where KIS keeps its data: the embedded database, the master key file, backups. Relative to the working directory. */
+  KIS_DATA_DIR: z.string().min(1).default('./data'),
+  /** A MongoDB server to use instead of the embedded one, e.g. mongodb://db:27017/kis?replicaSet=rs0. */
+  MONGODB_URI: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\/.+/, 'must be a mongodb:// or mongodb+srv:// URI')
+    .optional(),
+  /**
+   * Which embedded database to start when MONGODB_URI is unset: auto tries mongod first and falls
+   * back to FerretDB (the order of ARCHITECTURE.md); mongod or ferretdb insist on one.
+   */
+  KIS_DB_ENGINE: z.enum(['auto', 'mongod', 'ferretdb']).default('auto'),
+  /**
+   * Master key for secrets at rest (AES-256-GCM): 32 bytes in base64 or hex. Without it KIS generates
+   * one into <data>/master.key (mode 0600), which is fine for one machine and must be backed up with the data.
+   */
+  KIS_MASTER_KEY: z
+    .string()
+    .refine(
+      (v) => /^[0-9a-fA-F]{64}$/.test(v) || Buffer.from(v, 'base64').length === 32,
+      'must be 32 bytes as 64 hex digits or base64',
+    )
+    .optional(),
+  /** The address people use to reach the portal; links in mails point here. Defaults to the local HTTP address. */
+  KIS_PUBLIC_URL: z.url({ error: 'must be an absolute http(s) URL' }).optional(),
+  /**
+   * SMTP server for outgoing mail, e.g. smtp://user:pass@mail.example.com:587. Without it mails wait in
+   * the outbox and admins read them in the portal, so registration can be tried locally.
+   */
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/.+/, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  /** Redirect HTTP to HTTPS, send HSTS and mark cookies Secure. Off by default because the embedded default has no TLS. */
+  KIS_HTTPS_ONLY: flag.default(false),
+  /**
+   * Trust X-Forwarded-* from a reverse proxy: false, true, a hop count, or a comma-separated list of
+   * proxy addresses/CIDRs. Off by default: trusting headers from anyone would let clients fake their IP.
+   */
+  KIS_TRUST_PROXY: z
+    .string()
+    .transform((v): boolean | number | string[] => {
+      const s = v.trim().toLowerCase();
+      if (s === '' || s === 'false' || s === '0' || s === 'no' || s === 'off') return false;
+      if (s === 'true' || s === 'yes' || s === 'on') return true;
+      if (/^\d+$/.test(s)) return Number(s);
+      return s.split(',').map((p) => p.trim());
+    })
+    .refine(
+      (v) =>
+        typeof v !== 'object' ||
+        v.every((p) => /^[0-9a-f:.]+(\/\d{1,3})?$/.test(p) || p === 'loopback' || p === 'uniquelocal' || p === 'linklocal'),
+      'must be true, false, a hop count or a list of addresses/CIDRs',
+    )
+    .default(false),
+  /** pino log level. info keeps one line per notable event; debug adds per-request detail. */
+  KIS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** development, production or test. Only changes defaults that must differ (pretty logs, cache headers). */
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  /**
+   * Bearer token for /metrics. Without it /metrics answers only to loopback clients, so the
+   * embedded default exposes nothing to the network.
+   */
+  KIS_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+});
+
+type RawConfig = z.infer<typeof configSchema>;
+
+/** The validated configuration with derived values filled in. */
+export interface Config extends RawConfig {
+  /** KIS_DATA_DIR resolved to an absolute path. */
+  dataDir: string;
+  /** KIS_PUBLIC_URL, or the local HTTP address when unset; never ends with a slash. */
+  publicUrl: string;
+}
+
+/** A configuration problem, already phrased as the one line to show the operator. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Reads and validates the configuration from an environment.
+ *
+ * Empty strings count as unset, so `KIS_HTTP_PORT= npm start` falls back to the default.
+ * Throws {@link ConfigError} whose message names the first bad variable.
+ *
+ * @example
+ * const config = loadConfig(process.env);
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(configSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = String(issue?.path[0] ?? 'configuration');
+    const given = input[name];
+    // Never echo secrets back: the master key, SMTP credentials and tokens stay out of the message.
+    const secret = name === 'KIS_MASTER_KEY' || name === 'SMTP_URL' || name === 'KIS_METRICS_TOKEN' || name === 'MONGODB_URI';
+    const shown = given === undefined || secret ? '' : ` (got ${JSON.stringify(given.slice(0, 80))})`;
+    throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}${shown}`);
+  }
+  const raw = result.data;
+  const dataDir = path.resolve(cwd, raw.KIS_DATA_DIR);
+  const host = raw.KIS_HOST === '0.0.0.0' || raw.KIS_HOST === '::' ? '127.0.0.1' : raw.KIS_HOST;
+  const publicUrl = (raw.KIS_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${raw.KIS_HTTP_PORT}`).replace(/\/+$/, '');
+  if (raw.KIS_HTTPS_ONLY && !publicUrl.startsWith('https://')) {
+    throw new ConfigError('KIS_PUBLIC_URL must be an https:// URL when KIS_HTTPS_ONLY is on');
+  }
+  return { ...raw, dataDir, publicUrl };
+}

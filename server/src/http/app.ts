@@ -1,0 +1,116 @@
+import helmet from '@fastify/helmet';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { registerErrorHandlers } from './errors.js';
+import { contentSecurityPolicy, inlineScriptHashes } from './security.js';
+import { readIndexHtml, registerSpa } from './spa.js';
+import { systemRoutes, type SystemRouteOptions } from './system-routes.js';
+
+/** Everything the HTTP layer is composed from; main.ts provides it. */
+export interface HttpAppOptions {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  version: string;
+  /** Directory of the built SPA (web/build). */
+  webRoot: string;
+  readiness: SystemRouteOptions['readiness'];
+}
+
+/** The Fastify instance KIS builds: plain HTTP/1.1 (TLS ends at a proxy), zod-typed routes. */
+export type KisHttpApp = FastifyInstance<
+  RawServerDefault,
+  RawRequestDefaultExpression,
+  RawReplyDefaultExpression,
+  FastifyBaseLogger,
+  ZodTypeProvider
+>;
+
+/** fastify's typings lack the hop-count form of trustProxy; this is what proxy-addr does with a number. */
+function trustProxy(setting: Config['KIS_TRUST_PROXY']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
+}
+
+/** Paths that must answer over plain HTTP even in HTTPS-only mode: probes from inside the host. */
+const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Builds the Fastify app: security headers, HTTPS-only redirect, metrics, OpenAPI, system routes
+ * and the SPA. Module routes are registered on the returned instance by main.ts.
+ */
+export async function buildHttpApp(options: HttpAppOptions): Promise<KisHttpApp> {
+  const { config, metrics } = options;
+  const app: KisHttpApp = Fastify({
+    loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
+    trustProxy: trustProxy(config.KIS_TRUST_PROXY),
+    bodyLimit: 1024 * 1024,
+    // Request ids are for correlating log lines, not secrets.
+    requestIdHeader: false,
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandlers(app);
+
+  if (config.KIS_HTTPS_ONLY) {
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.protocol === 'https' || PROBE_PATHS.has(request.url.split('?')[0] ?? '')) return;
+      return reply.redirect(`${config.publicUrl}${request.url}`, 308);
+    });
+  }
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  const indexHtml = readIndexHtml(options.webRoot);
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: contentSecurityPolicy(indexHtml ? inlineScriptHashes(indexHtml) : [], config.KIS_HTTPS_ONLY),
+    },
+    // HSTS only where the operator promised HTTPS: a browser would otherwise refuse plain HTTP for a year.
+    hsts: config.KIS_HTTPS_ONLY ? { maxAge: 31536000, includeSubDomains: true } : false,
+    frameguard: { action: 'deny' },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginEmbedderPolicy: false,
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'KIS API',
+        version: options.version,
+        description: 'Customer portal and key depot management. All routes under /api need a session unless marked otherwise.',
+      },
+      servers: [{ url: config.publicUrl }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    // Swagger UI ships its own scripts and styles; give its pages a CSP that fits them.
+    staticCSP: true,
+    uiConfig: { docExpansion: 'list', deepLinking: false },
+  });
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(systemRoutes, {
+    version: options.version,
+    metrics,
+    metricsToken: config.KIS_METRICS_TOKEN,
+    mailConfigured: config.SMTP_URL !== undefined,
+    readiness: options.readiness,
+  });
+
+  await registerSpa(app, options.webRoot, indexHtml);
+  return app;
+}

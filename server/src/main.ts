@@ -1,0 +1,141 @@
+/**
+ * Composition root: config → database → transports; graceful shutdown in reverse order.
+ * Start with `npm start` (builds first) or `node server/dist/main.js`.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadMasterKey } from './crypto/master-key.js';
+import { connectDatabase, disconnectDatabase, isDatabaseReachable, redactUri } from './db/connection.js';
+import { DatabaseUnavailableError, provisionDatabase, type ProvisionedDatabase } from './db/provision.js';
+import { bindUdpListener, type UdpListener } from './depots/udp-listener.js';
+import { buildHttpApp } from './http/app.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics } from './metrics.js';
+import { createSocketServer, type KisSocketServer } from './realtime/socket-server.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const VERSION = (JSON.parse(readFileSync(path.join(here, '../package.json'), 'utf8')) as { version: string }).version;
+const WEB_ROOT = path.resolve(here, '../../web/build');
+/** How long shutdown may take before the process exits anyway. */
+const SHUTDOWN_TIMEOUT_MS = 15_000;
+
+/** A running KIS server, as main() leaves it; tests use the printed ports instead. */
+interface Running {
+  stop(reason: string): Promise<void>;
+}
+
+async function start(config: Config, logger: Logger): Promise<Running> {
+  const metrics = createMetrics();
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const stop = async (reason: string): Promise<void> => {
+    logger.info({ reason }, 'shutting down');
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((err: unknown) => logger.error({ err }, 'shutdown step failed'));
+    }
+    logger.info('stopped');
+  };
+
+  try {
+    await loadMasterKey(config);
+
+    const db: ProvisionedDatabase = await provisionDatabase({
+      dataDir: config.dataDir,
+      mongodbUri: config.MONGODB_URI,
+      ...(config.KIS_DB_ENGINE === 'auto' ? {} : { only: config.KIS_DB_ENGINE }),
+      log: (msg) => logger.info({ component: 'db' }, msg),
+    });
+    cleanups.push(() => db.stop());
+    logger.info({ kind: db.kind, uri: redactUri(db.uri), owned: db.owned }, 'database provisioned');
+
+    const connection = await connectDatabase(db.uri);
+    cleanups.push(() => disconnectDatabase());
+
+    const udp: UdpListener = await bindUdpListener({ host: config.KIS_HOST, port: config.KIS_UDP_PORT, logger, metrics });
+    cleanups.push(() => udp.close());
+
+    const app = await buildHttpApp({
+      config,
+      logger,
+      metrics,
+      version: VERSION,
+      webRoot: WEB_ROOT,
+      readiness: async () => ({ database: await isDatabaseReachable(connection), udp: udp.isBound() }),
+    });
+    const io: KisSocketServer = createSocketServer({ httpServer: app.server, config, logger, metrics, version: VERSION });
+    cleanups.push(() => app.close());
+    // Sockets first, so browsers get a clean disconnect before the HTTP server stops.
+    cleanups.push(() => new Promise<void>((resolve) => void io.close(() => resolve())));
+
+    await app.listen({ host: config.KIS_HOST, port: config.KIS_HTTP_PORT });
+    const address = app.server.address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.KIS_HTTP_PORT;
+    logger.info({ httpPort, udpPort: udp.port, url: config.KIS_PUBLIC_URL ?? `http://${config.KIS_HOST}:${httpPort}` }, 'listening');
+  } catch (err) {
+    await stop('start-up failed');
+    throw err;
+  }
+  return { stop };
+}
+
+function startupMessage(err: unknown, config: Config): string {
+  if (err instanceof DatabaseUnavailableError) return err.message;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    return `Port in use: KIS_HTTP_PORT ${config.KIS_HTTP_PORT} or KIS_UDP_PORT ${config.KIS_UDP_PORT} is taken by another program`;
+  }
+  if (code === 'EADDRNOTAVAIL') return `KIS_HOST ${config.KIS_HOST} is not an address of this machine`;
+  return `Start-up failed: ${(err as Error).message}`;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`KIS configuration error: ${err.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw err;
+  }
+  const logger = createLogger(config);
+
+  let running: Running;
+  try {
+    running = await start(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    process.stderr.write(`KIS: ${startupMessage(err, config)}\n`);
+    process.exit(1);
+  }
+
+  let shuttingDown = false;
+  const shutdown = (signal: string): void => {
+    if (shuttingDown) {
+      // A second Ctrl-C means "now": the exit hook still stops the embedded database.
+      process.exit(130);
+    }
+    shuttingDown = true;
+    setTimeout(() => {
+      logger.error('shutdown timed out');
+      process.exit(1);
+    }, SHUTDOWN_TIMEOUT_MS).unref();
+    running.stop(signal).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    shutdown('uncaughtException');
+  });
+}
+
+void main();
