@@ -82,7 +82,9 @@ export const configSchema = z.object({
     .refine(
       (v) =>
         typeof v !== 'object' ||
-        v.every((p) => /^[0-9a-f:.]+(\/\d{1,3})?$/.test(p) || p === 'loopback' || p === 'uniquelocal' || p === 'linklocal'),
+        v.every(
+          (p) => /^[0-9a-f:.]+(\/\d{1,3})?$/.test(p) || p === 'loopback' || p === 'uniquelocal' || p === 'linklocal',
+        ),
       'must be true, false, a hop count or a list of addresses/CIDRs',
     )
     .default(false),
@@ -133,14 +135,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     const name = String(issue?.path[0] ?? 'configuration');
     const given = input[name];
     // Never echo secrets back: the master key, SMTP credentials and tokens stay out of the message.
-    const secret = name === 'KIS_MASTER_KEY' || name === 'SMTP_URL' || name === 'KIS_METRICS_TOKEN' || name === 'MONGODB_URI';
+    const secret =
+      name === 'KIS_MASTER_KEY' || name === 'SMTP_URL' || name === 'KIS_METRICS_TOKEN' || name === 'MONGODB_URI';
     const shown = given === undefined || secret ? '' : ` (got ${JSON.stringify(given.slice(0, 80))})`;
     throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}${shown}`);
   }
   const raw = result.data;
   const dataDir = path.resolve(cwd, raw.KIS_DATA_DIR);
   const host = raw.KIS_HOST === '0.0.0.0' || raw.KIS_HOST === '::' ? '127.0.0.1' : raw.KIS_HOST;
-  const publicUrl = (raw.KIS_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${raw.KIS_HTTP_PORT}`).replace(/\/+$/, '');
+  const publicUrl = (
+    raw.KIS_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${raw.KIS_HTTP_PORT}`
+  ).replace(/\/+$/, '');
   if (raw.KIS_HTTPS_ONLY && !publicUrl.startsWith('https://')) {
     throw new ConfigError('KIS_PUBLIC_URL must be an https:// URL when KIS_HTTPS_ONLY is on');
   }

@@ -52,7 +52,12 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     const connection = await connectDatabase(db.uri);
     cleanups.push(() => disconnectDatabase());
 
-    const udp: UdpListener = await bindUdpListener({ host: config.KIS_HOST, port: config.KIS_UDP_PORT, logger, metrics });
+    const udp: UdpListener = await bindUdpListener({
+      host: config.KIS_HOST,
+      port: config.KIS_UDP_PORT,
+      logger,
+      metrics,
+    });
     cleanups.push(() => udp.close());
 
     const app = await buildHttpApp({
@@ -63,7 +68,13 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       webRoot: WEB_ROOT,
       readiness: async () => ({ database: await isDatabaseReachable(connection), udp: udp.isBound() }),
     });
-    const io: KisSocketServer = createSocketServer({ httpServer: app.server, config, logger, metrics, version: VERSION });
+    const io: KisSocketServer = createSocketServer({
+      httpServer: app.server,
+      config,
+      logger,
+      metrics,
+      version: VERSION,
+    });
     cleanups.push(() => app.close());
     // Sockets first, so browsers get a clean disconnect before the HTTP server stops.
     cleanups.push(() => new Promise<void>((resolve) => void io.close(() => resolve())));
@@ -71,7 +82,10 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     await app.listen({ host: config.KIS_HOST, port: config.KIS_HTTP_PORT });
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.KIS_HTTP_PORT;
-    logger.info({ httpPort, udpPort: udp.port, url: config.KIS_PUBLIC_URL ?? `http://${config.KIS_HOST}:${httpPort}` }, 'listening');
+    logger.info(
+      { httpPort, udpPort: udp.port, url: config.KIS_PUBLIC_URL ?? `http://${config.KIS_HOST}:${httpPort}` },
+      'listening',
+    );
   } catch (err) {
     await stop('start-up failed');
     throw err;

@@ -34,9 +34,11 @@ export function testDatabaseUri(): string {
 
 /** Environment of the test process without the settings a test must choose itself. */
 function baseEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith('KIS_') || key === 'MONGODB_URI' || key === 'SMTP_URL') delete env[key];
-  return env;
+  return Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([key]) => !key.startsWith('KIS_') && key !== 'MONGODB_URI' && key !== 'SMTP_URL',
+    ),
+  );
 }
 
 /** Waits for a child process to exit and returns its code (null when killed by a signal). */
@@ -50,7 +52,9 @@ export function exited(child: ChildProcess): Promise<number | null> {
  * `env` overrides anything; pass `MONGODB_URI: undefined`-free env with `embedded: true` to let the
  * server provision its own embedded database.
  */
-export async function startServer(options: { env?: Record<string, string>; embedded?: boolean; dataDir?: string } = {}): Promise<TestServer> {
+export async function startServer(
+  options: { env?: Record<string, string>; embedded?: boolean; dataDir?: string } = {},
+): Promise<TestServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kis-server-')));
   const mongoUri = options.embedded ? '' : testDatabaseUri();
   const env: NodeJS.ProcessEnv = {
@@ -115,7 +119,11 @@ export async function startServer(options: { env?: Record<string, string>; embed
 }
 
 /** Polls until `check` returns true, or fails after the timeout. */
-export async function eventually(check: () => Promise<boolean> | boolean, timeoutMs = 20_000, what = 'condition'): Promise<void> {
+export async function eventually(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

@@ -97,7 +97,10 @@ async function mongodFromMemoryServer(log: (msg: string) => void): Promise<strin
   // Ask DNS first: without it the download fails only after several noisy retries.
   const mirror = new URL(process.env.MONGOMS_DOWNLOAD_MIRROR ?? 'https://fastdl.mongodb.org').hostname;
   const resolvable = await Promise.race([
-    lookup(mirror).then(() => true, () => false),
+    lookup(mirror).then(
+      () => true,
+      () => false,
+    ),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000).unref()),
   ]);
   if (!resolvable) {
@@ -146,7 +149,10 @@ export async function findEngine(options: {
   let ferret = await findFerretdb();
   if (!ferret && options.installFerretdb && (await which('go'))) {
     options.log(`FerretDB not found; installing ${FERRETDB_VERSION} with Go (one-time, about a minute)`);
-    const script = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../scripts/install-ferretdb.sh');
+    const script = path.resolve(
+      path.dirname(new URL(import.meta.url).pathname),
+      '../../../scripts/install-ferretdb.sh',
+    );
     try {
       await run('bash', [script], { timeout: 15 * 60_000 });
       ferret = await findFerretdb();

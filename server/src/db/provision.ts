@@ -95,7 +95,9 @@ async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -157,7 +159,10 @@ export async function provisionDatabase(options: ProvisionOptions): Promise<Prov
         await release();
       }
     }
-    if (Date.now() > deadline) throw new DatabaseUnavailableError(`Timed out waiting for another KIS process to start the database in ${dataDir}`);
+    if (Date.now() > deadline)
+      throw new DatabaseUnavailableError(
+        `Timed out waiting for another KIS process to start the database in ${dataDir}`,
+      );
     await sleep(250);
   }
 }
@@ -173,8 +178,16 @@ async function reuseRunning(dataDir: string): Promise<ProvisionedDatabase | unde
   return undefined;
 }
 
-async function startOwn(dataDir: string, options: ProvisionOptions, log: (msg: string) => void): Promise<ProvisionedDatabase> {
-  const engine = await findEngine({ log, installFerretdb: options.installFerretdb ?? true, ...(options.only ? { only: options.only } : {}) });
+async function startOwn(
+  dataDir: string,
+  options: ProvisionOptions,
+  log: (msg: string) => void,
+): Promise<ProvisionedDatabase> {
+  const engine = await findEngine({
+    log,
+    installFerretdb: options.installFerretdb ?? true,
+    ...(options.only ? { only: options.only } : {}),
+  });
   if (!engine) throw new DatabaseUnavailableError(NO_DATABASE_MESSAGE);
 
   const dir = path.join(dataDir, 'db', engine.kind);
@@ -234,7 +247,10 @@ async function startOwn(dataDir: string, options: ProvisionOptions, log: (msg: s
     if (exited || Date.now() > readyBy) {
       process.removeListener('exit', onExit);
       if (!exited) process.kill(pid, 'SIGKILL');
-      const tail = await readFile(logFile, 'utf8').then((t) => t.trim().split('\n').slice(-3).join(' | '), () => '');
+      const tail = await readFile(logFile, 'utf8').then(
+        (t) => t.trim().split('\n').slice(-3).join(' | '),
+        () => '',
+      );
       throw new DatabaseUnavailableError(`${engine.kind} did not start (see ${logFile}): ${tail}`);
     }
     await sleep(100);

@@ -21,7 +21,12 @@ export interface UdpListener {
  * TODO(issue 5): decode, authenticate and route telegrams to depot actors. Until then every
  * datagram is dropped without an answer (the protocol's rule for anything not understood) and counted.
  */
-export async function bindUdpListener(options: { host: string; port: number; logger: Logger; metrics: Metrics }): Promise<UdpListener> {
+export async function bindUdpListener(options: {
+  host: string;
+  port: number;
+  logger: Logger;
+  metrics: Metrics;
+}): Promise<UdpListener> {
   const socket = dgram.createSocket({ type: isIPv6(options.host) ? 'udp6' : 'udp4', reuseAddr: false });
   let bound = false;
   socket.on('message', (msg) => {

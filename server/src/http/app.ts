@@ -1,8 +1,19 @@
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type RawReplyDefaultExpression, type RawRequestDefaultExpression, type RawServerDefault } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type RawReplyDefaultExpression,
+  type RawRequestDefaultExpression,
+  type RawServerDefault,
+} from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -32,7 +43,9 @@ export type KisHttpApp = FastifyInstance<
 >;
 
 /** fastify's typings lack the hop-count form of trustProxy; this is what proxy-addr does with a number. */
-function trustProxy(setting: Config['KIS_TRUST_PROXY']): boolean | string[] | ((address: string, hop: number) => boolean) {
+function trustProxy(
+  setting: Config['KIS_TRUST_PROXY'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
   return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }
 
@@ -89,7 +102,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<KisHttpApp>
       info: {
         title: 'KIS API',
         version: options.version,
-        description: 'Customer portal and key depot management. All routes under /api need a session unless marked otherwise.',
+        description:
+          'Customer portal and key depot management. All routes under /api need a session unless marked otherwise.',
       },
       servers: [{ url: config.publicUrl }],
     },

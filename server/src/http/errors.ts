@@ -11,7 +11,9 @@ export function registerErrorHandlers(app: KisHttpApp): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     if (hasZodFastifySchemaValidationErrors(err)) {
       const first = err.validation[0];
-      const where = first?.instancePath ? `${err.validationContext ?? 'body'}${first.instancePath.replaceAll('/', '.')}` : (err.validationContext ?? 'request');
+      const where = first?.instancePath
+        ? `${err.validationContext ?? 'body'}${first.instancePath.replaceAll('/', '.')}`
+        : (err.validationContext ?? 'request');
       const body: ApiError = { error: { code: 'invalid', message: `${where}: ${first?.message ?? 'invalid'}` } };
       return reply.status(400).send(body);
     }

@@ -15,7 +15,10 @@ export function inlineScriptHashes(html: string): string[] {
 }
 
 /** The CSP directives for the portal (helmet's format). */
-export function contentSecurityPolicy(scriptHashes: readonly string[], httpsOnly: boolean): Record<string, string[] | null> {
+export function contentSecurityPolicy(
+  scriptHashes: readonly string[],
+  httpsOnly: boolean,
+): Record<string, string[] | null> {
   return {
     'default-src': ["'self'"],
     'script-src': ["'self'", ...scriptHashes],

@@ -23,6 +23,8 @@ export async function registerSpa(app: KisHttpApp, webRoot: string, indexHtml: s
       root: webRoot,
       index: false,
       wildcard: true,
+      // Our own cache-control below; the plugin's default (max-age=0) would override it.
+      cacheControl: false,
       setHeaders(res, filePath) {
         const immutable = filePath.includes(`${path.sep}_app${path.sep}immutable${path.sep}`);
         res.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
@@ -32,7 +34,10 @@ export async function registerSpa(app: KisHttpApp, webRoot: string, indexHtml: s
 
   const sendIndex = (reply: FastifyReply): FastifyReply => {
     if (!indexHtml) {
-      return reply.status(503).type('text/plain; charset=utf-8').send('The web interface is not built. Run "npm run build".');
+      return reply
+        .status(503)
+        .type('text/plain; charset=utf-8')
+        .send('The web interface is not built. Run "npm run build".');
     }
     return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(indexHtml);
   };
@@ -40,7 +45,10 @@ export async function registerSpa(app: KisHttpApp, webRoot: string, indexHtml: s
 
   app.setNotFoundHandler(async (request, reply) => {
     const url = request.url.split('?')[0] ?? '/';
-    const wantsPage = request.method === 'GET' && !SERVER_PREFIXES.some((p) => url.startsWith(p)) && (request.headers.accept ?? '').includes('text/html');
+    const wantsPage =
+      request.method === 'GET' &&
+      !SERVER_PREFIXES.some((p) => url.startsWith(p)) &&
+      (request.headers.accept ?? '').includes('text/html');
     if (wantsPage) return sendIndex(reply);
     return reply.status(404).send({ error: { code: 'not_found', message: `${request.method} ${url} not found` } });
   });

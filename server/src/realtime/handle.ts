@@ -20,7 +20,10 @@ export function handle<S extends z.ZodType, R>(
     const parsed = schema.safeParse(payload);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      reply({ ok: false, error: { code: 'invalid', message: `${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}` } });
+      reply({
+        ok: false,
+        error: { code: 'invalid', message: `${issue?.path.join('.') || 'payload'}: ${issue?.message ?? 'invalid'}` },
+      });
       return;
     }
     handler(parsed.data).then(

@@ -48,7 +48,10 @@ export function createSocketServer(options: {
     socket.emit('system:welcome', { version: options.version, serverTime: new Date().toISOString() });
     socket.on(
       'system:ping',
-      handle(pingPayloadSchema, log, async (payload) => ({ sentAt: payload.sentAt, serverTime: new Date().toISOString() })),
+      handle(pingPayloadSchema, log, async (payload) => ({
+        sentAt: payload.sentAt,
+        serverTime: new Date().toISOString(),
+      })),
     );
   });
   return io;

@@ -4,7 +4,14 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dbStateFile, isAlive, ping, provisionDatabase, type DbState, type ProvisionedDatabase } from '../../../server/src/db/provision.js';
+import {
+  dbStateFile,
+  isAlive,
+  ping,
+  provisionDatabase,
+  type DbState,
+  type ProvisionedDatabase,
+} from '../../../server/src/db/provision.js';
 import { ROOT, eventually, exited } from '../../helpers/server.js';
 
 const dirs: string[] = [];
@@ -60,7 +67,8 @@ describe('embedded database provisioning', () => {
     const dataDir = await tempDir();
     const db = await provision(dataDir);
     await db.stop();
-    expect(isAlive(db.pid!)).toBe(false);
+    expect(db.pid).toBeDefined();
+    expect(isAlive(db.pid ?? 0)).toBe(false);
     expect(existsSync(dbStateFile(dataDir))).toBe(false);
   });
 
@@ -89,8 +97,12 @@ describe('embedded database provisioning', () => {
       console.log(JSON.stringify({ pid: db.pid }));
       setInterval(() => {}, 1000);
     `;
-    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const { pid } = await new Promise<{ pid: number }>((resolve) => parent.stdout.once('data', (c: Buffer) => resolve(JSON.parse(c.toString()) as { pid: number })));
+    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const { pid } = await new Promise<{ pid: number }>((resolve) =>
+      parent.stdout.once('data', (c: Buffer) => resolve(JSON.parse(c.toString()) as { pid: number })),
+    );
     expect(isAlive(pid)).toBe(true);
 
     const gone = exited(parent);
@@ -106,7 +118,13 @@ describe('embedded database provisioning', () => {
 
   it('replaces a db.json whose server is gone', async () => {
     const dataDir = await tempDir();
-    const stale: DbState = { kind: 'ferretdb', uri: 'mongodb://127.0.0.1:1/', pid: 999_999, ownerPid: 999_998, startedAt: new Date().toISOString() };
+    const stale: DbState = {
+      kind: 'ferretdb',
+      uri: 'mongodb://127.0.0.1:1/',
+      pid: 999_999,
+      ownerPid: 999_998,
+      startedAt: new Date().toISOString(),
+    };
     await writeFile(dbStateFile(dataDir), JSON.stringify(stale));
     const db = await provision(dataDir);
     expect(db.owned).toBe(true);

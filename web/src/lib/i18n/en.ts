@@ -20,8 +20,7 @@ export const en: Messages = {
   },
   home: {
     title: 'Customer portal',
-    intro:
-      'Information for you and your company, shared texts, file exchange and your key depots – live and secure.',
+    intro: 'Information for you and your company, shared texts, file exchange and your key depots – live and secure.',
   },
   status: {
     title: 'System status',

@@ -44,7 +44,8 @@ export class I18n {
 
   /** Formats a date and time in the user's language and time zone. */
   dateTime(value: Date | string): string {
-    return new Intl.DateTimeFormat(this.locale, { dateStyle: 'medium', timeStyle: 'short' }).format(new Date(value));
+    const date = typeof value === 'string' ? Date.parse(value) : value;
+    return new Intl.DateTimeFormat(this.locale, { dateStyle: 'medium', timeStyle: 'short' }).format(date);
   }
 
   private apply(): void {

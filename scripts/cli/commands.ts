@@ -1,0 +1,13 @@
+import type { Config } from '../../server/src/config.js';
+import { dbStatus } from './db-status.js';
+
+/** One CLI command. `run` returns the exit code. */
+export interface Command {
+  name: string;
+  summary: string;
+  help: string;
+  run(args: string[], config: Config): Promise<number>;
+}
+
+/** Every command of `npm run kis`, in the order --help lists them. */
+export const commands: readonly Command[] = [dbStatus];
