@@ -1,4 +1,6 @@
 import type { Config } from '../../server/src/config.js';
+import { adminCreate } from './admin-create.js';
+import { auditVerify } from './audit-verify.js';
 import { dbStatus } from './db-status.js';
 
 /** One CLI command. `run` returns the exit code. */
@@ -10,4 +12,4 @@ export interface Command {
 }
 
 /** Every command of `npm run kis`, in the order --help lists them. */
-export const commands: readonly Command[] = [dbStatus];
+export const commands: readonly Command[] = [dbStatus, adminCreate, auditVerify];

@@ -14,6 +14,11 @@ const port = z.coerce
   .min(0, 'must be between 0 and 65535')
   .max(65535, 'must be between 0 and 65535');
 
+const seconds = z.coerce
+  .number({ error: 'must be a number of seconds' })
+  .int('must be a whole number of seconds')
+  .min(1, 'must be at least 1 second');
+
 /**
  * Every setting KIS reads from the environment, with its embedded default.
  *
@@ -88,6 +93,33 @@ export const configSchema = z.object({
       'must be true, false, a hop count or a list of addresses/CIDRs',
     )
     .default(false),
+  /** bcrypt cost factor. 12 takes about a quarter second per hash on a current core: slow for guessing, fine for a login. */
+  KIS_BCRYPT_COST: z.coerce
+    .number({ error: 'must be a number' })
+    .int('must be a whole number')
+    .min(4, 'must be between 4 and 15')
+    .max(15, 'must be between 4 and 15')
+    .default(12),
+  /** Seconds without activity before a session ends. 30 minutes, as OWASP ASVS suggests for a portal holding business data. */
+  KIS_SESSION_IDLE_SECONDS: seconds.default(1800),
+  /** Seconds after login when a session ends however active it is. 12 hours: one working day. */
+  KIS_SESSION_ABSOLUTE_SECONDS: seconds.default(43_200),
+  /** Seconds before the idle end when the browser is warned and offered to stay. Two minutes to notice and click. */
+  KIS_SESSION_WARNING_SECONDS: seconds.default(120),
+  /**
+   * How a session is bound to the address it logged in from: exact (same IP), subnet (same /24 or
+   * /64, for clients whose address changes within their network) or off. Exact by default: a cookie
+   * copied to another machine is worthless.
+   */
+  KIS_SESSION_IP_POLICY: z.enum(['exact', 'subnet', 'off']).default('exact'),
+  /** Failed logins per account or per client address before a lockout. Keycloak's default of 30. */
+  KIS_LOGIN_MAX_FAILURES: z.coerce.number({ error: 'must be a number' }).int().min(1, 'must be at least 1').default(30),
+  /** Lockout length added per lockout, in seconds (Keycloak: 60). */
+  KIS_LOGIN_LOCKOUT_STEP_SECONDS: seconds.default(60),
+  /** Longest lockout, in seconds (Keycloak: 15 minutes). */
+  KIS_LOGIN_LOCKOUT_MAX_SECONDS: seconds.default(900),
+  /** Seconds after the last failure when the failure count starts again (Keycloak: 12 hours). */
+  KIS_LOGIN_FAILURE_RESET_SECONDS: seconds.default(43_200),
   /** pino log level. info keeps one line per notable event; debug adds per-request detail. */
   KIS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** development, production or test. Only changes defaults that must differ (pretty logs, cache headers). */
@@ -146,6 +178,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   const publicUrl = (
     raw.KIS_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${raw.KIS_HTTP_PORT}`
   ).replace(/\/+$/, '');
+  if (raw.KIS_SESSION_WARNING_SECONDS >= raw.KIS_SESSION_IDLE_SECONDS) {
+    throw new ConfigError('KIS_SESSION_WARNING_SECONDS must be shorter than KIS_SESSION_IDLE_SECONDS');
+  }
   if (raw.KIS_HTTPS_ONLY && !publicUrl.startsWith('https://')) {
     throw new ConfigError('KIS_PUBLIC_URL must be an https:// URL when KIS_HTTPS_ONLY is on');
   }

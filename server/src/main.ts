@@ -10,7 +10,15 @@ import { loadMasterKey } from './crypto/master-key.js';
 import { connectDatabase, disconnectDatabase, isDatabaseReachable, redactUri } from './db/connection.js';
 import { DatabaseUnavailableError, provisionDatabase, type ProvisionedDatabase } from './db/provision.js';
 import { bindUdpListener, type UdpListener } from './depots/udp-listener.js';
-import { buildHttpApp } from './http/app.js';
+import { auditRoutes } from './audit/routes.js';
+import { deriveKey } from './crypto/tokens.js';
+import { buildHttpApp, rawClientIp } from './http/app.js';
+import { cookiePolicy } from './http/auth.js';
+import { accountRoutes, adminUserRoutes, authRoutes } from './identity/routes.js';
+import * as identity from './identity/service.js';
+import * as sessions from './identity/sessions.js';
+import * as mail from './mail/service.js';
+import { outboxRoutes } from './mail/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createSocketServer, type KisSocketServer } from './realtime/socket-server.js';
@@ -26,8 +34,14 @@ interface Running {
   stop(reason: string): Promise<void>;
 }
 
+/** The sender of KIS's mails: noreply at the portal's host. */
+function mailFrom(config: Config): string {
+  return `KIS <noreply@${new URL(config.publicUrl).hostname}>`;
+}
+
 async function start(config: Config, logger: Logger): Promise<Running> {
   const metrics = createMetrics();
+  const cookie = cookiePolicy(config.KIS_HTTPS_ONLY || config.publicUrl.startsWith('https://'));
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async (reason: string): Promise<void> => {
     logger.info({ reason }, 'shutting down');
@@ -38,7 +52,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
   };
 
   try {
-    await loadMasterKey(config);
+    const masterKey = await loadMasterKey(config);
 
     const db: ProvisionedDatabase = await provisionDatabase({
       dataDir: config.dataDir,
@@ -51,6 +65,30 @@ async function start(config: Config, logger: Logger): Promise<Running> {
 
     const connection = await connectDatabase(db.uri);
     cleanups.push(() => disconnectDatabase());
+
+    await mail.start({ smtpUrl: config.SMTP_URL, from: mailFrom(config), logger });
+    cleanups.push(() => mail.stop());
+    await sessions.init({
+      idleMs: config.KIS_SESSION_IDLE_SECONDS * 1000,
+      warnMs: config.KIS_SESSION_WARNING_SECONDS * 1000,
+      absoluteMs: config.KIS_SESSION_ABSOLUTE_SECONDS * 1000,
+      ipPolicy: config.KIS_SESSION_IP_POLICY,
+      csrfKey: deriveKey(masterKey, 'csrf'),
+      logger,
+    });
+    cleanups.push(async () => sessions.shutdown());
+    await identity.init({
+      publicUrl: config.publicUrl,
+      bcryptCost: config.KIS_BCRYPT_COST,
+      masterKey,
+      logger,
+      throttle: {
+        maxFailures: config.KIS_LOGIN_MAX_FAILURES,
+        lockoutStepMs: config.KIS_LOGIN_LOCKOUT_STEP_SECONDS * 1000,
+        lockoutMaxMs: config.KIS_LOGIN_LOCKOUT_MAX_SECONDS * 1000,
+        failureResetMs: config.KIS_LOGIN_FAILURE_RESET_SECONDS * 1000,
+      },
+    });
 
     const udp: UdpListener = await bindUdpListener({
       host: config.KIS_HOST,
@@ -67,13 +105,24 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       version: VERSION,
       webRoot: WEB_ROOT,
       readiness: async () => ({ database: await isDatabaseReachable(connection), udp: udp.isBound() }),
+      modules: async (http) => {
+        const routeOptions = { cookie, warningSeconds: config.KIS_SESSION_WARNING_SECONDS };
+        await http.register(authRoutes, routeOptions);
+        await http.register(accountRoutes, routeOptions);
+        await http.register(adminUserRoutes, routeOptions);
+        await http.register(auditRoutes, { cookie });
+        await http.register(outboxRoutes, { cookie });
+      },
     });
     const io: KisSocketServer = createSocketServer({
       httpServer: app.server,
+      http: app,
       config,
       logger,
       metrics,
       version: VERSION,
+      cookieName: cookie.name,
+      clientIp: (req) => rawClientIp(req, config.KIS_TRUST_PROXY),
     });
     cleanups.push(() => app.close());
     // Sockets first, so browsers get a clean disconnect before the HTTP server stops.
@@ -82,6 +131,13 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     await app.listen({ host: config.KIS_HOST, port: config.KIS_HTTP_PORT });
     const address = app.server.address();
     const httpPort = typeof address === 'object' && address ? address.port : config.KIS_HTTP_PORT;
+    if (await identity.needsFirstAdmin()) {
+      // Printed, not logged: the link is a one-time secret and belongs on the operator's console only.
+      const link = await identity.createAdminSetupLink();
+      process.stderr.write(
+        `\nNo administrator yet. Create the first one within 24 hours with this one-time link:\n  ${link}\n\n`,
+      );
+    }
     logger.info(
       { httpPort, udpPort: udp.port, url: config.KIS_PUBLIC_URL ?? `http://${config.KIS_HOST}:${httpPort}` },
       'listening',

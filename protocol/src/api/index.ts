@@ -35,3 +35,5 @@ export const serverInfoSchema = z.object({
   mailConfigured: z.boolean(),
 });
 export type ServerInfo = z.infer<typeof serverInfoSchema>;
+
+export * from './identity.js';

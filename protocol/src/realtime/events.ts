@@ -22,9 +22,23 @@ export interface PongValue {
   serverTime: string;
 }
 
+/** The idle timeout is near: the page offers to stay signed in. */
+export interface SessionExpiringPayload {
+  /** Epoch ms when the session ends unless the user acts. */
+  expiresAt: number;
+}
+
+/** The session ended on the server; the page goes to the login. */
+export interface SessionEndedPayload {
+  reason: 'logout' | 'timeout' | 'absolute' | 'revoked' | 'ip_mismatch' | 'password_changed' | 'rotated';
+}
+
 /** Events the server sends to browsers. */
 export interface ServerToClientEvents {
-  'system:welcome': (payload: WelcomePayload) => void;
+  'system:welcome': (payload: WelcomePayload & { authenticated: boolean }) => void;
+  'session:expiring': (payload: SessionExpiringPayload) => void;
+  'session:extended': (payload: SessionExpiringPayload) => void;
+  'session:ended': (payload: SessionEndedPayload) => void;
 }
 
 /** Events browsers send to the server; each payload has its schema above. */

@@ -1,3 +1,6 @@
+import type { IncomingMessage } from 'node:http';
+import cookie from '@fastify/cookie';
+import proxyaddr from '@fastify/proxy-addr';
 import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -31,6 +34,8 @@ export interface HttpAppOptions {
   /** Directory of the built SPA (web/build). */
   webRoot: string;
   readiness: SystemRouteOptions['readiness'];
+  /** Registers the modules' routes (before the SPA's catch-all). */
+  modules?: (app: KisHttpApp) => Promise<void>;
 }
 
 /** The Fastify instance KIS builds: plain HTTP/1.1 (TLS ends at a proxy), zod-typed routes. */
@@ -42,11 +47,19 @@ export type KisHttpApp = FastifyInstance<
   ZodTypeProvider
 >;
 
-/** fastify's typings lack the hop-count form of trustProxy; this is what proxy-addr does with a number. */
-function trustProxy(
-  setting: Config['KIS_TRUST_PROXY'],
-): boolean | string[] | ((address: string, hop: number) => boolean) {
-  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
+/**
+ * The trust-proxy setting as a function, as proxy-addr applies it; used for HTTP requests and for
+ * Socket.IO handshakes alike, so both see the same client address.
+ */
+export function trustProxy(setting: Config['KIS_TRUST_PROXY']): (address: string, hop: number) => boolean {
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  if (typeof setting === 'boolean') return () => setting;
+  return proxyaddr.compile(setting);
+}
+
+/** The client address of a raw request (a Socket.IO handshake) under the trust-proxy setting. */
+export function rawClientIp(req: IncomingMessage, setting: Config['KIS_TRUST_PROXY']): string {
+  return proxyaddr(req, trustProxy(setting));
 }
 
 /** Paths that must answer over plain HTTP even in HTTPS-only mode: probes from inside the host. */
@@ -82,6 +95,14 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<KisHttpApp>
     metrics.httpRequests.inc({ method: request.method, route, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
+
+  // Nothing from the API may stay in a browser or proxy cache on a shared workstation.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/api/') && !request.url.startsWith('/api/docs'))
+      reply.header('cache-control', 'no-store');
+  });
+
+  await app.register(cookie);
 
   const indexHtml = readIndexHtml(options.webRoot);
   await app.register(helmet, {
@@ -125,6 +146,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<KisHttpApp>
     readiness: options.readiness,
   });
 
+  await options.modules?.(app);
   await registerSpa(app, options.webRoot, indexHtml);
   return app;
 }

@@ -1,18 +1,30 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import { Server } from 'socket.io';
 import { pingPayloadSchema, type ClientToServerEvents, type ServerToClientEvents } from '@kis/protocol/realtime';
 import type { Config } from '../config.js';
+import { normalizeIp } from '../identity/ip.js';
+import * as sessions from '../identity/sessions.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { handle } from './handle.js';
 
+/** What the server keeps about a socket. */
+export interface SocketData {
+  /** The session the socket authenticated with; absent for the anonymous sockets of the login pages. */
+  sessionId?: string;
+  userId?: string;
+  cookie?: string;
+  ip: string;
+}
+
 /** The typed Socket.IO server of KIS. */
-export type KisSocketServer = Server<ClientToServerEvents, ServerToClientEvents>;
+export type KisSocketServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 /**
  * True when a browser's Origin is this portal: the public URL, or the host the request was sent to.
- * A missing Origin (same-origin polling GETs, non-browser clients) is let through; authentication
- * (issue 3) is what admits a socket, the Origin check stops other sites' pages from using a cookie.
+ * A missing Origin (same-origin polling GETs, non-browser clients) is let through; the session
+ * cookie (SameSite=Strict) plus the CSRF token in the handshake is what admits a user.
  */
 export function isAllowedOrigin(req: IncomingMessage, publicUrl: string): boolean {
   const origin = req.headers.origin;
@@ -22,13 +34,18 @@ export function isAllowedOrigin(req: IncomingMessage, publicUrl: string): boolea
   return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
 }
 
-/** Attaches Socket.IO to the HTTP server and registers the system handlers. */
+/** Attaches Socket.IO to the HTTP server: handshake authentication, session push, system handlers. */
 export function createSocketServer(options: {
   httpServer: HttpServer;
   config: Config;
   logger: Logger;
   metrics: Metrics;
   version: string;
+  cookieName: string;
+  /** The HTTP app, for its cookie parser. */
+  http: Pick<FastifyInstance, 'parseCookie'>;
+  /** The client address of a handshake, honouring trusted proxies like the HTTP layer. */
+  clientIp: (req: IncomingMessage) => string;
 }): KisSocketServer {
   const log = options.logger.child({ component: 'realtime' });
   const io: KisSocketServer = new Server(options.httpServer, {
@@ -42,10 +59,53 @@ export function createSocketServer(options: {
     },
   });
 
+  // Handshake: a socket with the session cookie and the CSRF token is the user's; without them it is
+  // anonymous (login pages show the connection too). A cookie with a wrong token is refused.
+  io.use((socket, next) => {
+    const req = socket.request;
+    const ip = normalizeIp(options.clientIp(req));
+    const cookie = options.http.parseCookie(req.headers.cookie ?? '')[options.cookieName];
+    socket.data.ip = ip;
+    const csrf = (socket.handshake.auth as { csrfToken?: unknown }).csrfToken;
+    if (!cookie || typeof csrf !== 'string') return next();
+    sessions
+      .authenticate({ cookie, ip, csrfToken: csrf, requireCsrf: true, activity: false })
+      .then((session) => {
+        socket.data.sessionId = session.id;
+        socket.data.userId = session.user.id;
+        socket.data.cookie = cookie;
+        void socket.join([
+          `user:${session.user.id}`,
+          `session:${session.id}`,
+          ...(session.user.role === 'admin' ? ['admin'] : []),
+        ]);
+        next();
+      })
+      .catch(() => next(new Error('unauthorized')));
+  });
+
   io.on('connection', (socket) => {
     options.metrics.socketConnections.inc();
     socket.once('disconnect', () => options.metrics.socketConnections.dec());
-    socket.emit('system:welcome', { version: options.version, serverTime: new Date().toISOString() });
+
+    // Every event of a user's socket re-checks the session and its binding.
+    socket.use((_packet, next) => {
+      const { cookie, ip } = socket.data;
+      if (!cookie) return next();
+      sessions.authenticate({ cookie, ip, requireCsrf: false, activity: false }).then(
+        () => next(),
+        () => {
+          next(new Error('unauthorized'));
+          socket.disconnect(true);
+        },
+      );
+    });
+
+    socket.emit('system:welcome', {
+      version: options.version,
+      serverTime: new Date().toISOString(),
+      authenticated: socket.data.sessionId !== undefined,
+    });
     socket.on(
       'system:ping',
       handle(pingPayloadSchema, log, async (payload) => ({
@@ -53,6 +113,16 @@ export function createSocketServer(options: {
         serverTime: new Date().toISOString(),
       })),
     );
+  });
+
+  sessions.setNotifier({
+    warning: (sessionId, expiresAt) => io.to(`session:${sessionId}`).emit('session:expiring', { expiresAt }),
+    extended: (sessionId, expiresAt) => io.to(`session:${sessionId}`).emit('session:extended', { expiresAt }),
+    ended: (sessionId, reason) => {
+      io.to(`session:${sessionId}`).emit('session:ended', { reason });
+      // Let the message go out before the sockets close.
+      setTimeout(() => io.in(`session:${sessionId}`).disconnectSockets(true), 100).unref();
+    },
   });
   return io;
 }

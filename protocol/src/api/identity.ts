@@ -1,0 +1,143 @@
+import { z } from 'zod';
+
+/** Contracts of /api/auth, /api/account and /api/admin. */
+
+const email = z.email({ error: 'email_invalid' }).max(254);
+/** Length is checked by the server's policy (it counts Unicode code points); this only bounds the payload. */
+const password = z.string().min(1).max(1024);
+const language = z.enum(['de', 'en']);
+
+export const publicUserSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  name: z.string(),
+  phone: z.string(),
+  language,
+  role: z.enum(['admin', 'customer']),
+  status: z.enum(['pending', 'active', 'disabled']),
+  createdAt: z.string(),
+  lastLoginAt: z.string().nullable(),
+});
+export type PublicUser = z.infer<typeof publicUserSchema>;
+
+export const registerRequestSchema = z.object({ email, language: language.default('de') });
+export const acceptedSchema = z.object({ status: z.literal('check_mail') });
+
+export const verifyRequestSchema = z.union([
+  z.object({ purpose: z.enum(['register', 'reset']), email, code: z.string().regex(/^\d{6}$/, 'code_format') }),
+  z.object({ token: z.string().min(20).max(200) }),
+]);
+export const verifyResponseSchema = z.object({
+  setupToken: z.string(),
+  email: z.string(),
+  purpose: z.enum(['register', 'reset']),
+});
+
+export const setPasswordRequestSchema = z.object({
+  setupToken: z.string().min(20).max(200),
+  password,
+  name: z.string().max(200).optional(),
+});
+
+export const forgotPasswordRequestSchema = z.object({ email });
+
+export const loginRequestSchema = z.object({ email: z.string().min(1).max(254), password });
+
+export const sessionInfoSchema = z.object({
+  user: publicUserSchema.pick({ id: true, email: true, name: true, role: true, language: true }),
+  /** Send as X-CSRF-Token on every state-changing request and in the socket handshake. */
+  csrfToken: z.string(),
+  idleExpiresAt: z.number(),
+  absoluteExpiresAt: z.number(),
+  warningSeconds: z.number(),
+});
+export type SessionInfo = z.infer<typeof sessionInfoSchema>;
+
+export const profileUpdateSchema = z.object({
+  name: z.string().max(200).optional(),
+  phone: z
+    .string()
+    .max(40)
+    .regex(/^[+0-9 ()/-]*$/, 'phone_invalid')
+    .optional(),
+  language: language.optional(),
+});
+
+export const passwordChangeSchema = z.object({ current: password, next: password });
+
+export const sessionListSchema = z.object({
+  items: z.array(
+    z.object({
+      id: z.string(),
+      ip: z.string(),
+      userAgent: z.string(),
+      createdAt: z.string(),
+      lastSeenAt: z.string(),
+      current: z.boolean(),
+    }),
+  ),
+});
+
+export const pageQuerySchema = z.object({
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+  pageSize: z.coerce.number().int().min(1).max(100).default(25),
+});
+
+export const adminUsersQuerySchema = pageQuerySchema.extend({ q: z.string().max(200).optional() });
+export const adminUsersResponseSchema = z.object({
+  items: z.array(publicUserSchema.extend({ lockedUntil: z.string().nullable() })),
+  total: z.number(),
+});
+
+export const auditQuerySchema = pageQuerySchema.extend({
+  action: z.string().max(100).optional(),
+  outcome: z.enum(['success', 'failure', 'denied']).optional(),
+  text: z.string().max(200).optional(),
+});
+export const auditResponseSchema = z.object({
+  items: z.array(
+    z.object({
+      seq: z.number(),
+      at: z.string(),
+      actorId: z.string().nullable(),
+      actorEmail: z.string().nullable(),
+      ip: z.string().nullable(),
+      action: z.string(),
+      target: z.string().nullable(),
+      outcome: z.enum(['success', 'failure', 'denied']),
+      details: z.record(z.string(), z.unknown()).nullable(),
+    }),
+  ),
+  total: z.number(),
+});
+
+export const outboxQuerySchema = pageQuerySchema.extend({ status: z.enum(['queued', 'sent']).optional() });
+export const outboxResponseSchema = z.object({
+  items: z.array(
+    z.object({
+      id: z.string(),
+      to: z.string(),
+      subject: z.string(),
+      text: z.string(),
+      kind: z.string(),
+      status: z.enum(['queued', 'sent']),
+      attempts: z.number(),
+      lastError: z.string().nullable(),
+      createdAt: z.string(),
+      sentAt: z.string().nullable(),
+    }),
+  ),
+  total: z.number(),
+  mailConfigured: z.boolean(),
+});
+
+export const adminSetupCheckSchema = z.object({ token: z.string().min(20).max(200) });
+export const adminSetupCheckResponseSchema = z.object({ valid: z.boolean(), email: z.string().nullable() });
+export const adminSetupRequestSchema = z.object({
+  token: z.string().min(20).max(200),
+  email,
+  name: z.string().min(1).max(200),
+  password,
+});
+
+export const okSchema = z.object({ ok: z.literal(true) });

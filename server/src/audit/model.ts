@@ -1,0 +1,31 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+/** The outcomes an audited action can have. */
+export const AUDIT_OUTCOMES = ['success', 'failure', 'denied'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+const auditEntrySchema = new Schema(
+  {
+    /** Position in the chain, from 1, without gaps; unique so two writers cannot both append. */
+    seq: { type: Number, required: true, unique: true },
+    at: { type: Date, required: true },
+    actorId: { type: String },
+    /** The actor's e-mail at the time, so the log stays readable after changes. */
+    actorEmail: { type: String },
+    ip: { type: String },
+    action: { type: String, required: true, index: true },
+    target: { type: String },
+    outcome: { type: String, enum: AUDIT_OUTCOMES, required: true },
+    details: { type: Schema.Types.Mixed },
+    /** Hash of the previous entry (empty for the first). */
+    prevHash: { type: String, default: '' },
+    /** SHA-256 over prevHash and this entry's canonical content. */
+    hash: { type: String, required: true },
+  },
+  { collection: 'audit', versionKey: false, minimize: false },
+);
+auditEntrySchema.index({ actorId: 1, seq: -1 });
+auditEntrySchema.index({ at: -1 });
+
+export type AuditEntryDoc = InferSchemaType<typeof auditEntrySchema>;
+export const AuditEntry = mongoose.model('AuditEntry', auditEntrySchema);

@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { Forbidden } from '../errors.js';
+import { AuditEntry, type AuditEntryDoc, type AuditOutcome } from './model.js';
+
+export type { AuditOutcome };
+
+/** What callers tell the audit log; the log adds time, sequence and hashes. */
+export interface AuditInput {
+  action: string;
+  outcome: AuditOutcome;
+  actorId?: string | undefined;
+  actorEmail?: string | undefined;
+  ip?: string | undefined;
+  target?: string | undefined;
+  details?: Record<string, string | number | boolean | null> | undefined;
+}
+
+/** One entry as the admin page shows it. */
+export interface AuditView {
+  seq: number;
+  at: string;
+  actorId: string | null;
+  actorEmail: string | null;
+  ip: string | null;
+  action: string;
+  target: string | null;
+  outcome: AuditOutcome;
+  details: Record<string, unknown> | null;
+}
+
+/** Canonical JSON: keys sorted, undefined dropped, so the same entry always hashes the same. */
+function canonical(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+type Hashed = Pick<
+  AuditEntryDoc,
+  'seq' | 'at' | 'actorId' | 'actorEmail' | 'ip' | 'action' | 'target' | 'outcome' | 'details' | 'prevHash'
+>;
+
+function entryHash(entry: Hashed): string {
+  const content = {
+    seq: entry.seq,
+    at: entry.at,
+    actorId: entry.actorId ?? null,
+    actorEmail: entry.actorEmail ?? null,
+    ip: entry.ip ?? null,
+    action: entry.action,
+    target: entry.target ?? null,
+    outcome: entry.outcome,
+    details: entry.details ?? null,
+  };
+  return createHash('sha256')
+    .update(`${entry.prevHash}\n${canonical(content)}`)
+    .digest('hex');
+}
+
+/** Appends within this process one at a time; the unique seq index guards against other processes. */
+let tail: Promise<unknown> = Promise.resolve();
+
+/**
+ * Appends an entry to the hash-chained audit log. Never throws into the caller's flow for a
+ * duplicate sequence (another writer won): it retries on the new tail.
+ *
+ * @example
+ * await audit.record({ action: 'login', outcome: 'success', actorId: user.id, ip });
+ */
+export function record(input: AuditInput): Promise<void> {
+  const next = tail.then(() => append(input));
+  tail = next.catch(() => undefined);
+  return next;
+}
+
+async function append(input: AuditInput): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const last = await AuditEntry.findOne({}, { seq: 1, hash: 1 }).sort({ seq: -1 }).lean();
+    const entry: Hashed = {
+      seq: (last?.seq ?? 0) + 1,
+      at: new Date(),
+      actorId: input.actorId,
+      actorEmail: input.actorEmail,
+      ip: input.ip,
+      action: input.action,
+      target: input.target,
+      outcome: input.outcome,
+      details: input.details,
+      prevHash: last?.hash ?? '',
+    };
+    try {
+      await AuditEntry.create({ ...entry, hash: entryHash(entry) });
+      return;
+    } catch (err) {
+      if ((err as { code?: number }).code !== 11000 || attempt >= 20) throw err;
+    }
+  }
+}
+
+/** Result of {@link verifyChain}. */
+export interface ChainReport {
+  ok: boolean;
+  entries: number;
+  /** The first entry whose hash or link does not match, when not ok. */
+  brokenAt?: number;
+  reason?: 'hash' | 'link' | 'gap';
+}
+
+/** Recomputes every hash in order; reports the first entry that was altered, removed or inserted. */
+export async function verifyChain(): Promise<ChainReport> {
+  let prevHash = '';
+  let expectedSeq = 1;
+  let entries = 0;
+  for await (const doc of AuditEntry.find({}).sort({ seq: 1 }).lean().cursor()) {
+    const entry = doc as unknown as AuditEntryDoc;
+    if (entry.seq !== expectedSeq) return { ok: false, entries, brokenAt: expectedSeq, reason: 'gap' };
+    if (entry.prevHash !== prevHash) return { ok: false, entries, brokenAt: entry.seq, reason: 'link' };
+    if (entryHash(entry) !== entry.hash) return { ok: false, entries, brokenAt: entry.seq, reason: 'hash' };
+    prevHash = entry.hash;
+    expectedSeq++;
+    entries++;
+  }
+  return { ok: true, entries };
+}
+
+/** Filters of the admin audit page. */
+export interface AuditQuery {
+  action?: string | undefined;
+  actorId?: string | undefined;
+  outcome?: AuditOutcome | undefined;
+  /** Free text matched against the actor's e-mail and the target. */
+  text?: string | undefined;
+  from?: Date | undefined;
+  to?: Date | undefined;
+  page: number;
+  pageSize: number;
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** One page of entries, newest first, for administrators only. */
+export async function list(
+  caller: { role: string },
+  query: AuditQuery,
+): Promise<{ items: AuditView[]; total: number }> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+  const filter: Record<string, unknown> = {};
+  if (query.action) filter.action = query.action;
+  if (query.actorId) filter.actorId = query.actorId;
+  if (query.outcome) filter.outcome = query.outcome;
+  if (query.text) {
+    const re = new RegExp(escapeRegex(query.text), 'i');
+    filter.$or = [{ actorEmail: re }, { target: re }];
+  }
+  if (query.from || query.to) {
+    filter.at = { ...(query.from ? { $gte: query.from } : {}), ...(query.to ? { $lte: query.to } : {}) };
+  }
+  const [docs, total] = await Promise.all([
+    AuditEntry.find(filter)
+      .sort({ seq: -1 })
+      .skip((query.page - 1) * query.pageSize)
+      .limit(query.pageSize)
+      .lean(),
+    AuditEntry.countDocuments(filter),
+  ]);
+  return {
+    total,
+    items: docs.map((d) => ({
+      seq: d.seq,
+      at: d.at.toISOString(),
+      actorId: d.actorId ?? null,
+      actorEmail: d.actorEmail ?? null,
+      ip: d.ip ?? null,
+      action: d.action,
+      target: d.target ?? null,
+      outcome: d.outcome as AuditOutcome,
+      details: (d.details as Record<string, unknown> | undefined) ?? null,
+    })),
+  };
+}
+
+/** Creates the audit collection's indexes (autoIndex is off). */
+export async function init(): Promise<void> {
+  await AuditEntry.createIndexes();
+}

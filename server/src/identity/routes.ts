@@ -1,0 +1,335 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import {
+  acceptedSchema,
+  adminSetupCheckResponseSchema,
+  adminSetupCheckSchema,
+  adminSetupRequestSchema,
+  adminUsersQuerySchema,
+  adminUsersResponseSchema,
+  apiErrorSchema,
+  forgotPasswordRequestSchema,
+  loginRequestSchema,
+  okSchema,
+  passwordChangeSchema,
+  profileUpdateSchema,
+  publicUserSchema,
+  registerRequestSchema,
+  sessionInfoSchema,
+  sessionListSchema,
+  setPasswordRequestSchema,
+  verifyRequestSchema,
+  type SessionInfo,
+} from '@kis/protocol/api';
+import {
+  callerOf,
+  clearSessionCookie,
+  clientIp,
+  requireSession,
+  setSessionCookie,
+  type CookiePolicy,
+} from '../http/auth.js';
+import * as identity from './service.js';
+import * as sessions from './sessions.js';
+
+/** What the identity routes need from the composition root. */
+export interface IdentityRouteOptions {
+  cookie: CookiePolicy;
+  warningSeconds: number;
+}
+
+const errors = { 400: apiErrorSchema, 401: apiErrorSchema, 403: apiErrorSchema, 429: apiErrorSchema };
+
+function sessionInfo(session: sessions.ActiveSession, csrfToken: string, warningSeconds: number): SessionInfo {
+  const { id, email, name, role, language } = session.user;
+  return {
+    user: { id, email, name, role, language },
+    csrfToken,
+    idleExpiresAt: session.idleExpiresAt,
+    absoluteExpiresAt: session.absoluteExpiresAt,
+    warningSeconds,
+  };
+}
+
+/** Registration, verification, passwords, login and logout: /api/auth. */
+export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (app, options) => {
+  const guard = requireSession(options.cookie);
+
+  app.post(
+    '/api/auth/register',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Start a registration (same answer for every address)',
+        body: registerRequestSchema,
+        response: { 202: acceptedSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await identity.register({ ...request.body, ip: clientIp(request) });
+      return reply.status(202).send({ status: 'check_mail' as const });
+    },
+  );
+
+  app.post(
+    '/api/auth/verify',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Check a mailed code or link; returns a token to set a password',
+        body: verifyRequestSchema,
+        response: {
+          200: z.object({ setupToken: z.string(), email: z.string(), purpose: z.enum(['register', 'reset']) }),
+          ...errors,
+        },
+      },
+    },
+    async (request) => identity.verify({ ...request.body, ip: clientIp(request) }),
+  );
+
+  app.post(
+    '/api/auth/password/setup',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Set the password after verifying',
+        body: setPasswordRequestSchema,
+        response: { 200: publicUserSchema.pick({ email: true }), ...errors },
+      },
+    },
+    async (request) => {
+      const user = await identity.setPassword({ ...request.body, ip: clientIp(request) });
+      return { email: user.email };
+    },
+  );
+
+  app.post(
+    '/api/auth/password/forgot',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Mail a reset code (same answer for every address)',
+        body: forgotPasswordRequestSchema,
+        response: { 202: acceptedSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await identity.forgotPassword({ email: request.body.email, ip: clientIp(request) });
+      return reply.status(202).send({ status: 'check_mail' as const });
+    },
+  );
+
+  app.post(
+    '/api/auth/login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in; sets the session cookie',
+        body: loginRequestSchema,
+        response: { 200: sessionInfoSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const created = await identity.login({
+        ...request.body,
+        ip: clientIp(request),
+        userAgent: request.headers['user-agent'] ?? '',
+        previousCookie: request.cookies[options.cookie.name],
+      });
+      setSessionCookie(reply, options.cookie, created.cookie);
+      return sessionInfo(created.session, created.csrfToken, options.warningSeconds);
+    },
+  );
+
+  app.get(
+    '/api/auth/session',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The current session and its CSRF token',
+        response: { 200: sessionInfoSchema, ...errors },
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const session = request.kisSession as sessions.ActiveSession;
+      return sessionInfo(
+        session,
+        sessions.csrfTokenFor(request.cookies[options.cookie.name] ?? ''),
+        options.warningSeconds,
+      );
+    },
+  );
+
+  app.post(
+    '/api/auth/session/extend',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Stay signed in (after the idle warning)',
+        response: { 200: sessionInfoSchema, ...errors },
+      },
+      preHandler: guard,
+    },
+    async (request) => {
+      const session = request.kisSession as sessions.ActiveSession;
+      return sessionInfo(
+        session,
+        sessions.csrfTokenFor(request.cookies[options.cookie.name] ?? ''),
+        options.warningSeconds,
+      );
+    },
+  );
+
+  app.post(
+    '/api/auth/logout',
+    {
+      schema: { tags: ['auth'], summary: 'End the session on the server', response: { 200: okSchema, ...errors } },
+      preHandler: guard,
+    },
+    async (request, reply) => {
+      await identity.logout(callerOf(request));
+      clearSessionCookie(reply, options.cookie);
+      return { ok: true as const };
+    },
+  );
+
+  app.post(
+    '/api/auth/admin-setup/check',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Whether an administrator set-up link is valid',
+        body: adminSetupCheckSchema,
+        response: { 200: adminSetupCheckResponseSchema, ...errors },
+      },
+    },
+    async (request) => identity.checkAdminSetupLink(request.body.token),
+  );
+
+  app.post(
+    '/api/auth/admin-setup',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Create an administrator from a set-up link',
+        body: adminSetupRequestSchema,
+        response: { 200: publicUserSchema.pick({ email: true }), ...errors },
+      },
+    },
+    async (request) => {
+      const user = await identity.completeAdminSetup({ ...request.body, ip: clientIp(request) });
+      return { email: user.email };
+    },
+  );
+};
+
+/** The caller's own account: /api/account. */
+export const accountRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (app, options) => {
+  app.addHook('preHandler', requireSession(options.cookie));
+
+  app.get(
+    '/api/account',
+    { schema: { tags: ['account'], summary: 'My account', response: { 200: publicUserSchema, ...errors } } },
+    async (request) => identity.getAccount(callerOf(request)),
+  );
+
+  app.patch(
+    '/api/account',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Change my name, phone or language',
+        body: profileUpdateSchema,
+        response: { 200: publicUserSchema, ...errors },
+      },
+    },
+    async (request) => identity.updateProfile(callerOf(request), request.body),
+  );
+
+  app.post(
+    '/api/account/password',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Change my password (ends my other sessions)',
+        body: passwordChangeSchema,
+        response: { 200: okSchema, ...errors },
+      },
+    },
+    async (request) => {
+      await identity.changePassword(callerOf(request), request.body);
+      return { ok: true as const };
+    },
+  );
+
+  app.get(
+    '/api/account/sessions',
+    { schema: { tags: ['account'], summary: 'My live sessions', response: { 200: sessionListSchema, ...errors } } },
+    async (request) => ({
+      items: await identity.listOwnSessions(callerOf(request)),
+    }),
+  );
+
+  app.post(
+    '/api/account/sessions/end-others',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Sign out all my other sessions',
+        response: { 200: z.object({ ended: z.number() }), ...errors },
+      },
+    },
+    async (request) => ({ ended: await identity.endOtherSessions(callerOf(request)) }),
+  );
+
+  app.delete(
+    '/api/account/sessions/:id',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Sign out one of my sessions',
+        params: z.object({ id: z.string().max(40) }),
+        response: { 200: okSchema, ...errors },
+      },
+    },
+    async (request) => {
+      await identity.endOwnSession(callerOf(request), request.params.id);
+      return { ok: true as const };
+    },
+  );
+};
+
+/** User administration: /api/admin/users. Rights are checked in the service. */
+export const adminUserRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (app, options) => {
+  app.addHook('preHandler', requireSession(options.cookie));
+
+  app.get(
+    '/api/admin/users',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Users, searchable, one page',
+        querystring: adminUsersQuerySchema,
+        response: { 200: adminUsersResponseSchema, ...errors },
+      },
+    },
+    async (request) => identity.listUsers(callerOf(request), request.query),
+  );
+
+  app.post(
+    '/api/admin/users/:id/unlock',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Lift a login lockout',
+        params: z.object({ id: z.string().max(40) }),
+        response: { 200: okSchema, ...errors },
+      },
+    },
+    async (request) => {
+      await identity.unlockUser(callerOf(request), request.params.id);
+      return { ok: true as const };
+    },
+  );
+};

@@ -1,0 +1,608 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as audit from '../audit/service.js';
+import { deriveKey } from '../crypto/tokens.js';
+import { Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
+import type { Logger } from '../logger.js';
+import * as mail from '../mail/service.js';
+import { formatWhen } from '../mail/templates.js';
+import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
+import * as sessions from './sessions.js';
+import * as throttle from './throttle.js';
+import { User, type Role, type UserDoc, type UserLanguage, type UserStatus } from './user-model.js';
+import * as verification from './verification.js';
+
+export type { Role, UserLanguage, UserStatus };
+
+/** Identity settings from the configuration. */
+export interface IdentitySettings {
+  publicUrl: string;
+  bcryptCost: number;
+  throttle: throttle.ThrottlePolicy;
+  masterKey: Buffer;
+  logger: Logger;
+}
+
+/** Who is calling, as every service function that needs rights takes it. */
+export interface Caller {
+  userId: string;
+  role: Role;
+  email: string;
+  ip: string;
+  sessionId?: string;
+}
+
+/** A user as the API shows them. */
+export interface PublicUser {
+  id: string;
+  email: string;
+  name: string;
+  phone: string;
+  language: UserLanguage;
+  role: Role;
+  status: UserStatus;
+  createdAt: string;
+  lastLoginAt: string | null;
+}
+
+let settings: IdentitySettings | undefined;
+
+function cfg(): IdentitySettings {
+  if (!settings) throw new Error('identity not initialised');
+  return settings;
+}
+
+/** Sets the settings and creates indexes; call once at start-up. */
+export async function init(options: IdentitySettings): Promise<void> {
+  settings = options;
+  verification.setCodeKey(deriveKey(options.masterKey, 'verification-codes'));
+  await Promise.all([User.createIndexes(), verification.init(), throttle.init(), audit.init()]);
+}
+
+/** Trims an address and checks its shape; the lower-cased form is the identity. */
+export function normalizeEmail(email: string): { email: string; emailLower: string } {
+  const trimmed = email.trim();
+  return { email: trimmed, emailLower: trimmed.toLowerCase() };
+}
+
+export function toPublicUser(doc: UserDoc): PublicUser {
+  return {
+    id: String(doc._id),
+    email: doc.email,
+    name: doc.name ?? '',
+    phone: doc.phone ?? '',
+    language: doc.language as UserLanguage,
+    role: doc.role as Role,
+    status: doc.status as UserStatus,
+    createdAt: doc.createdAt.toISOString(),
+    lastLoginAt: doc.lastLoginAt?.toISOString() ?? null,
+  };
+}
+
+/** Links in mails carry their token in the fragment, which browsers never send to a server or in a Referer. */
+function link(path: string, token: string): string {
+  return `${cfg().publicUrl}${path}#token=${encodeURIComponent(token)}`;
+}
+
+async function activeAdmins(): Promise<UserDoc[]> {
+  return (await User.find({ role: 'admin', status: 'active' }).lean()) as UserDoc[];
+}
+
+// ─── Registration ────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Starts a registration. The answer is the same whatever the address: an unknown or pending
+ * address gets a code and link, a registered one a mail saying so. No password travels by mail.
+ */
+export async function register(input: { email: string; language: UserLanguage; ip: string }): Promise<void> {
+  const { email, emailLower } = normalizeEmail(input.email);
+  const existing = await User.findOne({ emailLower }).lean();
+  if (existing && existing.status !== 'pending') {
+    const issued = await verification.issue({ purpose: 'reset', emailLower, withCode: false });
+    if (issued) {
+      await mail.send({
+        to: existing.email,
+        lang: existing.language as UserLanguage,
+        kind: 'register_known',
+        params: { loginLink: `${cfg().publicUrl}/anmelden`, resetLink: link('/passwort-vergessen', issued.linkToken) },
+      });
+    }
+    await audit.record({
+      action: 'register.known_address',
+      outcome: 'failure',
+      actorEmail: existing.email,
+      ip: input.ip,
+    });
+    return;
+  }
+  if (!existing) {
+    try {
+      await User.create({
+        email,
+        emailLower,
+        language: input.language,
+        role: 'customer',
+        status: 'pending',
+        createdAt: new Date(),
+      });
+    } catch (err) {
+      // A concurrent registration of the same address: carry on with theirs.
+      if ((err as { code?: number }).code !== 11000) throw err;
+    }
+  }
+  const issued = await verification.issue({ purpose: 'register', emailLower, withCode: true });
+  if (!issued?.code) return;
+  await mail.send({
+    to: email,
+    lang: (existing?.language as UserLanguage | undefined) ?? input.language,
+    kind: 'register_code',
+    params: {
+      code: issued.code,
+      link: link('/registrieren/bestaetigen', issued.linkToken),
+      minutes: verification.CODE_TTL_MS / 60_000,
+    },
+  });
+  await audit.record({ action: 'register.started', outcome: 'success', actorEmail: email, ip: input.ip });
+}
+
+/** Checks a registration or reset code, or a link token; returns the token to set a password with. */
+export async function verify(
+  input: { purpose: 'register' | 'reset'; email: string; code: string; ip: string } | { token: string; ip: string },
+): Promise<{ setupToken: string; email: string; purpose: 'register' | 'reset' }> {
+  let verified: verification.Verified;
+  try {
+    verified =
+      'token' in input
+        ? await verification.verifyLink(input.token, ['register', 'reset'])
+        : await verification.verifyCode(input.purpose, normalizeEmail(input.email).emailLower, input.code);
+  } catch (err) {
+    await audit.record({
+      action: 'verify.failed',
+      outcome: 'failure',
+      actorEmail: 'email' in input ? input.email : undefined,
+      ip: input.ip,
+      details: { reason: (err as Invalid).code },
+    });
+    throw err;
+  }
+  const user = await User.findOne({ emailLower: verified.emailLower }).lean();
+  if (!user) throw new Invalid('code_invalid');
+  if (verified.purpose === 'register' && !user.emailVerifiedAt) {
+    await User.updateOne({ _id: user._id }, { $set: { emailVerifiedAt: new Date() } });
+    for (const admin of await activeAdmins()) {
+      await mail.send({
+        to: admin.email,
+        lang: admin.language as UserLanguage,
+        kind: 'admin_new_user',
+        params: { email: user.email, adminLink: `${cfg().publicUrl}/admin/benutzer` },
+      });
+    }
+  }
+  await audit.record({
+    action: `verify.${verified.purpose}`,
+    outcome: 'success',
+    actorId: String(user._id),
+    actorEmail: user.email,
+    ip: input.ip,
+  });
+  return { setupToken: verified.setupToken, email: user.email, purpose: verified.purpose as 'register' | 'reset' };
+}
+
+/**
+ * Sets the password after a verified registration or reset. Activates a pending account; ends
+ * every session of a reset account (whoever knew the old password is out).
+ */
+export async function setPassword(input: {
+  setupToken: string;
+  password: string;
+  name?: string | undefined;
+  ip: string;
+}): Promise<PublicUser> {
+  let user: UserDoc | null = null;
+  const used = await verification.consumeSetup(input.setupToken, ['register', 'reset'], async (emailLower) => {
+    user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
+    if (!user || user.status === 'disabled') throw new Invalid('setup_invalid');
+    checkPasswordPolicy(input.password, { email: emailLower });
+  });
+  const found = user as UserDoc | null;
+  if (!found) throw new Invalid('setup_invalid');
+  const passwordHash = await hashPassword(input.password, cfg().bcryptCost);
+  const set: Record<string, unknown> = { passwordHash, passwordChangedAt: new Date(), status: 'active' };
+  if (input.name?.trim()) set.name = input.name.trim();
+  const updated = (await User.findOneAndUpdate(
+    { _id: found._id },
+    { $set: set },
+    { new: true },
+  ).lean()) as UserDoc | null;
+  if (!updated) throw new Invalid('setup_invalid');
+  if (used.purpose === 'reset') {
+    await sessions.endAllForUser(String(found._id), 'password_changed');
+    await throttle.clear(`login:${found.emailLower}`);
+  }
+  await audit.record({
+    action: used.purpose === 'register' ? 'register.completed' : 'password.reset',
+    outcome: 'success',
+    actorId: String(found._id),
+    actorEmail: found.email,
+    ip: input.ip,
+  });
+  return toPublicUser(updated);
+}
+
+/** Sends a reset code and link; the same answer whether or not the address has an account. */
+export async function forgotPassword(input: { email: string; ip: string }): Promise<void> {
+  const { emailLower } = normalizeEmail(input.email);
+  const user = await User.findOne({ emailLower, status: 'active' }).lean();
+  await audit.record({
+    action: 'password.reset_requested',
+    outcome: user ? 'success' : 'failure',
+    actorEmail: input.email.trim(),
+    ip: input.ip,
+  });
+  if (!user) return;
+  const issued = await verification.issue({ purpose: 'reset', emailLower, withCode: true });
+  if (!issued?.code) return;
+  await mail.send({
+    to: user.email,
+    lang: user.language as UserLanguage,
+    kind: 'reset_code',
+    params: {
+      code: issued.code,
+      link: link('/passwort-vergessen', issued.linkToken),
+      minutes: verification.CODE_TTL_MS / 60_000,
+    },
+  });
+}
+
+// ─── Login ───────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * Logs in with e-mail and password. Failures count against the address and the client address;
+ * after too many, both are locked for a while, whether or not the account exists, and the owner
+ * of an existing account is told by mail.
+ */
+export async function login(input: {
+  email: string;
+  password: string;
+  ip: string;
+  userAgent: string;
+  previousCookie?: string | undefined;
+}): Promise<sessions.CreatedSession> {
+  const { emailLower } = normalizeEmail(input.email);
+  const userKey = `login:${emailLower}`;
+  const ipKey = `login-ip:${input.ip}`;
+  try {
+    await throttle.assertNotLocked([userKey, ipKey]);
+  } catch (err) {
+    await audit.record({
+      action: 'login.refused_locked',
+      outcome: 'denied',
+      actorEmail: input.email.trim(),
+      ip: input.ip,
+    });
+    throw err;
+  }
+  const user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
+  const ok = await verifyPassword(
+    input.password,
+    user?.status === 'pending' ? undefined : user?.passwordHash,
+    cfg().bcryptCost,
+  );
+  if (!ok || !user || user.status !== 'active') {
+    const policy = cfg().throttle;
+    const [byUser, byIp] = await Promise.all([
+      throttle.recordFailure(userKey, policy),
+      throttle.recordFailure(ipKey, policy),
+    ]);
+    await audit.record({
+      action: 'login.failed',
+      outcome: 'failure',
+      actorId: user ? String(user._id) : undefined,
+      actorEmail: input.email.trim(),
+      ip: input.ip,
+      details: { failures: byUser.failures, reason: ok && user?.status === 'disabled' ? 'disabled' : 'credentials' },
+    });
+    const lockedUntil = byUser.lockedUntil ?? byIp.lockedUntil;
+    if (lockedUntil) {
+      const minutes = Math.ceil((lockedUntil.getTime() - Date.now()) / 60_000);
+      await audit.record({
+        action: 'login.locked',
+        outcome: 'denied',
+        actorId: user ? String(user._id) : undefined,
+        actorEmail: input.email.trim(),
+        ip: input.ip,
+        details: { minutes },
+      });
+      if (user && byUser.lockedUntil) {
+        await mail.send({
+          to: user.email,
+          lang: user.language as UserLanguage,
+          kind: 'account_locked',
+          params: { minutes, failures: byUser.failures },
+        });
+      }
+    }
+    // Growing delays slow guessing down further without holding a thread.
+    await sleep(Math.max(byUser.delayMs, byIp.delayMs));
+    if (lockedUntil) throw new RateLimited('locked', Math.ceil((lockedUntil.getTime() - Date.now()) / 1000));
+    if (ok && user?.status === 'disabled') throw new Forbidden('account_disabled');
+    throw new Unauthorized('invalid_credentials');
+  }
+  await throttle.clear(userKey);
+  // Rotation: whatever session this browser had is ended, the new one gets a fresh id.
+  if (input.previousCookie) {
+    try {
+      const previous = await sessions.authenticate({
+        cookie: input.previousCookie,
+        ip: input.ip,
+        requireCsrf: false,
+        activity: false,
+      });
+      await sessions.end(previous.id, 'rotated');
+    } catch {
+      // no live previous session
+    }
+  }
+  await User.updateOne({ _id: user._id }, { $set: { lastLoginAt: new Date() } });
+  const created = await sessions.create(String(user._id), input.ip, input.userAgent);
+  await audit.record({
+    action: 'login.succeeded',
+    outcome: 'success',
+    actorId: String(user._id),
+    actorEmail: user.email,
+    ip: input.ip,
+    target: created.session.id,
+  });
+  return created;
+}
+
+/** Ends the caller's session on the server: the cookie is worthless afterwards. */
+export async function logout(caller: Caller): Promise<void> {
+  if (caller.sessionId) await sessions.end(caller.sessionId, 'logout');
+  await audit.record({
+    action: 'logout',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+  });
+}
+
+// ─── Own account ─────────────────────────────────────────────────────────────────────────────────
+
+async function ownUser(caller: Caller): Promise<UserDoc> {
+  const user = (await User.findById(caller.userId).lean()) as UserDoc | null;
+  if (!user) throw new NotFound('user_not_found');
+  return user;
+}
+
+/** The caller's own account. */
+export async function getAccount(caller: Caller): Promise<PublicUser> {
+  return toPublicUser(await ownUser(caller));
+}
+
+/** Changes the caller's name, phone and language. */
+export async function updateProfile(
+  caller: Caller,
+  input: { name?: string | undefined; phone?: string | undefined; language?: UserLanguage | undefined },
+): Promise<PublicUser> {
+  const set: Record<string, string> = {};
+  if (input.name !== undefined) set.name = input.name.trim();
+  if (input.phone !== undefined) set.phone = input.phone.trim();
+  if (input.language !== undefined) set.language = input.language;
+  const updated = (await User.findOneAndUpdate(
+    { _id: caller.userId },
+    { $set: set },
+    { new: true },
+  ).lean()) as UserDoc | null;
+  if (!updated) throw new NotFound('user_not_found');
+  await sessions.refreshUser(caller.userId);
+  await audit.record({
+    action: 'profile.updated',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    details: { fields: Object.keys(set).join(',') },
+  });
+  return toPublicUser(updated);
+}
+
+/** Changes the password with the old one; ends the caller's other sessions and tells the user by mail. */
+export async function changePassword(caller: Caller, input: { current: string; next: string }): Promise<void> {
+  const user = await ownUser(caller);
+  if (!(await verifyPassword(input.current, user.passwordHash, cfg().bcryptCost))) {
+    await audit.record({
+      action: 'password.change',
+      outcome: 'failure',
+      actorId: caller.userId,
+      actorEmail: caller.email,
+      ip: caller.ip,
+    });
+    throw new Invalid('current_password_wrong');
+  }
+  checkPasswordPolicy(input.next, { email: user.emailLower });
+  if (await verifyPassword(input.next, user.passwordHash, cfg().bcryptCost)) throw new Invalid('password_unchanged');
+  await User.updateOne(
+    { _id: user._id },
+    { $set: { passwordHash: await hashPassword(input.next, cfg().bcryptCost), passwordChangedAt: new Date() } },
+  );
+  const ended = await sessions.endAllForUser(caller.userId, 'password_changed', caller.sessionId);
+  await mail.send({
+    to: user.email,
+    lang: user.language as UserLanguage,
+    kind: 'password_changed',
+    params: { when: formatWhen(new Date(), user.language as UserLanguage), ip: caller.ip },
+  });
+  await audit.record({
+    action: 'password.changed',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    details: { otherSessionsEnded: ended },
+  });
+}
+
+/** The caller's live sessions. */
+export function listOwnSessions(caller: Caller): Promise<sessions.SessionListItem[]> {
+  return sessions.listForUser(caller.userId, caller.sessionId);
+}
+
+/** Ends one of the caller's own sessions. */
+export async function endOwnSession(caller: Caller, sessionId: string): Promise<void> {
+  if (!(await sessions.belongsTo(sessionId, caller.userId))) throw new NotFound('session_not_found');
+  await sessions.end(sessionId, 'revoked');
+  await audit.record({
+    action: 'session.revoked',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: sessionId,
+  });
+}
+
+/** Ends all the caller's sessions but the current one. */
+export async function endOtherSessions(caller: Caller): Promise<number> {
+  const ended = await sessions.endAllForUser(caller.userId, 'revoked', caller.sessionId);
+  await audit.record({
+    action: 'session.revoked_others',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    details: { ended },
+  });
+  return ended;
+}
+
+// ─── Administration ──────────────────────────────────────────────────────────────────────────────
+
+function requireAdmin(caller: Caller): void {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+}
+
+function escapeRegex(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A user in the admin list, with whether they are locked out now. */
+export interface AdminUserItem extends PublicUser {
+  lockedUntil: string | null;
+}
+
+/** Users matching a search in name or e-mail, newest first, one page. Admins only. */
+export async function listUsers(
+  caller: Caller,
+  query: { q?: string | undefined; page: number; pageSize: number },
+): Promise<{ items: AdminUserItem[]; total: number }> {
+  requireAdmin(caller);
+  const filter: Record<string, unknown> = {};
+  if (query.q?.trim()) {
+    const re = new RegExp(escapeRegex(query.q.trim()), 'i');
+    filter.$or = [{ emailLower: re }, { name: re }];
+  }
+  const [docs, total] = await Promise.all([
+    User.find(filter)
+      .sort({ createdAt: -1, _id: -1 })
+      .skip((query.page - 1) * query.pageSize)
+      .limit(query.pageSize)
+      .lean(),
+    User.countDocuments(filter),
+  ]);
+  const items = await Promise.all(
+    (docs as UserDoc[]).map(async (doc) => ({
+      ...toPublicUser(doc),
+      lockedUntil: (await throttle.lockedUntil(`login:${doc.emailLower}`))?.toISOString() ?? null,
+    })),
+  );
+  return { items, total };
+}
+
+/** Lifts a login lockout of a user. Admins only. */
+export async function unlockUser(caller: Caller, userId: string): Promise<void> {
+  requireAdmin(caller);
+  const user = /^[0-9a-f]{24}$/.test(userId) ? await User.findById(userId).lean() : null;
+  if (!user) throw new NotFound('user_not_found');
+  await throttle.clear(`login:${user.emailLower}`);
+  await audit.record({
+    action: 'admin.user_unlocked',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: user.email,
+  });
+}
+
+// ─── First administrator ─────────────────────────────────────────────────────────────────────────
+
+/** True when no administrator exists yet. */
+export async function needsFirstAdmin(): Promise<boolean> {
+  return (await User.countDocuments({ role: 'admin' })) === 0;
+}
+
+/**
+ * A one-time link to create an administrator, for the console (at first start) or the CLI.
+ * Valid 24 hours; a new link invalidates the previous one for the same address.
+ */
+export async function createAdminSetupLink(email?: string): Promise<string> {
+  const emailLower = email ? normalizeEmail(email).emailLower : '';
+  const issued = await verification.issue({
+    purpose: 'admin_setup',
+    emailLower,
+    withCode: false,
+    ttlMs: 24 * 3600_000,
+  });
+  if (!issued) throw new RateLimited('too_many_links', 3600);
+  return link('/einrichten', issued.linkToken);
+}
+
+/** What the set-up page shows before the form: whether the link works, and the preset address. */
+export async function checkAdminSetupLink(token: string): Promise<{ valid: boolean; email: string | null }> {
+  const found = await verification.peekLink(token, 'admin_setup');
+  return { valid: found !== undefined, email: found?.emailLower || null };
+}
+
+/** Creates an administrator from a set-up link, active at once (the operator vouches for the address). */
+export async function completeAdminSetup(input: {
+  token: string;
+  email: string;
+  name: string;
+  password: string;
+  ip: string;
+}): Promise<PublicUser> {
+  const found = await verification.peekLink(input.token, 'admin_setup');
+  if (!found) throw new Invalid('link_invalid');
+  const { email, emailLower } = normalizeEmail(found.emailLower || input.email);
+  checkPasswordPolicy(input.password, { email: emailLower });
+  const verified = await verification.verifyLink(input.token, ['admin_setup']);
+  await verification.consumeSetup(verified.setupToken, ['admin_setup'], () => undefined);
+  const passwordHash = await hashPassword(input.password, cfg().bcryptCost);
+  const now = new Date();
+  const user = (await User.findOneAndUpdate(
+    { emailLower },
+    {
+      $set: {
+        role: 'admin',
+        status: 'active',
+        passwordHash,
+        passwordChangedAt: now,
+        emailVerifiedAt: now,
+        name: input.name.trim(),
+      },
+      $setOnInsert: { email, emailLower, language: 'de', createdAt: now },
+    },
+    { upsert: true, new: true },
+  ).lean()) as UserDoc | null;
+  if (!user) throw new Invalid('link_invalid');
+  await sessions.endAllForUser(String(user._id), 'rotated');
+  await audit.record({
+    action: 'admin.created',
+    outcome: 'success',
+    actorId: String(user._id),
+    actorEmail: user.email,
+    ip: input.ip,
+  });
+  return toPublicUser(user);
+}

@@ -1,0 +1,34 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+export const ROLES = ['admin', 'customer'] as const;
+export type Role = (typeof ROLES)[number];
+export const USER_STATUSES = ['pending', 'active', 'disabled'] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+export const LANGUAGES = ['de', 'en'] as const;
+export type UserLanguage = (typeof LANGUAGES)[number];
+
+const userSchema = new Schema(
+  {
+    /** As the user typed it, for display and for sending. */
+    email: { type: String, required: true },
+    /** Lower-cased, for the unique index and case-insensitive lookups. */
+    emailLower: { type: String, required: true, unique: true },
+    name: { type: String, default: '' },
+    phone: { type: String, default: '' },
+    language: { type: String, enum: LANGUAGES, required: true, default: 'de' },
+    role: { type: String, enum: ROLES, required: true, default: 'customer' },
+    status: { type: String, enum: USER_STATUSES, required: true, default: 'pending' },
+    /** bcrypt hash over SHA-256 of the password; absent until the user sets one. */
+    passwordHash: { type: String },
+    passwordChangedAt: { type: Date },
+    emailVerifiedAt: { type: Date },
+    createdAt: { type: Date, required: true },
+    lastLoginAt: { type: Date },
+  },
+  { collection: 'users', versionKey: false },
+);
+userSchema.index({ role: 1 });
+userSchema.index({ createdAt: -1 });
+
+export type UserDoc = InferSchemaType<typeof userSchema> & { _id: mongoose.Types.ObjectId };
+export const User = mongoose.model('User', userSchema);

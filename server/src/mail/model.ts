@@ -1,0 +1,29 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+export const MAIL_STATUSES = ['queued', 'sent'] as const;
+export type MailStatus = (typeof MAIL_STATUSES)[number];
+
+const outboxSchema = new Schema(
+  {
+    to: { type: String, required: true },
+    subject: { type: String, required: true },
+    text: { type: String, required: true },
+    /** Template name, for the admin outbox page and tests. */
+    kind: { type: String, required: true },
+    lang: { type: String, required: true },
+    status: { type: String, enum: MAIL_STATUSES, required: true, default: 'queued' },
+    attempts: { type: Number, required: true, default: 0 },
+    nextAttemptAt: { type: Date, required: true },
+    /** A delivery in progress holds the mail until this time, so two workers never send it twice. */
+    claimedUntil: { type: Date },
+    lastError: { type: String },
+    createdAt: { type: Date, required: true },
+    sentAt: { type: Date },
+  },
+  { collection: 'outbox', versionKey: false },
+);
+outboxSchema.index({ status: 1, nextAttemptAt: 1 });
+outboxSchema.index({ createdAt: -1 });
+
+export type OutboxDoc = InferSchemaType<typeof outboxSchema>;
+export const OutboxMail = mongoose.model('OutboxMail', outboxSchema);

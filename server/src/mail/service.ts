@@ -1,0 +1,212 @@
+import nodemailer, { type Transporter } from 'nodemailer';
+import { Forbidden } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { OutboxMail } from './model.js';
+import { render, type Language, type MailKind, type MailParams } from './templates.js';
+
+export type { Language, MailKind, MailParams };
+
+/** How the delivery job runs; main.ts fills it from the configuration. */
+export interface MailOptions {
+  /** smtp:// or smtps:// URL; without it mails stay queued for admins to read. */
+  smtpUrl: string | undefined;
+  from: string;
+  logger: Logger;
+  /** How often the job looks for due mails even when nothing woke it. */
+  pollMs?: number;
+}
+
+/** One mail as the admin outbox page shows it. */
+export interface OutboxView {
+  id: string;
+  to: string;
+  subject: string;
+  text: string;
+  kind: string;
+  status: 'queued' | 'sent';
+  attempts: number;
+  lastError: string | null;
+  createdAt: string;
+  sentAt: string | null;
+}
+
+/** Longest pause between two attempts at one mail. */
+const MAX_BACKOFF_MS = 60 * 60_000;
+/** How long one delivery attempt may hold a mail. */
+const CLAIM_MS = 60_000;
+
+let job: DeliveryJob | undefined;
+
+/**
+ * Queues a mail in the outbox; the delivery job sends it and retries until the SMTP server takes
+ * it. The outbox is written first, so no mail is lost while SMTP is down or the process stops.
+ *
+ * @example
+ * await mail.send({ to: user.email, lang: user.language, kind: 'password_changed', params: { when, ip } });
+ */
+export async function send<K extends MailKind>(mail: {
+  to: string;
+  lang: Language;
+  kind: K;
+  params: MailParams[K];
+}): Promise<void> {
+  const { subject, text } = render(mail.kind, mail.lang, mail.params);
+  const now = new Date();
+  await OutboxMail.create({
+    to: mail.to,
+    subject,
+    text,
+    kind: mail.kind,
+    lang: mail.lang,
+    nextAttemptAt: now,
+    createdAt: now,
+  });
+  job?.wake();
+}
+
+/** One page of the outbox, newest first, for administrators only (it holds codes and links). */
+export async function listOutbox(
+  caller: { role: string },
+  query: { page: number; pageSize: number; status?: 'queued' | 'sent' | undefined },
+): Promise<{
+  items: OutboxView[];
+  total: number;
+}> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+  const filter = query.status ? { status: query.status } : {};
+  const [docs, total] = await Promise.all([
+    OutboxMail.find(filter)
+      .sort({ createdAt: -1, _id: -1 })
+      .skip((query.page - 1) * query.pageSize)
+      .limit(query.pageSize)
+      .lean(),
+    OutboxMail.countDocuments(filter),
+  ]);
+  return {
+    total,
+    items: docs.map((d) => ({
+      id: String(d._id),
+      to: d.to,
+      subject: d.subject,
+      text: d.text,
+      kind: d.kind,
+      status: d.status as 'queued' | 'sent',
+      attempts: d.attempts,
+      lastError: d.lastError ?? null,
+      createdAt: d.createdAt.toISOString(),
+      sentAt: d.sentAt?.toISOString() ?? null,
+    })),
+  };
+}
+
+/** True when mails actually leave the server. */
+export function isConfigured(): boolean {
+  return job?.configured ?? false;
+}
+
+/** Starts the delivery job (once per process). */
+export async function start(options: MailOptions): Promise<void> {
+  await OutboxMail.createIndexes();
+  job = new DeliveryJob(options);
+  await job.start();
+}
+
+/** Stops the delivery job after the mail in flight. */
+export async function stop(): Promise<void> {
+  await job?.stop();
+  job = undefined;
+}
+
+class DeliveryJob {
+  readonly configured: boolean;
+  private readonly transport: Transporter | undefined;
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly options: MailOptions) {
+    this.configured = options.smtpUrl !== undefined;
+    this.log = options.logger.child({ component: 'mail' });
+    this.transport = options.smtpUrl
+      ? nodemailer.createTransport({ url: options.smtpUrl, connectionTimeout: 10_000, socketTimeout: 20_000 })
+      : undefined;
+  }
+
+  async start(): Promise<void> {
+    if (!this.configured) {
+      const waiting = await OutboxMail.countDocuments({ status: 'queued' });
+      this.log.warn(
+        { waiting },
+        'SMTP_URL is not set: mails wait in the outbox; admins read them on the outbox page of the portal',
+      );
+      return;
+    }
+    this.timer = setInterval(() => this.wake(), this.options.pollMs ?? 5000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  wake(): void {
+    if (!this.transport || this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.drain().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.wake();
+      }
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+    this.transport?.close();
+  }
+
+  /** Sends due mails one by one until none is due. */
+  private async drain(): Promise<void> {
+    while (!this.stopped && this.transport) {
+      const now = new Date();
+      const mail = await OutboxMail.findOneAndUpdate(
+        {
+          status: 'queued',
+          nextAttemptAt: { $lte: now },
+          $or: [{ claimedUntil: { $exists: false } }, { claimedUntil: null }, { claimedUntil: { $lte: now } }],
+        },
+        { $set: { claimedUntil: new Date(now.getTime() + CLAIM_MS) }, $inc: { attempts: 1 } },
+        { sort: { nextAttemptAt: 1 }, new: true },
+      ).lean();
+      if (!mail) return;
+      try {
+        await this.transport.sendMail({ from: this.options.from, to: mail.to, subject: mail.subject, text: mail.text });
+        await OutboxMail.updateOne(
+          { _id: mail._id },
+          { $set: { status: 'sent', sentAt: new Date() }, $unset: { claimedUntil: 1, lastError: 1 } },
+        );
+        this.log.info({ mailId: String(mail._id), kind: mail.kind, attempts: mail.attempts }, 'mail sent');
+      } catch (err) {
+        const delay = Math.min(MAX_BACKOFF_MS, 5000 * 2 ** Math.min(mail.attempts - 1, 12));
+        await OutboxMail.updateOne(
+          { _id: mail._id },
+          {
+            $set: { nextAttemptAt: new Date(Date.now() + delay), lastError: (err as Error).message.slice(0, 500) },
+            $unset: { claimedUntil: 1 },
+          },
+        );
+        this.log.warn(
+          { mailId: String(mail._id), attempts: mail.attempts, retryInMs: delay, err: (err as Error).message },
+          'mail delivery failed; will retry',
+        );
+        // The server is likely down: leave the rest for the next round instead of failing each now.
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Mail texts in German and English, chosen by the recipient's language. Plain text: it renders
+ * the same in every client and cannot hide a link behind other words.
+ */
+export type Language = 'de' | 'en';
+
+/** The mails KIS sends, with what each needs to be written. */
+export interface MailParams {
+  register_code: { code: string; link: string; minutes: number };
+  register_known: { loginLink: string; resetLink: string };
+  admin_new_user: { email: string; adminLink: string };
+  reset_code: { code: string; link: string; minutes: number };
+  password_changed: { when: string; ip: string };
+  account_locked: { minutes: number; failures: number };
+}
+export type MailKind = keyof MailParams;
+
+type Template<K extends MailKind> = (p: MailParams[K]) => { subject: string; text: string };
+type Templates = { [K in MailKind]: Template<K> };
+
+const signature = {
+  de: '\n\n-- \nIhr Kundenportal (KIS)\nDiese Nachricht wurde automatisch erstellt.',
+  en: '\n\n-- \nYour customer portal (KIS)\nThis message was sent automatically.',
+};
+
+const de: Templates = {
+  register_code: (p) => ({
+    subject: `Ihr Bestätigungscode: ${p.code}`,
+    text: `Guten Tag,\n\nbitte bestätigen Sie Ihre E-Mail-Adresse mit diesem Code:\n\n    ${p.code}\n\noder öffnen Sie diesen Link:\n${p.link}\n\nCode und Link gelten ${p.minutes} Minuten und nur einmal. Wenn Sie sich nicht registriert haben, können Sie diese Nachricht ignorieren.${signature.de}`,
+  }),
+  register_known: (p) => ({
+    subject: 'Registrierung: Sie haben bereits ein Konto',
+    text: `Guten Tag,\n\njemand – vermutlich Sie – wollte sich mit dieser Adresse registrieren. Für diese Adresse gibt es bereits ein Konto.\n\nAnmelden: ${p.loginLink}\nPasswort vergessen: ${p.resetLink}\n\nWenn Sie das nicht waren, müssen Sie nichts tun.${signature.de}`,
+  }),
+  admin_new_user: (p) => ({
+    subject: `Neue Registrierung: ${p.email}`,
+    text: `Guten Tag,\n\n${p.email} hat sich im Kundenportal registriert und die Adresse bestätigt. Sie können für diese Adresse bereits Informationen hinterlegen.\n\n${p.adminLink}${signature.de}`,
+  }),
+  reset_code: (p) => ({
+    subject: `Passwort zurücksetzen: ${p.code}`,
+    text: `Guten Tag,\n\nmit diesem Code setzen Sie Ihr Passwort zurück:\n\n    ${p.code}\n\noder öffnen Sie diesen Link:\n${p.link}\n\nCode und Link gelten ${p.minutes} Minuten und nur einmal. Wenn Sie das nicht angefordert haben, bleibt Ihr Passwort unverändert.${signature.de}`,
+  }),
+  password_changed: (p) => ({
+    subject: 'Ihr Passwort wurde geändert',
+    text: `Guten Tag,\n\nIhr Passwort wurde am ${p.when} geändert (von der Adresse ${p.ip}). Alle anderen Sitzungen wurden beendet.\n\nWaren Sie das nicht? Setzen Sie Ihr Passwort sofort zurück und informieren Sie uns.${signature.de}`,
+  }),
+  account_locked: (p) => ({
+    subject: 'Anmeldung vorübergehend gesperrt',
+    text: `Guten Tag,\n\nnach ${p.failures} fehlgeschlagenen Anmeldeversuchen ist die Anmeldung mit Ihrer Adresse für ${p.minutes} Minuten gesperrt.\n\nWaren Sie das nicht, versucht möglicherweise jemand, Ihr Passwort zu erraten. Ein sicheres, nur hier verwendetes Passwort schützt Sie.${signature.de}`,
+  }),
+};
+
+const en: Templates = {
+  register_code: (p) => ({
+    subject: `Your confirmation code: ${p.code}`,
+    text: `Hello,\n\nplease confirm your e-mail address with this code:\n\n    ${p.code}\n\nor open this link:\n${p.link}\n\nCode and link are valid for ${p.minutes} minutes and once only. If you did not register, you can ignore this message.${signature.en}`,
+  }),
+  register_known: (p) => ({
+    subject: 'Registration: you already have an account',
+    text: `Hello,\n\nsomeone – probably you – tried to register with this address. There already is an account for it.\n\nSign in: ${p.loginLink}\nForgot your password: ${p.resetLink}\n\nIf this was not you, there is nothing to do.${signature.en}`,
+  }),
+  admin_new_user: (p) => ({
+    subject: `New registration: ${p.email}`,
+    text: `Hello,\n\n${p.email} registered with the customer portal and confirmed the address. You can already leave information for it.\n\n${p.adminLink}${signature.en}`,
+  }),
+  reset_code: (p) => ({
+    subject: `Reset your password: ${p.code}`,
+    text: `Hello,\n\nuse this code to reset your password:\n\n    ${p.code}\n\nor open this link:\n${p.link}\n\nCode and link are valid for ${p.minutes} minutes and once only. If you did not ask for this, your password stays as it is.${signature.en}`,
+  }),
+  password_changed: (p) => ({
+    subject: 'Your password was changed',
+    text: `Hello,\n\nyour password was changed on ${p.when} (from address ${p.ip}). All other sessions were ended.\n\nWas this not you? Reset your password at once and let us know.${signature.en}`,
+  }),
+  account_locked: (p) => ({
+    subject: 'Sign-in temporarily locked',
+    text: `Hello,\n\nafter ${p.failures} failed sign-in attempts, signing in with your address is locked for ${p.minutes} minutes.\n\nIf this was not you, someone may be trying to guess your password. A strong password used only here protects you.${signature.en}`,
+  }),
+};
+
+const TEMPLATES: Record<Language, Templates> = { de, en };
+
+/** Renders one mail in a language. */
+export function render<K extends MailKind>(
+  kind: K,
+  lang: Language,
+  params: MailParams[K],
+): { subject: string; text: string } {
+  const template = TEMPLATES[lang][kind] as Template<K>;
+  return template(params);
+}
+
+/** A date and time as people in that language write it, in the portal's time zone. */
+export function formatWhen(date: Date, lang: Language, timeZone = 'Europe/Berlin'): string {
+  return new Intl.DateTimeFormat(lang === 'de' ? 'de-DE' : 'en-GB', {
+    dateStyle: 'long',
+    timeStyle: 'short',
+    timeZone,
+  }).format(date);
+}

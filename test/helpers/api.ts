@@ -1,0 +1,88 @@
+import type { TestServer } from './server.js';
+
+/** One response, parsed. */
+export interface ApiResponse<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/**
+ * A browser-like API client for one identity: keeps its cookie, sends the CSRF token it got at
+ * login, and claims a client address through X-Forwarded-For (the test server trusts loopback).
+ */
+export class ApiClient {
+  cookie: string | undefined;
+  csrfToken: string | undefined;
+
+  constructor(
+    readonly server: Pick<TestServer, 'url'>,
+    public ip = '203.0.113.10',
+  ) {}
+
+  async request<T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse<T>> {
+    const res = await fetch(`${this.server.url}${path}`, {
+      method,
+      headers: {
+        'x-forwarded-for': this.ip,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(this.cookie ? { cookie: this.cookie } : {}),
+        ...(this.csrfToken && method !== 'GET' ? { 'x-csrf-token': this.csrfToken } : {}),
+        ...headers,
+      },
+      body: body !== undefined ? JSON.stringify(body) : null,
+      redirect: 'manual',
+    });
+    const setCookie = res.headers.get('set-cookie');
+    if (setCookie) {
+      const [pair] = setCookie.split(';');
+      this.cookie = pair?.endsWith('=') ? undefined : pair;
+    }
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T, headers: res.headers };
+  }
+
+  get<T = Record<string, unknown>>(path: string): Promise<ApiResponse<T>> {
+    return this.request<T>('GET', path);
+  }
+
+  post<T = Record<string, unknown>>(path: string, body?: unknown): Promise<ApiResponse<T>> {
+    return this.request<T>('POST', path, body ?? {});
+  }
+
+  /** Logs in and keeps the cookie and CSRF token. */
+  async login(email: string, password: string): Promise<ApiResponse<{ csrfToken: string; user: { id: string } }>> {
+    const res = await this.post<{ csrfToken: string; user: { id: string } }>('/api/auth/login', { email, password });
+    if (res.status === 200) this.csrfToken = res.body.csrfToken;
+    return res;
+  }
+}
+
+/** A password that passes the policy. */
+export const GOOD_PASSWORD = 'Ein langes Passwort für Tests 7';
+
+/** Creates the first administrator through the one-time link the server printed at start. */
+export async function createFirstAdmin(
+  server: TestServer,
+  email = 'admin@kis.test',
+  password = GOOD_PASSWORD,
+): Promise<ApiClient> {
+  let token: string | undefined;
+  // stderr and stdout are separate pipes: the link may arrive just after the "listening" line.
+  for (let i = 0; i < 100 && !token; i++) {
+    token = /#token=([A-Za-z0-9_-]+)/.exec(server.stderr())?.[1];
+    if (!token) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!token) throw new Error(`the server printed no set-up link: ${server.stderr()}`);
+  const client = new ApiClient(server, '198.51.100.1');
+  const res = await client.post('/api/auth/admin-setup', { token, email, name: 'Ada Admin', password });
+  if (res.status !== 200) throw new Error(`admin set-up failed: ${JSON.stringify(res.body)}`);
+  const login = await client.login(email, password);
+  if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
+  return client;
+}
