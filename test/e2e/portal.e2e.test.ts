@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser } from '../helpers/browser.js';
+import { launchBrowser, watchErrors } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -18,9 +18,7 @@ describe('the portal in a browser', () => {
   it('speaks German first, switches to English, remembers it, and shows the live connection', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-    page.on('pageerror', (e) => problems.push(String(e)));
+    const problems = watchErrors(page);
 
     await page.goto(server.url);
     await expect.poll(() => page.locator('h1').textContent()).toBe('Kundenportal');

@@ -115,6 +115,43 @@ describe('login sessions', () => {
   });
 });
 
+describe('login sessions under HTTPS', () => {
+  it('uses a __Host- cookie with the Secure flag', async () => {
+    const secure = await startServer({ env: { KIS_HTTPS_ONLY: 'true', KIS_PUBLIC_URL: 'https://portal.example.com' } });
+    try {
+      await createFirstAdminBehindProxy(secure);
+      const res = await fetch(`${secure.url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.8' },
+        body: JSON.stringify({ email: 'secure@kis.test', password: GOOD_PASSWORD }),
+      });
+      expect(res.status).toBe(200);
+      const attrs = cookieAttributes(res.headers.get('set-cookie'));
+      expect(attrs[0]?.startsWith('__host-kis_session=')).toBe(true);
+      expect(attrs).toEqual(expect.arrayContaining(['secure', 'httponly', 'samesite=strict', 'path=/']));
+      expect(attrs.some((a) => a.startsWith('domain='))).toBe(false);
+      expect(res.headers.get('strict-transport-security')).toContain('max-age=');
+    } finally {
+      await secure.stop();
+    }
+  });
+});
+
+/** The admin set-up over the proxy's HTTPS (HTTPS-only mode redirects plain HTTP). */
+async function createFirstAdminBehindProxy(target: TestServer): Promise<void> {
+  let token: string | undefined;
+  for (let i = 0; i < 100 && !token; i++) {
+    token = /#token=([A-Za-z0-9_-]+)/.exec(target.stderr())?.[1];
+    if (!token) await new Promise((r) => setTimeout(r, 50));
+  }
+  const res = await fetch(`${target.url}/api/auth/admin-setup`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' },
+    body: JSON.stringify({ token, email: 'secure@kis.test', name: 'Sec', password: GOOD_PASSWORD }),
+  });
+  expect(res.status).toBe(200);
+}
+
 describe('idle expiry', () => {
   it('warns the browser, then ends the session and disconnects its sockets', async () => {
     const short = await startServer({ env: { KIS_SESSION_IDLE_SECONDS: '4', KIS_SESSION_WARNING_SECONDS: '2' } });

@@ -62,3 +62,13 @@ export function setI18n(i18n: I18n): I18n {
 export function getI18n(): I18n {
   return getContext<I18n>(CONTEXT_KEY);
 }
+
+/**
+ * The user-facing text for an API failure code, in the current language. Unknown codes fall back
+ * to a generic message, never to the raw code.
+ */
+export function errorText(t: Messages, failure: { code: string; retryAfterSeconds?: number | undefined }): string {
+  if (failure.code === 'locked') return t.errors.locked(Math.max(1, Math.ceil((failure.retryAfterSeconds ?? 60) / 60)));
+  const text = (t.errors as Record<string, unknown>)[failure.code];
+  return typeof text === 'string' ? text : t.errors.unknown;
+}

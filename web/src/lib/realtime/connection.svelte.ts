@@ -1,6 +1,18 @@
 import { getContext, setContext } from 'svelte';
 import { io, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, ServerToClientEvents, WelcomePayload } from '@kis/protocol/realtime';
+import type {
+  ClientToServerEvents,
+  ServerToClientEvents,
+  SessionEndedPayload,
+  WelcomePayload,
+} from '@kis/protocol/realtime';
+
+/** What the page does when the server speaks about the session. */
+export interface SessionListener {
+  expiring(expiresAt: number): void;
+  extended(expiresAt: number): void;
+  ended(reason: SessionEndedPayload['reason']): void;
+}
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected';
 export type KisSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -22,7 +34,7 @@ export class Connection {
   private timer: ReturnType<typeof setInterval> | undefined;
 
   constructor() {
-    this.socket = io({ transports: ['websocket', 'polling'] });
+    this.socket = io({ transports: ['websocket', 'polling'], autoConnect: false });
     this.socket.on('connect', () => {
       this.status = 'connected';
       this.ping();
@@ -40,6 +52,24 @@ export class Connection {
       this.welcome = payload;
     });
     this.timer = setInterval(() => this.ping(), PING_INTERVAL_MS);
+  }
+
+  /** Forwards session warnings and forced logouts to the page. */
+  onSession(listener: SessionListener): void {
+    this.socket.on('session:expiring', (p) => listener.expiring(p.expiresAt));
+    this.socket.on('session:extended', (p) => listener.extended(p.expiresAt));
+    this.socket.on('session:ended', (p) => listener.ended(p.reason));
+  }
+
+  /**
+   * Reconnects as the signed-in user (with the session's CSRF token; the cookie travels by itself)
+   * or as anonymous after logout.
+   */
+  authenticate(csrfToken: string | undefined): void {
+    const current = (this.socket.auth as { csrfToken?: string } | undefined)?.csrfToken;
+    if (current === csrfToken && this.socket.connected) return;
+    this.socket.auth = csrfToken ? { csrfToken } : {};
+    this.socket.disconnect().connect();
   }
 
   /** Measures the round trip to the server. */
