@@ -54,10 +54,11 @@ export function checkPasswordPolicy(password: string, context: { email?: string 
   // A common password with digits or a "!" tacked on is no stronger.
   const stripped = lower.replace(/[\d!?.]+$/, '');
   if (stripped.length >= 6 && commonPasswords().has(stripped)) throw new Invalid('password_common');
+  const letters = (s: string): string => s.replace(/[^\p{L}\p{N}]/gu, '');
   const words = [...CONTEXT_WORDS];
-  const local = context.email?.split('@')[0]?.toLowerCase();
-  if (local && local.length >= 4) words.push(local);
-  const core = lower.replace(/[^\p{L}\p{N}]/gu, '');
+  const local = letters(context.email?.split('@')[0]?.toLowerCase() ?? '');
+  if (local.length >= 4) words.push(local);
+  const core = letters(lower);
   if (words.some((w) => core === w || (core.startsWith(w) && /^\d*$/.test(core.slice(w.length))))) {
     throw new Invalid('password_context');
   }
