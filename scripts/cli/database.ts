@@ -1,7 +1,17 @@
 import type { Config } from '../../server/src/config.js';
 import { loadMasterKey } from '../../server/src/crypto/master-key.js';
 import { connectDatabase, disconnectDatabase } from '../../server/src/db/connection.js';
-import { provisionDatabase } from '../../server/src/db/provision.js';
+import { provisionDatabase, type ProvisionedDatabase } from '../../server/src/db/provision.js';
+
+/** The database for the configuration, as the server would pick it (reusing a running embedded one). */
+export function provisionFor(config: Config): Promise<ProvisionedDatabase> {
+  return provisionDatabase({
+    dataDir: config.dataDir,
+    mongodbUri: config.MONGODB_URI,
+    ...(config.KIS_DB_ENGINE === 'auto' ? {} : { only: config.KIS_DB_ENGINE }),
+    log: (msg) => process.stderr.write(`${msg}\n`),
+  });
+}
 
 /**
  * Runs a CLI command against the portal's database: reuses the running embedded server or starts
@@ -9,12 +19,7 @@ import { provisionDatabase } from '../../server/src/db/provision.js';
  */
 export async function withDatabase<T>(config: Config, run: (masterKey: Buffer) => Promise<T>): Promise<T> {
   const masterKey = await loadMasterKey(config);
-  const db = await provisionDatabase({
-    dataDir: config.dataDir,
-    mongodbUri: config.MONGODB_URI,
-    ...(config.KIS_DB_ENGINE === 'auto' ? {} : { only: config.KIS_DB_ENGINE }),
-    log: (msg) => process.stderr.write(`${msg}\n`),
-  });
+  const db = await provisionFor(config);
   try {
     await connectDatabase(db.uri);
     try {

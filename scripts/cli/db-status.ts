@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { databaseName, redactUri } from '../../server/src/db/connection.js';
-import { provisionDatabase } from '../../server/src/db/provision.js';
 import type { Command } from './commands.js';
+import { provisionFor } from './database.js';
 
 /** `db:status`: which database server KIS uses, where, and whether it answers. */
 export const dbStatus: Command = {
@@ -19,12 +19,7 @@ export const dbStatus: Command = {
   ].join('\n'),
   async run(args, config) {
     const { values } = parseArgs({ args, options: { json: { type: 'boolean', default: false } } });
-    const db = await provisionDatabase({
-      dataDir: config.dataDir,
-      mongodbUri: config.MONGODB_URI,
-      ...(config.KIS_DB_ENGINE === 'auto' ? {} : { only: config.KIS_DB_ENGINE }),
-      log: (msg) => process.stderr.write(`${msg}\n`),
-    });
+    const db = await provisionFor(config);
     try {
       const client = new MongoClient(db.uri, { serverSelectionTimeoutMS: 3000 });
       let version: string | undefined;

@@ -78,6 +78,8 @@ export const sessionListSchema = z.object({
   ),
 });
 
+export type SessionList = z.infer<typeof sessionListSchema>;
+
 export const pageQuerySchema = z.object({
   page: z.coerce.number().int().min(1).max(100_000).default(1),
   pageSize: z.coerce.number().int().min(1).max(100).default(25),

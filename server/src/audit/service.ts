@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { containsText } from '../db/query.js';
 import { Forbidden } from '../errors.js';
 import { AuditEntry, type AuditEntryDoc, type AuditOutcome } from './model.js';
 
@@ -143,10 +144,6 @@ export interface AuditQuery {
   pageSize: number;
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** One page of entries, newest first, for administrators only. */
 export async function list(
   caller: { role: string },
@@ -158,7 +155,7 @@ export async function list(
   if (query.actorId) filter.actorId = query.actorId;
   if (query.outcome) filter.outcome = query.outcome;
   if (query.text) {
-    const re = new RegExp(escapeRegex(query.text), 'i');
+    const re = containsText(query.text);
     filter.$or = [{ actorEmail: re }, { target: re }];
   }
   if (query.from || query.to) {

@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -141,6 +142,14 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
     },
   );
 
+  // Both answer with the session as it is after this request (which counts as activity).
+  const currentSession = async (request: FastifyRequest): Promise<SessionInfo> =>
+    sessionInfo(
+      request.kisSession as sessions.ActiveSession,
+      sessions.csrfTokenFor(request.cookies[options.cookie.name] ?? ''),
+      options.warningSeconds,
+    );
+
   app.get(
     '/api/auth/session',
     {
@@ -151,14 +160,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
       },
       preHandler: guard,
     },
-    async (request) => {
-      const session = request.kisSession as sessions.ActiveSession;
-      return sessionInfo(
-        session,
-        sessions.csrfTokenFor(request.cookies[options.cookie.name] ?? ''),
-        options.warningSeconds,
-      );
-    },
+    currentSession,
   );
 
   app.post(
@@ -171,14 +173,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
       },
       preHandler: guard,
     },
-    async (request) => {
-      const session = request.kisSession as sessions.ActiveSession;
-      return sessionInfo(
-        session,
-        sessions.csrfTokenFor(request.cookies[options.cookie.name] ?? ''),
-        options.warningSeconds,
-      );
-    },
+    currentSession,
   );
 
   app.post(

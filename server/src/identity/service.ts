@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as audit from '../audit/service.js';
 import { deriveKey } from '../crypto/tokens.js';
+import { containsText } from '../db/query.js';
 import { Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
 import * as mail from '../mail/service.js';
@@ -482,10 +483,6 @@ function requireAdmin(caller: Caller): void {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
 }
 
-function escapeRegex(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** A user in the admin list, with whether they are locked out now. */
 export interface AdminUserItem extends PublicUser {
   lockedUntil: string | null;
@@ -499,7 +496,7 @@ export async function listUsers(
   requireAdmin(caller);
   const filter: Record<string, unknown> = {};
   if (query.q?.trim()) {
-    const re = new RegExp(escapeRegex(query.q.trim()), 'i');
+    const re = containsText(query.q.trim());
     filter.$or = [{ emailLower: re }, { name: re }];
   }
   const [docs, total] = await Promise.all([

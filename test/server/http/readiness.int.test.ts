@@ -1,18 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFerret, type FerretProcess } from '../../helpers/ferretdb.js';
+import { freePort } from '../../helpers/net.js';
 import { eventually, startServer, type TestServer } from '../../helpers/server.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function readiness(
   server: TestServer,

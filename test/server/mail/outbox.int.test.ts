@@ -1,6 +1,6 @@
-import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { ApiClient, createFirstAdmin } from '../../helpers/api.js';
+import { freePort } from '../../helpers/net.js';
 import { eventually, startServer } from '../../helpers/server.js';
 import { startSmtp } from '../../helpers/smtp.js';
 
@@ -15,14 +15,6 @@ interface Outbox {
   }>;
   total: number;
   mailConfigured: boolean;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
 }
 
 describe('mail outbox', () => {

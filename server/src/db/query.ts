@@ -1,0 +1,7 @@
+/**
+ * A case-insensitive "contains" filter for user-typed search text: the text is escaped, so a user
+ * cannot send a regular expression (and none can take the database down with backtracking).
+ */
+export function containsText(text: string): RegExp {
+  return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
+}
