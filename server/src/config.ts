@@ -69,6 +69,12 @@ export const configSchema = z.object({
     .string()
     .regex(/^smtps?:\/\/.+/, 'must be an smtp:// or smtps:// URL')
     .optional(),
+  /**
+   * Certificate (PEM, with its chain) and private key files for serving HTTPS directly, for
+   * installations without a reverse proxy; own or CA-signed. Both or neither.
+   */
+  KIS_TLS_CERT: z.string().min(1).optional(),
+  KIS_TLS_KEY: z.string().min(1).optional(),
   /** Redirect HTTP to HTTPS, send HSTS and mark cookies Secure. Off by default because the embedded default has no TLS. */
   KIS_HTTPS_ONLY: flag.default(false),
   /**
@@ -176,8 +182,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   const dataDir = path.resolve(cwd, raw.KIS_DATA_DIR);
   const host = raw.KIS_HOST === '0.0.0.0' || raw.KIS_HOST === '::' ? '127.0.0.1' : raw.KIS_HOST;
   const publicUrl = (
-    raw.KIS_PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${raw.KIS_HTTP_PORT}`
+    raw.KIS_PUBLIC_URL ??
+    `${raw.KIS_TLS_CERT ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${raw.KIS_HTTP_PORT}`
   ).replace(/\/+$/, '');
+  if ((raw.KIS_TLS_CERT === undefined) !== (raw.KIS_TLS_KEY === undefined)) {
+    throw new ConfigError(
+      `${raw.KIS_TLS_CERT ? 'KIS_TLS_KEY' : 'KIS_TLS_CERT'} must be set too: HTTPS needs both certificate and key`,
+    );
+  }
   if (raw.KIS_SESSION_WARNING_SECONDS >= raw.KIS_SESSION_IDLE_SECONDS) {
     throw new ConfigError('KIS_SESSION_WARNING_SECONDS must be shorter than KIS_SESSION_IDLE_SECONDS');
   }

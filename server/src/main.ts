@@ -41,7 +41,9 @@ function mailFrom(config: Config): string {
 
 async function start(config: Config, logger: Logger): Promise<Running> {
   const metrics = createMetrics();
-  const cookie = cookiePolicy(config.KIS_HTTPS_ONLY || config.publicUrl.startsWith('https://'));
+  const cookie = cookiePolicy(
+    config.KIS_HTTPS_ONLY || config.KIS_TLS_CERT !== undefined || config.publicUrl.startsWith('https://'),
+  );
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async (reason: string): Promise<void> => {
     logger.info({ reason }, 'shutting down');
@@ -139,7 +141,11 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       );
     }
     logger.info(
-      { httpPort, udpPort: udp.port, url: config.KIS_PUBLIC_URL ?? `http://${config.KIS_HOST}:${httpPort}` },
+      {
+        httpPort,
+        udpPort: udp.port,
+        url: config.KIS_PUBLIC_URL ?? `${config.KIS_TLS_CERT ? 'https' : 'http'}://${config.KIS_HOST}:${httpPort}`,
+      },
       'listening',
     );
   } catch (err) {
@@ -154,6 +160,9 @@ function startupMessage(err: unknown, config: Config): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EADDRINUSE') {
     return `Port in use: KIS_HTTP_PORT ${config.KIS_HTTP_PORT} or KIS_UDP_PORT ${config.KIS_UDP_PORT} is taken by another program`;
+  }
+  if (code === 'ENOENT' || code === 'EACCES') {
+    return `Cannot read a file: ${(err as Error).message} (check KIS_TLS_CERT, KIS_TLS_KEY and KIS_DATA_DIR)`;
   }
   if (code === 'EADDRNOTAVAIL') return `KIS_HOST ${config.KIS_HOST} is not an address of this machine`;
   return `Start-up failed: ${(err as Error).message}`;

@@ -93,6 +93,17 @@ describe('configuration', () => {
     expect(errorOf({ SMTP_URL: 'ftp://user:pa55word@x' })).not.toContain('pa55word');
   });
 
+  it('needs both TLS files and then defaults to an https address', () => {
+    expect(errorOf({ KIS_TLS_CERT: '/etc/kis/cert.pem' })).toMatch(/^KIS_TLS_KEY /);
+    expect(errorOf({ KIS_TLS_KEY: '/etc/kis/key.pem' })).toMatch(/^KIS_TLS_CERT /);
+    const config = loadConfig({
+      KIS_TLS_CERT: '/etc/kis/cert.pem',
+      KIS_TLS_KEY: '/etc/kis/key.pem',
+      KIS_HTTP_PORT: '8443',
+    });
+    expect(config.publicUrl).toBe('https://127.0.0.1:8443');
+  });
+
   it('requires an https public URL in HTTPS-only mode', () => {
     expect(errorOf({ KIS_HTTPS_ONLY: 'true' })).toMatch(/^KIS_PUBLIC_URL .*https/);
   });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import cookie from '@fastify/cookie';
 import proxyaddr from '@fastify/proxy-addr';
@@ -71,7 +72,13 @@ const PROBE_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
  */
 export async function buildHttpApp(options: HttpAppOptions): Promise<KisHttpApp> {
   const { config, metrics } = options;
+  // With a certificate KIS speaks HTTPS itself; otherwise plain HTTP behind a proxy or on loopback.
+  const https =
+    config.KIS_TLS_CERT && config.KIS_TLS_KEY
+      ? { https: { cert: readFileSync(config.KIS_TLS_CERT), key: readFileSync(config.KIS_TLS_KEY) } }
+      : {};
   const app: KisHttpApp = Fastify({
+    ...https,
     loggerInstance: options.logger.child({ component: 'http' }) as FastifyBaseLogger,
     trustProxy: trustProxy(config.KIS_TRUST_PROXY),
     bodyLimit: 1024 * 1024,
