@@ -17,6 +17,8 @@ export const publicUserSchema = z.object({
   status: z.enum(['pending', 'active', 'disabled']),
   createdAt: z.string(),
   lastLoginAt: z.string().nullable(),
+  /** CIDR ranges the user may work from; empty: anywhere. */
+  allowedIpRanges: z.array(z.string()),
 });
 export type PublicUser = z.infer<typeof publicUserSchema>;
 
@@ -139,6 +141,12 @@ export const adminSetupRequestSchema = z.object({
   token: z.string().min(20).max(200),
   email,
   name: z.string().min(1).max(200),
+  password,
+});
+
+export const ipRangesUpdateSchema = z.object({
+  ranges: z.array(z.string().max(64)).max(100),
+  /** The admin's own password again: access changes need a fresh proof. */
   password,
 });
 

@@ -30,7 +30,8 @@ export interface SessionExpiringPayload {
 
 /** The session ended on the server; the page goes to the login. */
 export interface SessionEndedPayload {
-  reason: 'logout' | 'timeout' | 'absolute' | 'revoked' | 'ip_mismatch' | 'password_changed' | 'rotated';
+  reason:
+    'logout' | 'timeout' | 'absolute' | 'revoked' | 'ip_mismatch' | 'ip_not_allowed' | 'password_changed' | 'rotated';
 }
 
 /** Events the server sends to browsers. */

@@ -30,3 +30,37 @@ export function ipMatches(login: string, current: string, policy: IpPolicy): boo
   if (policy === 'exact') return a.toNormalizedString() === b.toNormalizedString();
   return a.match(b, a.kind() === 'ipv4' ? 24 : 64);
 }
+
+/** True when a text is an IPv4 or IPv6 range in CIDR notation (a bare address counts as /32 or /128). */
+export function isCidr(range: string): boolean {
+  try {
+    if (range.includes('/')) ipaddr.parseCIDR(range);
+    else ipaddr.parse(range);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The canonical form of a range, e.g. `2001:db8::/32`; a bare address gets its full prefix. */
+export function normalizeCidr(range: string): string {
+  const [ip, prefix] = range.includes('/') ? ipaddr.parseCIDR(range) : [ipaddr.parse(range), undefined];
+  const plain =
+    ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress() ? (ip as ipaddr.IPv6).toIPv4Address() : ip;
+  return `${plain.toString()}/${prefix ?? (plain.kind() === 'ipv4' ? 32 : 128)}`;
+}
+
+/** True when the address lies in one of the ranges, or when there are no ranges (no restriction). */
+export function inAllowedRanges(address: string, ranges: readonly string[]): boolean {
+  if (ranges.length === 0) return true;
+  const ip = parse(address);
+  if (!ip) return false;
+  return ranges.some((range) => {
+    try {
+      const [base, prefix] = ipaddr.parseCIDR(normalizeCidr(range));
+      return base.kind() === ip.kind() && ip.match(base, prefix);
+    } catch {
+      return false;
+    }
+  });
+}

@@ -10,6 +10,7 @@ import {
   adminUsersResponseSchema,
   apiErrorSchema,
   forgotPasswordRequestSchema,
+  ipRangesUpdateSchema,
   loginRequestSchema,
   okSchema,
   passwordChangeSchema,
@@ -39,7 +40,13 @@ export interface IdentityRouteOptions {
   warningSeconds: number;
 }
 
-const errors = { 400: apiErrorSchema, 401: apiErrorSchema, 403: apiErrorSchema, 429: apiErrorSchema };
+const errors = {
+  400: apiErrorSchema,
+  401: apiErrorSchema,
+  403: apiErrorSchema,
+  404: apiErrorSchema,
+  429: apiErrorSchema,
+};
 
 function sessionInfo(session: sessions.ActiveSession, csrfToken: string, warningSeconds: number): SessionInfo {
   const { id, email, name, role, language } = session.user;
@@ -310,6 +317,20 @@ export const adminUserRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = asyn
       },
     },
     async (request) => identity.listUsers(callerOf(request), request.query),
+  );
+
+  app.put(
+    '/api/admin/users/:id/ip-ranges',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Set the address ranges a user may work from (asks for the admin password)',
+        params: z.object({ id: z.string().max(40) }),
+        body: ipRangesUpdateSchema,
+        response: { 200: publicUserSchema, ...errors },
+      },
+    },
+    async (request) => identity.setAllowedIpRanges(callerOf(request), request.params.id, request.body),
   );
 
   app.post(

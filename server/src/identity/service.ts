@@ -6,6 +6,7 @@ import { Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../erro
 import type { Logger } from '../logger.js';
 import * as mail from '../mail/service.js';
 import { formatWhen } from '../mail/templates.js';
+import { inAllowedRanges, isCidr, normalizeCidr } from './ip.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import * as sessions from './sessions.js';
 import * as throttle from './throttle.js';
@@ -43,6 +44,7 @@ export interface PublicUser {
   status: UserStatus;
   createdAt: string;
   lastLoginAt: string | null;
+  allowedIpRanges: string[];
 }
 
 let settings: IdentitySettings | undefined;
@@ -76,6 +78,7 @@ export function toPublicUser(doc: UserDoc): PublicUser {
     status: doc.status as UserStatus,
     createdAt: doc.createdAt.toISOString(),
     lastLoginAt: doc.lastLoginAt?.toISOString() ?? null,
+    allowedIpRanges: doc.allowedIpRanges ?? [],
   };
 }
 
@@ -329,6 +332,16 @@ export async function login(input: {
     throw new Unauthorized('invalid_credentials');
   }
   await throttle.clear(userKey);
+  if (!inAllowedRanges(input.ip, user.allowedIpRanges ?? [])) {
+    await audit.record({
+      action: 'login.ip_not_allowed',
+      outcome: 'denied',
+      actorId: String(user._id),
+      actorEmail: user.email,
+      ip: input.ip,
+    });
+    throw new Forbidden('ip_not_allowed');
+  }
   // Rotation: whatever session this browser had is ended, the new one gets a fresh id.
   if (input.previousCookie) {
     try {
@@ -530,6 +543,63 @@ export async function unlockUser(caller: Caller, userId: string): Promise<void> 
     ip: caller.ip,
     target: user.email,
   });
+}
+
+/**
+ * Asks the caller for their password again before a change to someone's access (ASVS V3.7.1):
+ * an unattended, signed-in browser must not be enough to open an account to the world.
+ */
+async function reauthenticate(caller: Caller, password: string): Promise<void> {
+  const me = (await User.findById(caller.userId).lean()) as UserDoc | null;
+  if (!me || !(await verifyPassword(password, me.passwordHash, cfg().bcryptCost))) {
+    await audit.record({
+      action: 'reauth.failed',
+      outcome: 'failure',
+      actorId: caller.userId,
+      actorEmail: caller.email,
+      ip: caller.ip,
+    });
+    throw new Invalid('current_password_wrong');
+  }
+}
+
+/** Most ranges one user may have; more is a mistake, not a network plan. */
+const MAX_IP_RANGES = 50;
+
+/**
+ * Sets the CIDR ranges a user may sign in and work from (empty: anywhere). Admins only; asks for
+ * the admin's password. Live sessions outside the new ranges end at their next request.
+ */
+export async function setAllowedIpRanges(
+  caller: Caller,
+  userId: string,
+  input: { ranges: string[]; password: string },
+): Promise<PublicUser> {
+  requireAdmin(caller);
+  const invalid = input.ranges.find((r) => !isCidr(r.trim()));
+  if (invalid !== undefined) throw new Invalid('ip_range_invalid', `not a CIDR range: ${invalid}`);
+  const ranges = [...new Set(input.ranges.map((r) => normalizeCidr(r.trim())))];
+  if (ranges.length > MAX_IP_RANGES) throw new Invalid('ip_ranges_too_many');
+  await reauthenticate(caller, input.password);
+  const user = /^[0-9a-f]{24}$/.test(userId)
+    ? ((await User.findOneAndUpdate(
+        { _id: userId },
+        { $set: { allowedIpRanges: ranges } },
+        { new: true },
+      ).lean()) as UserDoc | null)
+    : null;
+  if (!user) throw new NotFound('user_not_found');
+  await sessions.refreshUser(userId);
+  await audit.record({
+    action: 'admin.ip_ranges_changed',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: user.email,
+    details: { ranges: ranges.join(' ') || 'any' },
+  });
+  return toPublicUser(user);
 }
 
 // ─── First administrator ─────────────────────────────────────────────────────────────────────────

@@ -7,6 +7,7 @@ export const SESSION_END_REASONS = [
   'absolute',
   'revoked',
   'ip_mismatch',
+  'ip_not_allowed',
   'password_changed',
   'rotated',
 ] as const;

@@ -5,7 +5,7 @@ import { createHmac } from 'node:crypto';
 import { hashToken, randomToken, sameHash } from '../crypto/tokens.js';
 import { Unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { ipMatches, type IpPolicy } from './ip.js';
+import { inAllowedRanges, ipMatches, type IpPolicy } from './ip.js';
 import { idleExpiresAt, sessionMachine } from './session-machine.js';
 import { Session, type SessionEndReason } from './session-model.js';
 import { User, type Role, type UserLanguage, type UserStatus } from './user-model.js';
@@ -20,6 +20,8 @@ export interface SessionUser {
   role: Role;
   status: UserStatus;
   language: UserLanguage;
+  /** CIDR ranges the user may work from; empty: anywhere. */
+  allowedIpRanges: string[];
 }
 
 /** A live, verified session as the transports see it. */
@@ -108,6 +110,7 @@ function toSessionUser(doc: {
   role: string;
   status: string;
   language: string;
+  allowedIpRanges?: string[] | null;
 }): SessionUser {
   return {
     id: String(doc._id),
@@ -116,6 +119,7 @@ function toSessionUser(doc: {
     role: doc.role as Role,
     status: doc.status as UserStatus,
     language: doc.language as UserLanguage,
+    allowedIpRanges: doc.allowedIpRanges ?? [],
   };
 }
 
@@ -307,6 +311,17 @@ export async function authenticate(options: {
       details: { loginIp: entry.ip },
     });
     throw new Unauthorized('session_ip_mismatch');
+  }
+  if (!inAllowedRanges(options.ip, entry.user.allowedIpRanges)) {
+    entry.actor.send({ type: 'END', reason: 'ip_not_allowed' });
+    await audit.record({
+      action: 'session.ip_not_allowed',
+      outcome: 'denied',
+      actorId: entry.user.id,
+      actorEmail: entry.user.email,
+      ip: options.ip,
+    });
+    throw new Unauthorized('ip_not_allowed');
   }
   if (entry.user.status !== 'active') {
     entry.actor.send({ type: 'END', reason: 'revoked' });

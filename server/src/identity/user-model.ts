@@ -22,6 +22,8 @@ const userSchema = new Schema(
     passwordHash: { type: String },
     passwordChangedAt: { type: Date },
     emailVerifiedAt: { type: Date },
+    /** CIDR ranges the user may sign in and work from (IPv4 and IPv6); empty: from anywhere. */
+    allowedIpRanges: { type: [String], default: [] },
     createdAt: { type: Date, required: true },
     lastLoginAt: { type: Date },
   },

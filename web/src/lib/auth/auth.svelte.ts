@@ -6,7 +6,15 @@ const CONTEXT_KEY = Symbol('auth');
 
 /** Why the user was sent back to the login page, to say so there. */
 export type SignedOutReason =
-  'logout' | 'timeout' | 'absolute' | 'revoked' | 'ip_mismatch' | 'password_changed' | 'rotated' | 'expired';
+  | 'logout'
+  | 'timeout'
+  | 'absolute'
+  | 'revoked'
+  | 'ip_mismatch'
+  | 'ip_not_allowed'
+  | 'password_changed'
+  | 'rotated'
+  | 'expired';
 
 /**
  * Who is signed in, held in memory only: nothing personal goes to localStorage, so a shared
