@@ -16,6 +16,8 @@ import { buildHttpApp, rawClientIp } from './http/app.js';
 import { cookiePolicy } from './http/auth.js';
 import { accountRoutes, adminUserRoutes, authRoutes } from './identity/routes.js';
 import * as identity from './identity/service.js';
+import { organizationRoutes } from './identity/organization-routes.js';
+import * as organizations from './identity/organizations.js';
 import * as sessions from './identity/sessions.js';
 import * as mail from './mail/service.js';
 import { outboxRoutes } from './mail/routes.js';
@@ -92,6 +94,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       },
     });
 
+    await organizations.init();
+
     const udp: UdpListener = await bindUdpListener({
       host: config.KIS_HOST,
       port: config.KIS_UDP_PORT,
@@ -112,6 +116,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(authRoutes, routeOptions);
         await http.register(accountRoutes, routeOptions);
         await http.register(adminUserRoutes, routeOptions);
+        await http.register(organizationRoutes, { cookie });
         await http.register(auditRoutes, { cookie });
         await http.register(outboxRoutes, { cookie });
       },

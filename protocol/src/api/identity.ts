@@ -32,7 +32,7 @@ export const verifyRequestSchema = z.union([
 export const verifyResponseSchema = z.object({
   setupToken: z.string(),
   email: z.string(),
-  purpose: z.enum(['register', 'reset']),
+  purpose: z.enum(['register', 'reset', 'invite']),
 });
 
 export const setPasswordRequestSchema = z.object({
@@ -151,3 +151,53 @@ export const ipRangesUpdateSchema = z.object({
 });
 
 export const okSchema = z.object({ ok: z.literal(true) });
+
+// ─── Organizations and sub-accounts ──────────────────────────────────────────────────────────────
+
+export const RIGHT_NAMES = [
+  'read_areas',
+  'edit_texts',
+  'manage_files',
+  'see_depots',
+  'operate_depots',
+  'manage_invoices',
+] as const;
+export const rightSchema = z.enum(RIGHT_NAMES);
+
+export const organizationSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  mainUserId: z.string(),
+  mainEmail: z.string().nullable(),
+  domains: z.array(z.object({ domain: z.string(), confirmedAt: z.string() })),
+  createdAt: z.string(),
+});
+export type OrganizationInfo = z.infer<typeof organizationSchema>;
+
+export const memberSchema = publicUserSchema.extend({
+  accountType: z.enum(['main', 'sub']),
+  rights: z.array(rightSchema),
+  redirectToMain: z.boolean(),
+});
+export type Member = z.infer<typeof memberSchema>;
+
+export const organizationCreateSchema = z.object({ name: z.string().min(1).max(200), mainEmail: email });
+export const organizationListSchema = z.object({ items: z.array(organizationSchema), total: z.number() });
+export const organizationDetailSchema = z.object({ organization: organizationSchema, members: z.array(memberSchema) });
+export const domainConfirmSchema = z.object({ domain: z.string().min(3).max(253) });
+
+export const subAccountCreateSchema = z.object({
+  email,
+  name: z.string().max(200).default(''),
+  rights: z.array(rightSchema).max(RIGHT_NAMES.length),
+  /** Send this account's mail to the main account (for plus-addresses). */
+  redirectToMain: z.boolean().default(false),
+});
+export const subAccountUpdateSchema = z.object({
+  name: z.string().max(200).optional(),
+  rights: z.array(rightSchema).max(RIGHT_NAMES.length).optional(),
+  redirectToMain: z.boolean().optional(),
+  status: z.enum(['active', 'disabled']).optional(),
+  /** Required when rights change: the caller's own password again. */
+  password: password.optional(),
+});

@@ -51,10 +51,14 @@ export function requireSession(policy: CookiePolicy) {
 export function callerOf(request: FastifyRequest): Caller {
   const session = request.kisSession;
   if (!session) throw new Error('route is missing requireSession');
+  const { user } = session;
   return {
-    userId: session.user.id,
-    role: session.user.role,
-    email: session.user.email,
+    userId: user.id,
+    role: user.role,
+    email: user.email,
+    organizationId: user.organizationId,
+    accountType: user.accountType,
+    rights: user.rights,
     ip: clientIp(request),
     sessionId: session.id,
   };

@@ -21,6 +21,7 @@ import {
   sessionListSchema,
   setPasswordRequestSchema,
   verifyRequestSchema,
+  verifyResponseSchema,
   type SessionInfo,
 } from '@kis/protocol/api';
 import {
@@ -87,7 +88,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
         summary: 'Check a mailed code or link; returns a token to set a password',
         body: verifyRequestSchema,
         response: {
-          200: z.object({ setupToken: z.string(), email: z.string(), purpose: z.enum(['register', 'reset']) }),
+          200: verifyResponseSchema,
           ...errors,
         },
       },

@@ -4,13 +4,16 @@ import { deriveKey } from '../crypto/tokens.js';
 import { containsText } from '../db/query.js';
 import { Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
-import * as mail from '../mail/service.js';
+
 import { formatWhen } from '../mail/templates.js';
+import { assertCanManage, type Principal } from './access.js';
+import { mailToUser } from './mail-to.js';
+import * as mail from '../mail/service.js';
 import { inAllowedRanges, isCidr, normalizeCidr } from './ip.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import * as sessions from './sessions.js';
 import * as throttle from './throttle.js';
-import { User, type Role, type UserDoc, type UserLanguage, type UserStatus } from './user-model.js';
+import { User, type AccountType, type Role, type UserDoc, type UserLanguage, type UserStatus } from './user-model.js';
 import * as verification from './verification.js';
 
 export type { Role, UserLanguage, UserStatus };
@@ -25,9 +28,7 @@ export interface IdentitySettings {
 }
 
 /** Who is calling, as every service function that needs rights takes it. */
-export interface Caller {
-  userId: string;
-  role: Role;
+export interface Caller extends Principal {
   email: string;
   ip: string;
   sessionId?: string;
@@ -52,6 +53,11 @@ let settings: IdentitySettings | undefined;
 function cfg(): IdentitySettings {
   if (!settings) throw new Error('identity not initialised');
   return settings;
+}
+
+/** The settings the organization service shares (public URL for links). */
+export function settingsForOrganizations(): Pick<IdentitySettings, 'publicUrl'> {
+  return { publicUrl: cfg().publicUrl };
 }
 
 /** Sets the settings and creates indexes; call once at start-up. */
@@ -103,11 +109,9 @@ export async function register(input: { email: string; language: UserLanguage; i
   if (existing && existing.status !== 'pending') {
     const issued = await verification.issue({ purpose: 'reset', emailLower, withCode: false });
     if (issued) {
-      await mail.send({
-        to: existing.email,
-        lang: existing.language as UserLanguage,
-        kind: 'register_known',
-        params: { loginLink: `${cfg().publicUrl}/anmelden`, resetLink: link('/passwort-vergessen', issued.linkToken) },
+      await mailToUser(existing, 'register_known', {
+        loginLink: `${cfg().publicUrl}/anmelden`,
+        resetLink: link('/passwort-vergessen', issued.linkToken),
       });
     }
     await audit.record({
@@ -151,12 +155,12 @@ export async function register(input: { email: string; language: UserLanguage; i
 /** Checks a registration or reset code, or a link token; returns the token to set a password with. */
 export async function verify(
   input: { purpose: 'register' | 'reset'; email: string; code: string; ip: string } | { token: string; ip: string },
-): Promise<{ setupToken: string; email: string; purpose: 'register' | 'reset' }> {
+): Promise<{ setupToken: string; email: string; purpose: 'register' | 'reset' | 'invite' }> {
   let verified: verification.Verified;
   try {
     verified =
       'token' in input
-        ? await verification.verifyLink(input.token, ['register', 'reset'])
+        ? await verification.verifyLink(input.token, ['register', 'reset', 'invite'])
         : await verification.verifyCode(input.purpose, normalizeEmail(input.email).emailLower, input.code);
   } catch (err) {
     await audit.record({
@@ -188,7 +192,11 @@ export async function verify(
     actorEmail: user.email,
     ip: input.ip,
   });
-  return { setupToken: verified.setupToken, email: user.email, purpose: verified.purpose as 'register' | 'reset' };
+  return {
+    setupToken: verified.setupToken,
+    email: user.email,
+    purpose: verified.purpose as 'register' | 'reset' | 'invite',
+  };
 }
 
 /**
@@ -202,11 +210,15 @@ export async function setPassword(input: {
   ip: string;
 }): Promise<PublicUser> {
   let user: UserDoc | null = null;
-  const used = await verification.consumeSetup(input.setupToken, ['register', 'reset'], async (emailLower) => {
-    user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
-    if (!user || user.status === 'disabled') throw new Invalid('setup_invalid');
-    checkPasswordPolicy(input.password, { email: emailLower });
-  });
+  const used = await verification.consumeSetup(
+    input.setupToken,
+    ['register', 'reset', 'invite'],
+    async (emailLower) => {
+      user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
+      if (!user || user.status === 'disabled') throw new Invalid('setup_invalid');
+      checkPasswordPolicy(input.password, { email: emailLower });
+    },
+  );
   const found = user as UserDoc | null;
   if (!found) throw new Invalid('setup_invalid');
   const passwordHash = await hashPassword(input.password, cfg().bcryptCost);
@@ -223,7 +235,12 @@ export async function setPassword(input: {
     await throttle.clear(`login:${found.emailLower}`);
   }
   await audit.record({
-    action: used.purpose === 'register' ? 'register.completed' : 'password.reset',
+    action: {
+      register: 'register.completed',
+      reset: 'password.reset',
+      invite: 'invite.accepted',
+      admin_setup: 'admin.created',
+    }[used.purpose],
     outcome: 'success',
     actorId: String(found._id),
     actorEmail: found.email,
@@ -245,15 +262,10 @@ export async function forgotPassword(input: { email: string; ip: string }): Prom
   if (!user) return;
   const issued = await verification.issue({ purpose: 'reset', emailLower, withCode: true });
   if (!issued?.code) return;
-  await mail.send({
-    to: user.email,
-    lang: user.language as UserLanguage,
-    kind: 'reset_code',
-    params: {
-      code: issued.code,
-      link: link('/passwort-vergessen', issued.linkToken),
-      minutes: verification.CODE_TTL_MS / 60_000,
-    },
+  await mailToUser(user, 'reset_code', {
+    code: issued.code,
+    link: link('/passwort-vergessen', issued.linkToken),
+    minutes: verification.CODE_TTL_MS / 60_000,
   });
 }
 
@@ -317,12 +329,7 @@ export async function login(input: {
         details: { minutes },
       });
       if (user && byUser.lockedUntil) {
-        await mail.send({
-          to: user.email,
-          lang: user.language as UserLanguage,
-          kind: 'account_locked',
-          params: { minutes, failures: byUser.failures },
-        });
+        await mailToUser(user, 'account_locked', { minutes, failures: byUser.failures });
       }
     }
     // Growing delays slow guessing down further without holding a thread.
@@ -441,11 +448,9 @@ export async function changePassword(caller: Caller, input: { current: string; n
     { $set: { passwordHash: await hashPassword(input.next, cfg().bcryptCost), passwordChangedAt: new Date() } },
   );
   const ended = await sessions.endAllForUser(caller.userId, 'password_changed', caller.sessionId);
-  await mail.send({
-    to: user.email,
-    lang: user.language as UserLanguage,
-    kind: 'password_changed',
-    params: { when: formatWhen(new Date(), user.language as UserLanguage), ip: caller.ip },
+  await mailToUser(user, 'password_changed', {
+    when: formatWhen(new Date(), user.language as UserLanguage),
+    ip: caller.ip,
   });
   await audit.record({
     action: 'password.changed',
@@ -549,7 +554,7 @@ export async function unlockUser(caller: Caller, userId: string): Promise<void> 
  * Asks the caller for their password again before a change to someone's access (ASVS V3.7.1):
  * an unattended, signed-in browser must not be enough to open an account to the world.
  */
-async function reauthenticate(caller: Caller, password: string): Promise<void> {
+export async function reauthenticate(caller: Caller, password: string): Promise<void> {
   const me = (await User.findById(caller.userId).lean()) as UserDoc | null;
   if (!me || !(await verifyPassword(password, me.passwordHash, cfg().bcryptCost))) {
     await audit.record({
@@ -563,19 +568,37 @@ async function reauthenticate(caller: Caller, password: string): Promise<void> {
   }
 }
 
+/**
+ * Loads an account the caller may manage (operators: any; a main account: its sub-accounts).
+ * Throws Forbidden otherwise, the same for unknown and foreign accounts.
+ */
+export async function loadManagedUser(caller: Caller, userId: string): Promise<UserDoc> {
+  const target = /^[0-9a-f]{24}$/.test(userId) ? ((await User.findById(userId).lean()) as UserDoc | null) : null;
+  assertCanManage(
+    caller,
+    target && {
+      id: String(target._id),
+      role: target.role as Role,
+      organizationId: target.organizationId ?? undefined,
+      accountType: (target.accountType as AccountType | null) ?? undefined,
+    },
+  );
+  return target as UserDoc;
+}
+
 /** Most ranges one user may have; more is a mistake, not a network plan. */
 const MAX_IP_RANGES = 50;
 
 /**
- * Sets the CIDR ranges a user may sign in and work from (empty: anywhere). Admins only; asks for
- * the admin's password. Live sessions outside the new ranges end at their next request.
+ * Sets the CIDR ranges a user may sign in and work from (empty: anywhere): operators for anyone, a main account for its sub-accounts; asks for
+ * the caller's password. Live sessions outside the new ranges end at their next request.
  */
 export async function setAllowedIpRanges(
   caller: Caller,
   userId: string,
   input: { ranges: string[]; password: string },
 ): Promise<PublicUser> {
-  requireAdmin(caller);
+  await loadManagedUser(caller, userId);
   const invalid = input.ranges.find((r) => !isCidr(r.trim()));
   if (invalid !== undefined) throw new Invalid('ip_range_invalid', `not a CIDR range: ${invalid}`);
   const ranges = [...new Set(input.ranges.map((r) => normalizeCidr(r.trim())))];
@@ -591,7 +614,7 @@ export async function setAllowedIpRanges(
   if (!user) throw new NotFound('user_not_found');
   await sessions.refreshUser(userId);
   await audit.record({
-    action: 'admin.ip_ranges_changed',
+    action: 'access.ip_ranges_changed',
     outcome: 'success',
     actorId: caller.userId,
     actorEmail: caller.email,

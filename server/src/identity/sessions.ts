@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import { inAllowedRanges, ipMatches, type IpPolicy } from './ip.js';
 import { idleExpiresAt, sessionMachine } from './session-machine.js';
 import { Session, type SessionEndReason } from './session-model.js';
-import { User, type Role, type UserLanguage, type UserStatus } from './user-model.js';
+import { User, type AccountType, type Role, type UserLanguage, type UserStatus } from './user-model.js';
 
 export type { SessionEndReason };
 
@@ -22,6 +22,9 @@ export interface SessionUser {
   language: UserLanguage;
   /** CIDR ranges the user may work from; empty: anywhere. */
   allowedIpRanges: string[];
+  organizationId?: string | undefined;
+  accountType?: AccountType | undefined;
+  rights: string[];
 }
 
 /** A live, verified session as the transports see it. */
@@ -111,6 +114,9 @@ function toSessionUser(doc: {
   status: string;
   language: string;
   allowedIpRanges?: string[] | null;
+  organizationId?: string | null;
+  accountType?: string | null;
+  rights?: string[] | null;
 }): SessionUser {
   return {
     id: String(doc._id),
@@ -120,6 +126,9 @@ function toSessionUser(doc: {
     status: doc.status as UserStatus,
     language: doc.language as UserLanguage,
     allowedIpRanges: doc.allowedIpRanges ?? [],
+    organizationId: doc.organizationId ?? undefined,
+    accountType: (doc.accountType as AccountType | null | undefined) ?? undefined,
+    rights: doc.rights ?? [],
   };
 }
 

@@ -5,6 +5,8 @@ export type Role = (typeof ROLES)[number];
 export const USER_STATUSES = ['pending', 'active', 'disabled'] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
 export const LANGUAGES = ['de', 'en'] as const;
+export const ACCOUNT_TYPES = ['main', 'sub'] as const;
+export type AccountType = (typeof ACCOUNT_TYPES)[number];
 export type UserLanguage = (typeof LANGUAGES)[number];
 
 const userSchema = new Schema(
@@ -22,6 +24,14 @@ const userSchema = new Schema(
     passwordHash: { type: String },
     passwordChangedAt: { type: Date },
     emailVerifiedAt: { type: Date },
+    /** The customer company the user belongs to (none for operators and unassigned registrations). */
+    organizationId: { type: String, index: true },
+    /** Within the company: the main account (its administrator) or a sub-account. */
+    accountType: { type: String, enum: ACCOUNT_TYPES },
+    /** What a sub-account may do (see access.ts); a main account may do everything in its company. */
+    rights: { type: [String], default: [] },
+    /** A sub-account's mail goes to the main account, saying for whom it is (plus-addresses). */
+    redirectToMain: { type: Boolean, default: false },
     /** CIDR ranges the user may sign in and work from (IPv4 and IPv6); empty: from anywhere. */
     allowedIpRanges: { type: [String], default: [] },
     createdAt: { type: Date, required: true },

@@ -2,7 +2,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import { Forbidden } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { OutboxMail } from './model.js';
-import { render, type Language, type MailKind, type MailParams } from './templates.js';
+import { forwardedNote, render, type Language, type MailKind, type MailParams } from './templates.js';
 
 export type { Language, MailKind, MailParams };
 
@@ -49,8 +49,12 @@ export async function send<K extends MailKind>(mail: {
   lang: Language;
   kind: K;
   params: MailParams[K];
+  /** Set when a sub-account's mail is redirected to its main account: the address it was for. */
+  onBehalfOf?: string | undefined;
 }): Promise<void> {
-  const { subject, text } = render(mail.kind, mail.lang, mail.params);
+  const rendered = render(mail.kind, mail.lang, mail.params);
+  const subject = mail.onBehalfOf ? `[${mail.onBehalfOf}] ${rendered.subject}` : rendered.subject;
+  const text = mail.onBehalfOf ? forwardedNote(mail.lang, mail.onBehalfOf) + rendered.text : rendered.text;
   const now = new Date();
   await OutboxMail.create({
     to: mail.to,

@@ -12,6 +12,7 @@ export interface MailParams {
   reset_code: { code: string; link: string; minutes: number };
   password_changed: { when: string; ip: string };
   account_locked: { minutes: number; failures: number };
+  invite: { link: string; organization: string; inviter: string; days: number };
 }
 export type MailKind = keyof MailParams;
 
@@ -24,6 +25,10 @@ const signature = {
 };
 
 const de: Templates = {
+  invite: (p) => ({
+    subject: `Einladung in das Kundenportal von ${p.organization}`,
+    text: `Guten Tag,\n\n${p.inviter} hat für Sie ein Konto im Kundenportal (${p.organization}) angelegt. Legen Sie hier Ihr Passwort fest:\n${p.link}\n\nDer Link gilt ${p.days} Tage und nur einmal.${signature.de}`,
+  }),
   register_code: (p) => ({
     subject: `Ihr Bestätigungscode: ${p.code}`,
     text: `Guten Tag,\n\nbitte bestätigen Sie Ihre E-Mail-Adresse mit diesem Code:\n\n    ${p.code}\n\noder öffnen Sie diesen Link:\n${p.link}\n\nCode und Link gelten ${p.minutes} Minuten und nur einmal. Wenn Sie sich nicht registriert haben, können Sie diese Nachricht ignorieren.${signature.de}`,
@@ -51,6 +56,10 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  invite: (p) => ({
+    subject: `Invitation to the customer portal of ${p.organization}`,
+    text: `Hello,\n\n${p.inviter} has created an account for you in the customer portal (${p.organization}). Choose your password here:\n${p.link}\n\nThe link is valid for ${p.days} days and once only.${signature.en}`,
+  }),
   register_code: (p) => ({
     subject: `Your confirmation code: ${p.code}`,
     text: `Hello,\n\nplease confirm your e-mail address with this code:\n\n    ${p.code}\n\nor open this link:\n${p.link}\n\nCode and link are valid for ${p.minutes} minutes and once only. If you did not register, you can ignore this message.${signature.en}`,
@@ -78,6 +87,13 @@ const en: Templates = {
 };
 
 const TEMPLATES: Record<Language, Templates> = { de, en };
+
+/** The line that heads a mail redirected from a sub-account to its main account. */
+export function forwardedNote(lang: Language, forEmail: string): string {
+  return lang === 'de'
+    ? `[Weitergeleitet an das Hauptkonto – diese Nachricht ist für das Unterkonto ${forEmail}]\n\n`
+    : `[Redirected to the main account – this message is for the sub-account ${forEmail}]\n\n`;
+}
 
 /** Renders one mail in a language. */
 export function render<K extends MailKind>(
