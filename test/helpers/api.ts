@@ -86,3 +86,24 @@ export async function createFirstAdmin(
   if (login.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(login.body)}`);
   return client;
 }
+
+/**
+ * Registers a customer through the real flow (code by mail, password) and returns it logged in.
+ * `smtp` must be the server's SMTP_URL target.
+ */
+export async function registerCustomer(
+  server: TestServer,
+  smtp: { waitFor(to: string, subject?: RegExp): Promise<{ text: string }> },
+  email: string,
+  ip: string,
+): Promise<ApiClient> {
+  const client = new ApiClient(server, ip);
+  await client.post('/api/auth/register', { email });
+  const mail = await smtp.waitFor(email, /Bestätigungscode/);
+  const code = /\b(\d{6})\b/.exec(mail.text)?.[1];
+  const { body } = await client.post<{ setupToken: string }>('/api/auth/verify', { purpose: 'register', email, code });
+  const set = await client.post('/api/auth/password/setup', { setupToken: body.setupToken, password: GOOD_PASSWORD });
+  if (set.status !== 200) throw new Error(`registration of ${email} failed: ${JSON.stringify(set.body)}`);
+  await client.login(email, GOOD_PASSWORD);
+  return client;
+}

@@ -65,6 +65,9 @@ export const profileUpdateSchema = z.object({
   language: language.optional(),
 });
 
+export const emailChangeSchema = z.object({ newEmail: email, password });
+export const emailConfirmSchema = z.object({ code: z.string().regex(/^\d{6}$/, 'code_format') });
+
 export const passwordChangeSchema = z.object({ current: password, next: password });
 
 export const sessionListSchema = z.object({

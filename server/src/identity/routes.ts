@@ -9,6 +9,8 @@ import {
   adminUsersQuerySchema,
   adminUsersResponseSchema,
   apiErrorSchema,
+  emailChangeSchema,
+  emailConfirmSchema,
   forgotPasswordRequestSchema,
   ipRangesUpdateSchema,
   loginRequestSchema,
@@ -264,6 +266,35 @@ export const accountRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async 
       await identity.changePassword(callerOf(request), request.body);
       return { ok: true as const };
     },
+  );
+
+  app.post(
+    '/api/account/email',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Start changing my e-mail address (password again; a code goes to the new address)',
+        body: emailChangeSchema,
+        response: { 202: acceptedSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      await identity.requestEmailChange(callerOf(request), request.body);
+      return reply.status(202).send({ status: 'check_mail' as const });
+    },
+  );
+
+  app.post(
+    '/api/account/email/confirm',
+    {
+      schema: {
+        tags: ['account'],
+        summary: 'Confirm the new address with its code',
+        body: emailConfirmSchema,
+        response: { 200: publicUserSchema, ...errors },
+      },
+    },
+    async (request) => identity.confirmEmailChange(callerOf(request), request.body),
   );
 
   app.get(

@@ -240,6 +240,7 @@ export async function setPassword(input: {
       reset: 'password.reset',
       invite: 'invite.accepted',
       admin_setup: 'admin.created',
+      email_change: 'email_change.completed',
     }[used.purpose],
     outcome: 'success',
     actorId: String(found._id),
@@ -460,6 +461,78 @@ export async function changePassword(caller: Caller, input: { current: string; n
     ip: caller.ip,
     details: { otherSessionsEnded: ended },
   });
+}
+
+/**
+ * Starts an e-mail change: the password again, then a code to the new address. The answer is the
+ * same whether or not the new address is taken (a taken one gets a notice instead of a code).
+ */
+export async function requestEmailChange(caller: Caller, input: { newEmail: string; password: string }): Promise<void> {
+  await reauthenticate(caller, input.password);
+  const { email, emailLower } = normalizeEmail(input.newEmail);
+  const user = await ownUser(caller);
+  if (emailLower === user.emailLower) throw new Invalid('email_unchanged');
+  if (user.accountType === 'main' && /^[^@]*\+[^@]*@/.test(emailLower)) throw new Invalid('main_account_plus_address');
+  const lang = user.language as UserLanguage;
+  if (await User.exists({ emailLower })) {
+    await mail.send({ to: email, lang, kind: 'email_change_taken', params: {} });
+  } else {
+    await User.updateOne({ _id: user._id }, { $set: { pendingEmail: email } });
+    const issued = await verification.issue({ purpose: 'email_change', emailLower, withCode: true });
+    if (issued?.code) {
+      await mail.send({
+        to: email,
+        lang,
+        kind: 'email_change_code',
+        params: { code: issued.code, minutes: verification.CODE_TTL_MS / 60_000 },
+      });
+    }
+  }
+  await audit.record({
+    action: 'email_change.requested',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+  });
+}
+
+/** Completes an e-mail change with the code from the new address; the old address is told. */
+export async function confirmEmailChange(caller: Caller, input: { code: string }): Promise<PublicUser> {
+  const user = await ownUser(caller);
+  if (!user.pendingEmail) throw new Invalid('code_invalid');
+  const { email, emailLower } = normalizeEmail(user.pendingEmail);
+  await verification.verifyCode('email_change', emailLower, input.code);
+  let updated: UserDoc | null;
+  try {
+    updated = (await User.findOneAndUpdate(
+      { _id: user._id },
+      { $set: { email, emailLower }, $unset: { pendingEmail: 1 } },
+      { new: true },
+    ).lean()) as UserDoc | null;
+  } catch (err) {
+    if ((err as { code?: number }).code === 11000) throw new Invalid('code_invalid');
+    throw err;
+  }
+  if (!updated) throw new NotFound('user_not_found');
+  // The old address hears of it directly, never redirected: it is the one that may have been taken over.
+  await mail.send({
+    to: user.email,
+    lang: user.language as UserLanguage,
+    kind: 'email_changed',
+    params: { newEmail: email, when: formatWhen(new Date(), user.language as UserLanguage) },
+  });
+  await throttle.clear(`login:${user.emailLower}`);
+  await sessions.refreshUser(caller.userId);
+  await audit.record({
+    action: 'email_change.completed',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: email,
+    ip: caller.ip,
+    details: { previous: user.email },
+  });
+  return toPublicUser(updated);
 }
 
 /** The caller's live sessions. */

@@ -23,6 +23,8 @@ const userSchema = new Schema(
     /** bcrypt hash over SHA-256 of the password; absent until the user sets one. */
     passwordHash: { type: String },
     passwordChangedAt: { type: Date },
+    /** A new address waiting for its code (e-mail change); the login stays the old one until then. */
+    pendingEmail: { type: String },
     emailVerifiedAt: { type: Date },
     /** The customer company the user belongs to (none for operators and unassigned registrations). */
     organizationId: { type: String, index: true },

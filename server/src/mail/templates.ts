@@ -13,6 +13,9 @@ export interface MailParams {
   password_changed: { when: string; ip: string };
   account_locked: { minutes: number; failures: number };
   invite: { link: string; organization: string; inviter: string; days: number };
+  email_change_code: { code: string; minutes: number };
+  email_change_taken: Record<string, never>;
+  email_changed: { newEmail: string; when: string };
 }
 export type MailKind = keyof MailParams;
 
@@ -25,6 +28,18 @@ const signature = {
 };
 
 const de: Templates = {
+  email_change_code: (p) => ({
+    subject: `Neue E-Mail-Adresse bestätigen: ${p.code}`,
+    text: `Guten Tag,\n\nSie möchten diese Adresse für Ihr Konto im Kundenportal verwenden. Ihr Bestätigungscode:\n\n    ${p.code}\n\nDer Code gilt ${p.minutes} Minuten und nur einmal. Wenn Sie das nicht waren, ignorieren Sie diese Nachricht.${signature.de}`,
+  }),
+  email_change_taken: () => ({
+    subject: 'Diese Adresse ist bereits vergeben',
+    text: `Guten Tag,\n\njemand wollte diese Adresse für ein Konto im Kundenportal eintragen. Für diese Adresse gibt es bereits ein Konto, daher wurde nichts geändert.${signature.de}`,
+  }),
+  email_changed: (p) => ({
+    subject: 'Ihre E-Mail-Adresse wurde geändert',
+    text: `Guten Tag,\n\ndie Anmeldeadresse Ihres Kontos wurde am ${p.when} auf ${p.newEmail} geändert. Diese Adresse erhält keine Nachrichten mehr zu Ihrem Konto.\n\nWaren Sie das nicht? Bitte melden Sie sich sofort bei uns.${signature.de}`,
+  }),
   invite: (p) => ({
     subject: `Einladung in das Kundenportal von ${p.organization}`,
     text: `Guten Tag,\n\n${p.inviter} hat für Sie ein Konto im Kundenportal (${p.organization}) angelegt. Legen Sie hier Ihr Passwort fest:\n${p.link}\n\nDer Link gilt ${p.days} Tage und nur einmal.${signature.de}`,
@@ -56,6 +71,18 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  email_change_code: (p) => ({
+    subject: `Confirm your new e-mail address: ${p.code}`,
+    text: `Hello,\n\nyou want to use this address for your account in the customer portal. Your confirmation code:\n\n    ${p.code}\n\nThe code is valid for ${p.minutes} minutes and once only. If this was not you, ignore this message.${signature.en}`,
+  }),
+  email_change_taken: () => ({
+    subject: 'This address is already taken',
+    text: `Hello,\n\nsomeone wanted to use this address for an account in the customer portal. There already is an account for it, so nothing was changed.${signature.en}`,
+  }),
+  email_changed: (p) => ({
+    subject: 'Your e-mail address was changed',
+    text: `Hello,\n\nthe sign-in address of your account was changed on ${p.when} to ${p.newEmail}. This address will get no more messages about your account.\n\nWas this not you? Please contact us at once.${signature.en}`,
+  }),
   invite: (p) => ({
     subject: `Invitation to the customer portal of ${p.organization}`,
     text: `Hello,\n\n${p.inviter} has created an account for you in the customer portal (${p.organization}). Choose your password here:\n${p.link}\n\nThe link is valid for ${p.days} days and once only.${signature.en}`,

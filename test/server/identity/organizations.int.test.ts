@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
+import { ApiClient, GOOD_PASSWORD, createFirstAdmin, registerCustomer } from '../../helpers/api.js';
 import { startServer, type TestServer } from '../../helpers/server.js';
-import { codeIn, linkTokenIn, startSmtp, type TestSmtp } from '../../helpers/smtp.js';
+import { linkTokenIn, startSmtp, type TestSmtp } from '../../helpers/smtp.js';
 
 let server: TestServer;
 let smtp: TestSmtp;
@@ -29,16 +29,7 @@ afterAll(async () => {
 });
 
 let ipCounter = 10;
-/** Registers a customer through the real flow and returns a logged-in client. */
-async function customer(email: string): Promise<ApiClient> {
-  const client = new ApiClient(server, `192.0.2.${ipCounter++}`);
-  await client.post('/api/auth/register', { email });
-  const code = codeIn(await smtp.waitFor(email, /Bestätigungscode/));
-  const { body } = await client.post<{ setupToken: string }>('/api/auth/verify', { purpose: 'register', email, code });
-  await client.post('/api/auth/password/setup', { setupToken: body.setupToken, password: GOOD_PASSWORD });
-  await client.login(email, GOOD_PASSWORD);
-  return client;
-}
+const customer = (email: string): Promise<ApiClient> => registerCustomer(server, smtp, email, `192.0.2.${ipCounter++}`);
 
 /** Accepts a mailed invitation and returns the new sub-account, logged in. */
 async function acceptInvitation(inboxOf: string, forEmail: string): Promise<ApiClient> {
