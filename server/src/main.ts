@@ -13,7 +13,7 @@ import { bindUdpListener, type UdpListener } from './depots/udp-listener.js';
 import { auditRoutes } from './audit/routes.js';
 import { deriveKey } from './crypto/tokens.js';
 import { buildHttpApp, rawClientIp } from './http/app.js';
-import { cookiePolicy } from './http/auth.js';
+import { MAX_IDENTITIES, cookiePolicy } from './http/auth.js';
 import { accountRoutes, adminUserRoutes, authRoutes } from './identity/routes.js';
 import * as identity from './identity/service.js';
 import { organizationRoutes } from './identity/organization-routes.js';
@@ -128,7 +128,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       logger,
       metrics,
       version: VERSION,
-      cookieName: cookie.name,
+      cookieNameFor: cookie.nameFor,
+      maxIdentities: MAX_IDENTITIES,
       clientIp: (req) => rawClientIp(req, config.KIS_TRUST_PROXY),
     });
     cleanups.push(() => app.close());

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GOOD_PASSWORD, createFirstAdmin } from '../helpers/api.js';
+import { GOOD_PASSWORD, createFirstAdmin, registerCustomer } from '../helpers/api.js';
 import { launchBrowser, watchErrors } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { codeIn, startSmtp, type TestSmtp } from '../helpers/smtp.js';
@@ -62,6 +62,7 @@ describe('accounts in the browser', () => {
     );
     expect(stored).not.toContain('neu@kunde.example');
 
+    await page.getByTestId('identity-switcher').locator('summary').click();
     await page.getByRole('button', { name: 'Abmelden' }).click();
     await page.getByText('Sie haben sich abgemeldet.').waitFor();
     // An old page of the account leads to the login now.
@@ -79,6 +80,51 @@ describe('accounts in the browser', () => {
     await page.getByRole('button', { name: 'Anmelden' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toBe('E-Mail-Adresse oder Passwort ist falsch.');
     await page.close();
+  });
+});
+
+describe('several identities in one browser', () => {
+  it('switches between two accounts, each seeing its own data, and signs out one alone', async () => {
+    const server = await startServer({ env: { SMTP_URL: smtp.url } });
+    const context = await browser.newContext();
+    try {
+      await createFirstAdmin(server, 'admin@kis.test');
+      await registerCustomer(server, smtp, 'anna@firma.example', '127.0.0.1');
+      await registerCustomer(server, smtp, 'bert@andere.example', '127.0.0.1');
+      const page = await context.newPage();
+      const problems = watchErrors(page);
+      const signIn = async (email: string): Promise<void> => {
+        await page.getByLabel('E-Mail-Adresse').fill(email);
+        await page.getByLabel('Passwort').fill(GOOD_PASSWORD);
+        await page.getByRole('button', { name: 'Anmelden' }).click();
+      };
+      const switcher = page.getByTestId('identity-switcher');
+      const welcome = page.getByTestId('welcome');
+
+      await page.goto(`${server.url}/anmelden`);
+      await signIn('anna@firma.example');
+      await expect.poll(() => welcome.textContent()).toContain('anna@firma.example');
+
+      await switcher.locator('summary').click();
+      await page.getByRole('link', { name: 'Weiteres Konto hinzufügen' }).click();
+      await signIn('bert@andere.example');
+      await expect.poll(() => welcome.textContent()).toContain('bert@andere.example');
+      await page.goto(`${server.url}/konto`);
+      await expect.poll(() => page.getByText('bert@andere.example').first().isVisible()).toBe(true);
+
+      await switcher.locator('summary').click();
+      await page.getByRole('button', { name: /Wechseln zu.*anna@firma\.example/ }).click();
+      await expect.poll(() => welcome.textContent()).toContain('anna@firma.example');
+
+      // Signing out of Anna leaves Bert signed in.
+      await switcher.locator('summary').click();
+      await page.getByRole('button', { name: 'Abmelden' }).click();
+      await expect.poll(() => welcome.textContent()).toContain('bert@andere.example');
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+      await server.stop();
+    }
   });
 });
 

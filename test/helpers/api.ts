@@ -12,8 +12,24 @@ export interface ApiResponse<T = unknown> {
  * login, and claims a client address through X-Forwarded-For (the test server trusts loopback).
  */
 export class ApiClient {
-  cookie: string | undefined;
+  /** The browser's cookie jar: name → value. */
+  readonly cookies = new Map<string, string>();
   csrfToken: string | undefined;
+  /** The identity slot requests act as (X-KIS-Identity); undefined sends no header. */
+  identity: number | undefined;
+
+  /** The Cookie header this browser sends; assigning replaces the jar (e.g. with a stolen cookie). */
+  get cookie(): string | undefined {
+    return this.cookies.size ? [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
+  }
+
+  set cookie(header: string | undefined) {
+    this.cookies.clear();
+    for (const pair of (header ?? '').split(';')) {
+      const [name, ...value] = pair.trim().split('=');
+      if (name) this.cookies.set(name, value.join('='));
+    }
+  }
 
   constructor(
     readonly server: Pick<TestServer, 'url'>,
@@ -32,16 +48,19 @@ export class ApiClient {
         'x-forwarded-for': this.ip,
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(this.cookie ? { cookie: this.cookie } : {}),
+        ...(this.identity !== undefined ? { 'x-kis-identity': String(this.identity) } : {}),
         ...(this.csrfToken && method !== 'GET' ? { 'x-csrf-token': this.csrfToken } : {}),
         ...headers,
       },
       body: body !== undefined ? JSON.stringify(body) : null,
       redirect: 'manual',
     });
-    const setCookie = res.headers.get('set-cookie');
-    if (setCookie) {
-      const [pair] = setCookie.split(';');
-      this.cookie = pair?.endsWith('=') ? undefined : pair;
+    for (const setCookie of res.headers.getSetCookie()) {
+      const [pair = ''] = setCookie.split(';');
+      const [name = '', ...value] = pair.split('=');
+      const expired = /expires=Thu, 01 Jan 1970/i.test(setCookie) || value.join('=') === '';
+      if (expired) this.cookies.delete(name);
+      else this.cookies.set(name, value.join('='));
     }
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T, headers: res.headers };

@@ -55,6 +55,19 @@ export const sessionInfoSchema = z.object({
 });
 export type SessionInfo = z.infer<typeof sessionInfoSchema>;
 
+export const identitiesSchema = z.object({
+  items: z.array(
+    z.object({
+      slot: z.number().int(),
+      user: sessionInfoSchema.shape.user,
+      csrfToken: z.string(),
+    }),
+  ),
+  /** How many identities one browser may hold. */
+  max: z.number().int(),
+});
+export type Identities = z.infer<typeof identitiesSchema>;
+
 export const profileUpdateSchema = z.object({
   name: z.string().max(200).optional(),
   phone: z

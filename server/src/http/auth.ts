@@ -1,5 +1,6 @@
 import type {} from '@fastify/cookie';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Invalid } from '../errors.js';
 import type { Caller } from '../identity/service.js';
 import { normalizeIp } from '../identity/ip.js';
 import * as sessions from '../identity/sessions.js';
@@ -14,16 +15,39 @@ declare module 'fastify' {
 /** Methods that change nothing and so need no CSRF token. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-/** How the session cookie is named and flagged. */
+/**
+ * How many identities one browser may hold at once (a mail client's account switcher). Each has
+ * its own session and cookie; a request names the one it acts as in the X-KIS-Identity header.
+ */
+export const MAX_IDENTITIES = 5;
+
+/** How the session cookies are named and flagged. */
 export interface CookiePolicy {
-  /** `__Host-kis_session` when Secure (the prefix demands it), else `kis_session`. */
+  /** The cookie of identity 0: `__Host-kis_session` when Secure (the prefix demands it), else `kis_session`. */
   name: string;
   secure: boolean;
+  /** The cookie of an identity slot: the base name, with `_<slot>` for slots above 0. */
+  nameFor(slot: number): string;
 }
 
 /** The cookie policy for a deployment: Secure, with the __Host- prefix, whenever HTTPS is promised. */
 export function cookiePolicy(secure: boolean): CookiePolicy {
-  return { name: secure ? '__Host-kis_session' : 'kis_session', secure };
+  const name = secure ? '__Host-kis_session' : 'kis_session';
+  return { name, secure, nameFor: (slot) => (slot === 0 ? name : `${name}_${slot}`) };
+}
+
+/** The identity slot a request acts as (X-KIS-Identity, default 0); anything else is refused. */
+export function identitySlot(request: FastifyRequest): number {
+  const header = request.headers['x-kis-identity'];
+  if (header === undefined) return 0;
+  const slot = typeof header === 'string' && /^\d$/.test(header) ? Number(header) : -1;
+  if (slot < 0 || slot >= MAX_IDENTITIES) throw new Invalid('identity_invalid');
+  return slot;
+}
+
+/** The session cookie of the identity a request acts as. */
+export function sessionCookie(request: FastifyRequest, policy: CookiePolicy): string | undefined {
+  return request.cookies[policy.nameFor(identitySlot(request))];
 }
 
 /** The client's address as the session binding sees it (proxy headers only when trusted). */
@@ -39,7 +63,7 @@ export function requireSession(policy: CookiePolicy) {
   return async (request: FastifyRequest): Promise<void> => {
     const header = request.headers['x-csrf-token'];
     request.kisSession = await sessions.authenticate({
-      cookie: request.cookies[policy.name],
+      cookie: sessionCookie(request, policy),
       ip: clientIp(request),
       csrfToken: typeof header === 'string' ? header : undefined,
       requireCsrf: !SAFE_METHODS.has(request.method),
@@ -64,12 +88,17 @@ export function callerOf(request: FastifyRequest): Caller {
   };
 }
 
-/** Sets the session cookie: HttpOnly, SameSite=Strict, host-only, Secure under HTTPS. */
-export function setSessionCookie(reply: FastifyReply, policy: CookiePolicy, value: string): void {
-  reply.setCookie(policy.name, value, { path: '/', httpOnly: true, sameSite: 'strict', secure: policy.secure });
+/** Sets an identity's session cookie: HttpOnly, SameSite=Strict, host-only, Secure under HTTPS. */
+export function setSessionCookie(reply: FastifyReply, policy: CookiePolicy, value: string, slot = 0): void {
+  reply.setCookie(policy.nameFor(slot), value, {
+    path: '/',
+    httpOnly: true,
+    sameSite: 'strict',
+    secure: policy.secure,
+  });
 }
 
-/** Removes the session cookie from the browser. */
-export function clearSessionCookie(reply: FastifyReply, policy: CookiePolicy): void {
-  reply.clearCookie(policy.name, { path: '/', httpOnly: true, sameSite: 'strict', secure: policy.secure });
+/** Removes an identity's session cookie from the browser. */
+export function clearSessionCookie(reply: FastifyReply, policy: CookiePolicy, slot = 0): void {
+  reply.clearCookie(policy.nameFor(slot), { path: '/', httpOnly: true, sameSite: 'strict', secure: policy.secure });
 }

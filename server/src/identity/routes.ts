@@ -12,6 +12,7 @@ import {
   emailChangeSchema,
   emailConfirmSchema,
   forgotPasswordRequestSchema,
+  identitiesSchema,
   ipRangesUpdateSchema,
   loginRequestSchema,
   okSchema,
@@ -24,13 +25,17 @@ import {
   setPasswordRequestSchema,
   verifyRequestSchema,
   verifyResponseSchema,
+  type Identities,
   type SessionInfo,
 } from '@kis/protocol/api';
 import {
+  MAX_IDENTITIES,
   callerOf,
   clearSessionCookie,
   clientIp,
+  identitySlot,
   requireSession,
+  sessionCookie,
   setSessionCookie,
   type CookiePolicy,
 } from '../http/auth.js';
@@ -145,9 +150,9 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
         ...request.body,
         ip: clientIp(request),
         userAgent: request.headers['user-agent'] ?? '',
-        previousCookie: request.cookies[options.cookie.name],
+        previousCookie: sessionCookie(request, options.cookie),
       });
-      setSessionCookie(reply, options.cookie, created.cookie);
+      setSessionCookie(reply, options.cookie, created.cookie, identitySlot(request));
       return sessionInfo(created.session, created.csrfToken, options.warningSeconds);
     },
   );
@@ -156,7 +161,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
   const currentSession = async (request: FastifyRequest): Promise<SessionInfo> =>
     sessionInfo(
       request.kisSession as sessions.ActiveSession,
-      sessions.csrfTokenFor(request.cookies[options.cookie.name] ?? ''),
+      sessions.csrfTokenFor(sessionCookie(request, options.cookie) ?? ''),
       options.warningSeconds,
     );
 
@@ -186,6 +191,38 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
     currentSession,
   );
 
+  app.get(
+    '/api/auth/identities',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'The identities signed in in this browser, each with its slot and CSRF token',
+        response: { 200: identitiesSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const items: Identities['items'] = [];
+      for (let slot = 0; slot < MAX_IDENTITIES; slot++) {
+        const cookie = request.cookies[options.cookie.nameFor(slot)];
+        if (!cookie) continue;
+        try {
+          // Listing is not activity: a background identity may still time out.
+          const session = await sessions.authenticate({
+            cookie,
+            ip: clientIp(request),
+            requireCsrf: false,
+            activity: false,
+          });
+          const { id, email, name, role, language } = session.user;
+          items.push({ slot, user: { id, email, name, role, language }, csrfToken: sessions.csrfTokenFor(cookie) });
+        } catch {
+          clearSessionCookie(reply, options.cookie, slot);
+        }
+      }
+      return { items, max: MAX_IDENTITIES };
+    },
+  );
+
   app.post(
     '/api/auth/logout',
     {
@@ -194,7 +231,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
     },
     async (request, reply) => {
       await identity.logout(callerOf(request));
-      clearSessionCookie(reply, options.cookie);
+      clearSessionCookie(reply, options.cookie, identitySlot(request));
       return { ok: true as const };
     },
   );

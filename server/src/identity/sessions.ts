@@ -310,7 +310,7 @@ export async function authenticate(options: {
   if (!found) throw new Unauthorized('session_expired');
   const [sessionId, entry] = found;
   if (!ipMatches(entry.ip, options.ip, cfg().ipPolicy)) {
-    entry.actor.send({ type: 'END', reason: 'ip_mismatch' });
+    await endLive(sessionId, entry, 'ip_mismatch');
     await audit.record({
       action: 'session.ip_mismatch',
       outcome: 'denied',
@@ -322,7 +322,7 @@ export async function authenticate(options: {
     throw new Unauthorized('session_ip_mismatch');
   }
   if (!inAllowedRanges(options.ip, entry.user.allowedIpRanges)) {
-    entry.actor.send({ type: 'END', reason: 'ip_not_allowed' });
+    await endLive(sessionId, entry, 'ip_not_allowed');
     await audit.record({
       action: 'session.ip_not_allowed',
       outcome: 'denied',
@@ -333,7 +333,7 @@ export async function authenticate(options: {
     throw new Unauthorized('ip_not_allowed');
   }
   if (entry.user.status !== 'active') {
-    entry.actor.send({ type: 'END', reason: 'revoked' });
+    await endLive(sessionId, entry, 'revoked');
     throw new Unauthorized('session_expired');
   }
   if (options.requireCsrf && !sameHash(entry.csrfHash, hashToken(options.csrfToken ?? ''))) {
@@ -343,11 +343,20 @@ export async function authenticate(options: {
   return view(sessionId, entry);
 }
 
+/**
+ * Ends a live session: the actor tells the browser, and the end is written before this returns,
+ * so no request that follows can rehydrate the session from the database.
+ */
+async function endLive(sessionId: string, entry: Entry, reason: SessionEndReason): Promise<void> {
+  entry.actor.send({ type: 'END', reason });
+  await Session.updateOne({ _id: sessionId, endedAt: { $exists: false } }, { $set: { endedAt: new Date(), endReason: reason } });
+}
+
 /** Ends one session (logout, revocation). */
 export async function end(sessionId: string, reason: SessionEndReason): Promise<void> {
   const entry = entries.get(sessionId);
   if (entry) {
-    entry.actor.send({ type: 'END', reason });
+    await endLive(sessionId, entry, reason);
   } else {
     await Session.updateOne(
       { _id: sessionId, endedAt: { $exists: false } },
@@ -374,7 +383,7 @@ export async function refreshUser(userId: string): Promise<void> {
   const user = await User.findById(userId).lean();
   for (const [sessionId, entry] of entries) {
     if (entry.user.id !== userId) continue;
-    if (!user || user.status !== 'active') entry.actor.send({ type: 'END', reason: 'revoked' });
+    if (!user || user.status !== 'active') await endLive(sessionId, entry, 'revoked');
     else entries.set(sessionId, { ...entry, user: toSessionUser(user) });
   }
 }

@@ -41,7 +41,9 @@ export function createSocketServer(options: {
   logger: Logger;
   metrics: Metrics;
   version: string;
-  cookieName: string;
+  /** The session cookie of an identity slot (see http/auth.ts). */
+  cookieNameFor: (slot: number) => string;
+  maxIdentities: number;
   /** The HTTP app, for its cookie parser. */
   http: Pick<FastifyInstance, 'parseCookie'>;
   /** The client address of a handshake, honouring trusted proxies like the HTTP layer. */
@@ -64,9 +66,17 @@ export function createSocketServer(options: {
   io.use((socket, next) => {
     const req = socket.request;
     const ip = normalizeIp(options.clientIp(req));
-    const cookie = options.http.parseCookie(req.headers.cookie ?? '')[options.cookieName];
+    const auth = socket.handshake.auth as { csrfToken?: unknown; identity?: unknown };
+    const slot =
+      typeof auth.identity === 'number' &&
+      Number.isInteger(auth.identity) &&
+      auth.identity >= 0 &&
+      auth.identity < options.maxIdentities
+        ? auth.identity
+        : 0;
+    const cookie = options.http.parseCookie(req.headers.cookie ?? '')[options.cookieNameFor(slot)];
     socket.data.ip = ip;
-    const csrf = (socket.handshake.auth as { csrfToken?: unknown }).csrfToken;
+    const csrf = auth.csrfToken;
     if (!cookie || typeof csrf !== 'string') return next();
     sessions
       .authenticate({ cookie, ip, csrfToken: csrf, requireCsrf: true, activity: false })

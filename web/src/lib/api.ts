@@ -13,10 +13,16 @@ export class ApiFailure extends Error {
 }
 
 let csrfToken: string | undefined;
+let identity = 0;
 
 /** Set after login or session load; cleared at logout. */
 export function setCsrfToken(token: string | undefined): void {
   csrfToken = token;
+}
+
+/** Which of the browser's signed-in identities the requests act as (X-KIS-Identity). */
+export function setIdentity(slot: number): void {
+  identity = slot;
 }
 
 /** Calls the API. Throws {@link ApiFailure} for any non-2xx answer. */
@@ -28,6 +34,7 @@ export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: 
       credentials: 'same-origin',
       headers: {
         accept: 'application/json',
+        'x-kis-identity': String(identity),
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(method !== 'GET' && csrfToken ? { 'x-csrf-token': csrfToken } : {}),
       },

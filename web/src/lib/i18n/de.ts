@@ -91,6 +91,7 @@ export const de = {
     sent: (email: string) => `Wenn es für ${email} ein Konto gibt, ist eine E-Mail mit einem Code unterwegs.`,
     done: 'Ihr Passwort wurde geändert. Alle Sitzungen wurden beendet; bitte melden Sie sich an.',
   },
+  identities: { switchTo: 'Wechseln zu', add: 'Weiteres Konto hinzufügen' },
   invite: { title: 'Einladung annehmen' },
   setup: {
     title: 'Ersten Administrator anlegen',

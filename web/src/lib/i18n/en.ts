@@ -88,6 +88,7 @@ export const en: Messages = {
     sent: (email: string) => `If there is an account for ${email}, an e-mail with a code is on its way.`,
     done: 'Your password was changed. All sessions were ended; please sign in.',
   },
+  identities: { switchTo: 'Switch to', add: 'Add another account' },
   invite: { title: 'Accept the invitation' },
   setup: {
     title: 'Create the first administrator',

@@ -65,10 +65,10 @@ export class Connection {
    * Reconnects as the signed-in user (with the session's CSRF token; the cookie travels by itself)
    * or as anonymous after logout.
    */
-  authenticate(csrfToken: string | undefined): void {
+  authenticate(csrfToken: string | undefined, identity = 0): void {
     const current = (this.socket.auth as { csrfToken?: string } | undefined)?.csrfToken;
     if (current === csrfToken && this.socket.connected) return;
-    this.socket.auth = csrfToken ? { csrfToken } : {};
+    this.socket.auth = csrfToken ? { csrfToken, identity } : {};
     this.socket.disconnect().connect();
   }
 
