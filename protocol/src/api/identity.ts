@@ -109,6 +109,8 @@ export const adminUsersResponseSchema = z.object({
   total: z.number(),
 });
 
+export const userStatusSchema = z.object({ status: z.enum(['active', 'disabled']) });
+
 export const auditQuerySchema = pageQuerySchema.extend({
   action: z.string().max(100).optional(),
   outcome: z.enum(['success', 'failure', 'denied']).optional(),
@@ -217,3 +219,16 @@ export const subAccountUpdateSchema = z.object({
   /** Required when rights change: the caller's own password again. */
   password: password.optional(),
 });
+
+export const userDetailSchema = z.object({
+  user: publicUserSchema.extend({
+    lockedUntil: z.string().nullable(),
+    accountType: z.enum(['main', 'sub']).nullable(),
+    rights: z.array(z.string()),
+    redirectToMain: z.boolean(),
+  }),
+  organization: z.object({ id: z.string(), name: z.string() }).nullable(),
+  sessions: sessionListSchema.shape.items,
+  audit: auditResponseSchema.shape.items,
+});
+export type UserDetail = z.infer<typeof userDetailSchema>;

@@ -131,6 +131,22 @@ export async function verifyChain(): Promise<ChainReport> {
   return { ok: true, entries };
 }
 
+type StoredEntry = Pick<AuditEntryDoc, 'seq' | 'at' | 'actorId' | 'actorEmail' | 'ip' | 'action' | 'target' | 'outcome' | 'details'>;
+
+function toView(d: StoredEntry): AuditView {
+  return {
+    seq: d.seq,
+    at: d.at.toISOString(),
+    actorId: d.actorId ?? null,
+    actorEmail: d.actorEmail ?? null,
+    ip: d.ip ?? null,
+    action: d.action,
+    target: d.target ?? null,
+    outcome: d.outcome as AuditOutcome,
+    details: (d.details as Record<string, unknown> | undefined) ?? null,
+  };
+}
+
 /** Filters of the admin audit page. */
 export interface AuditQuery {
   action?: string | undefined;
@@ -171,18 +187,14 @@ export async function list(
   ]);
   return {
     total,
-    items: docs.map((d) => ({
-      seq: d.seq,
-      at: d.at.toISOString(),
-      actorId: d.actorId ?? null,
-      actorEmail: d.actorEmail ?? null,
-      ip: d.ip ?? null,
-      action: d.action,
-      target: d.target ?? null,
-      outcome: d.outcome as AuditOutcome,
-      details: (d.details as Record<string, unknown> | undefined) ?? null,
-    })),
+    items: docs.map(toView),
   };
+}
+
+/** The newest entries a user caused, for the admin's user page (the caller checked the rights). */
+export async function listForActor(actorId: string, limit: number): Promise<AuditView[]> {
+  const docs = await AuditEntry.find({ actorId }).sort({ seq: -1 }).limit(limit).lean();
+  return docs.map(toView);
 }
 
 /** Creates the audit collection's indexes (autoIndex is off). */

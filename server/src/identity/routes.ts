@@ -25,6 +25,8 @@ import {
   setPasswordRequestSchema,
   verifyRequestSchema,
   verifyResponseSchema,
+  userDetailSchema,
+  userStatusSchema,
   type Identities,
   type SessionInfo,
 } from '@kis/protocol/api';
@@ -386,6 +388,39 @@ export const adminUserRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = asyn
       },
     },
     async (request) => identity.listUsers(callerOf(request), request.query),
+  );
+
+  const idParams = z.object({ id: z.string().max(40) });
+
+  app.get(
+    '/api/admin/users/:id',
+    { schema: { tags: ['admin'], summary: 'One user: sessions, lockout, organization, recent audit entries', params: idParams, response: { 200: userDetailSchema, ...errors } } },
+    async (request) => identity.getUserDetail(callerOf(request), request.params.id),
+  );
+
+  app.post(
+    '/api/admin/users/:id/sessions/end-all',
+    { schema: { tags: ['admin'], summary: 'End all sessions of a user', params: idParams, response: { 200: z.object({ ended: z.number() }), ...errors } } },
+    async (request) => ({ ended: await identity.endUserSessions(callerOf(request), request.params.id) }),
+  );
+
+  app.delete(
+    '/api/admin/users/:id/sessions/:sessionId',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'End one session of a user',
+        params: z.object({ id: z.string().max(40), sessionId: z.string().max(40) }),
+        response: { 200: z.object({ ended: z.number() }), ...errors },
+      },
+    },
+    async (request) => ({ ended: await identity.endUserSessions(callerOf(request), request.params.id, request.params.sessionId) }),
+  );
+
+  app.put(
+    '/api/admin/users/:id/status',
+    { schema: { tags: ['admin'], summary: 'Disable or re-enable an account', params: idParams, body: userStatusSchema, response: { 200: publicUserSchema, ...errors } } },
+    async (request) => identity.setUserStatus(callerOf(request), request.params.id, request.body.status),
   );
 
   app.put(

@@ -13,6 +13,7 @@ import { inAllowedRanges, isCidr, normalizeCidr } from './ip.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import * as sessions from './sessions.js';
 import * as throttle from './throttle.js';
+import { Organization } from './organization-model.js';
 import { User, type AccountType, type Role, type UserDoc, type UserLanguage, type UserStatus } from './user-model.js';
 import * as verification from './verification.js';
 
@@ -696,6 +697,64 @@ export async function setAllowedIpRanges(
     details: { ranges: ranges.join(' ') || 'any' },
   });
   return toPublicUser(user);
+}
+
+/** Everything an operator sees about one user on the detail page. */
+export interface UserDetail {
+  user: AdminUserItem & { accountType: AccountType | null; rights: string[]; redirectToMain: boolean };
+  organization: { id: string; name: string } | null;
+  sessions: sessions.SessionListItem[];
+  audit: audit.AuditView[];
+}
+
+/** One user with sessions, lockout, organization and recent audit entries (operators; a main account for its sub-accounts). */
+export async function getUserDetail(caller: Caller, userId: string): Promise<UserDetail> {
+  const user = await loadManagedUser(caller, userId);
+  const [lockedUntil, liveSessions, recent, org] = await Promise.all([
+    throttle.lockedUntil(`login:${user.emailLower}`),
+    sessions.listForUser(userId),
+    audit.listForActor(userId, 20),
+    user.organizationId ? Organization.findById(user.organizationId, { name: 1 }).lean() : null,
+  ]);
+  return {
+    user: {
+      ...toPublicUser(user),
+      lockedUntil: lockedUntil?.toISOString() ?? null,
+      accountType: (user.accountType as AccountType | null) ?? null,
+      rights: user.rights ?? [],
+      redirectToMain: user.redirectToMain ?? false,
+    },
+    organization: org ? { id: String(org._id), name: org.name } : null,
+    sessions: liveSessions,
+    audit: recent,
+  };
+}
+
+/** Ends one or all sessions of a user (operators; a main account for its sub-accounts). */
+export async function endUserSessions(caller: Caller, userId: string, sessionId?: string): Promise<number> {
+  const user = await loadManagedUser(caller, userId);
+  let ended: number;
+  if (sessionId) {
+    if (!(await sessions.belongsTo(sessionId, userId))) throw new NotFound('session_not_found');
+    await sessions.end(sessionId, 'revoked');
+    ended = 1;
+  } else {
+    ended = await sessions.endAllForUser(userId, 'revoked');
+  }
+  await audit.record({ action: 'access.sessions_revoked', outcome: 'success', actorId: caller.userId, actorEmail: caller.email, ip: caller.ip, target: user.email, details: { ended } });
+  return ended;
+}
+
+/** Disables or re-enables an account; disabling ends its sessions at once. Nobody disables themselves. */
+export async function setUserStatus(caller: Caller, userId: string, status: 'active' | 'disabled'): Promise<PublicUser> {
+  const user = await loadManagedUser(caller, userId);
+  if (userId === caller.userId) throw new Forbidden('not_yourself');
+  if (user.status === 'pending' && status === 'active') throw new Invalid('account_pending');
+  const updated = (await User.findOneAndUpdate({ _id: user._id }, { $set: { status } }, { new: true }).lean()) as UserDoc | null;
+  if (!updated) throw new NotFound('user_not_found');
+  await sessions.refreshUser(userId);
+  await audit.record({ action: status === 'disabled' ? 'access.user_disabled' : 'access.user_enabled', outcome: 'success', actorId: caller.userId, actorEmail: caller.email, ip: caller.ip, target: user.email });
+  return toPublicUser(updated);
 }
 
 // ─── First administrator ─────────────────────────────────────────────────────────────────────────

@@ -26,7 +26,11 @@ export function setIdentity(slot: number): void {
 }
 
 /** Calls the API. Throws {@link ApiFailure} for any non-2xx answer. */
-export async function api<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
+export async function api<T>(
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  path: string,
+  body?: unknown,
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(path, {
