@@ -46,7 +46,11 @@ export const forgotPasswordRequestSchema = z.object({ email });
 export const loginRequestSchema = z.object({ email: z.string().min(1).max(254), password });
 
 export const sessionInfoSchema = z.object({
-  user: publicUserSchema.pick({ id: true, email: true, name: true, role: true, language: true }),
+  user: publicUserSchema.pick({ id: true, email: true, name: true, role: true, language: true }).extend({
+    organizationId: z.string().nullable(),
+    accountType: z.enum(['main', 'sub']).nullable(),
+    rights: z.array(z.string()),
+  }),
   /** Send as X-CSRF-Token on every state-changing request and in the socket handshake. */
   csrfToken: z.string(),
   idleExpiresAt: z.number(),

@@ -131,7 +131,10 @@ export async function verifyChain(): Promise<ChainReport> {
   return { ok: true, entries };
 }
 
-type StoredEntry = Pick<AuditEntryDoc, 'seq' | 'at' | 'actorId' | 'actorEmail' | 'ip' | 'action' | 'target' | 'outcome' | 'details'>;
+type StoredEntry = Pick<
+  AuditEntryDoc,
+  'seq' | 'at' | 'actorId' | 'actorEmail' | 'ip' | 'action' | 'target' | 'outcome' | 'details'
+>;
 
 function toView(d: StoredEntry): AuditView {
   return {

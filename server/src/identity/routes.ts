@@ -58,10 +58,24 @@ const errors = {
   429: apiErrorSchema,
 };
 
-function sessionInfo(session: sessions.ActiveSession, csrfToken: string, warningSeconds: number): SessionInfo {
-  const { id, email, name, role, language } = session.user;
+/** What the browser learns about the signed-in user: enough to show the right navigation. */
+function publicSessionUser(user: sessions.SessionUser): SessionInfo['user'] {
+  const { id, email, name, role, language, rights } = user;
   return {
-    user: { id, email, name, role, language },
+    id,
+    email,
+    name,
+    role,
+    language,
+    rights,
+    organizationId: user.organizationId ?? null,
+    accountType: user.accountType ?? null,
+  };
+}
+
+function sessionInfo(session: sessions.ActiveSession, csrfToken: string, warningSeconds: number): SessionInfo {
+  return {
+    user: publicSessionUser(session.user),
     csrfToken,
     idleExpiresAt: session.idleExpiresAt,
     absoluteExpiresAt: session.absoluteExpiresAt,
@@ -215,8 +229,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
             requireCsrf: false,
             activity: false,
           });
-          const { id, email, name, role, language } = session.user;
-          items.push({ slot, user: { id, email, name, role, language }, csrfToken: sessions.csrfTokenFor(cookie) });
+          items.push({ slot, user: publicSessionUser(session.user), csrfToken: sessions.csrfTokenFor(cookie) });
         } catch {
           clearSessionCookie(reply, options.cookie, slot);
         }
@@ -394,13 +407,27 @@ export const adminUserRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = asyn
 
   app.get(
     '/api/admin/users/:id',
-    { schema: { tags: ['admin'], summary: 'One user: sessions, lockout, organization, recent audit entries', params: idParams, response: { 200: userDetailSchema, ...errors } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'One user: sessions, lockout, organization, recent audit entries',
+        params: idParams,
+        response: { 200: userDetailSchema, ...errors },
+      },
+    },
     async (request) => identity.getUserDetail(callerOf(request), request.params.id),
   );
 
   app.post(
     '/api/admin/users/:id/sessions/end-all',
-    { schema: { tags: ['admin'], summary: 'End all sessions of a user', params: idParams, response: { 200: z.object({ ended: z.number() }), ...errors } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'End all sessions of a user',
+        params: idParams,
+        response: { 200: z.object({ ended: z.number() }), ...errors },
+      },
+    },
     async (request) => ({ ended: await identity.endUserSessions(callerOf(request), request.params.id) }),
   );
 
@@ -414,12 +441,22 @@ export const adminUserRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = asyn
         response: { 200: z.object({ ended: z.number() }), ...errors },
       },
     },
-    async (request) => ({ ended: await identity.endUserSessions(callerOf(request), request.params.id, request.params.sessionId) }),
+    async (request) => ({
+      ended: await identity.endUserSessions(callerOf(request), request.params.id, request.params.sessionId),
+    }),
   );
 
   app.put(
     '/api/admin/users/:id/status',
-    { schema: { tags: ['admin'], summary: 'Disable or re-enable an account', params: idParams, body: userStatusSchema, response: { 200: publicUserSchema, ...errors } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Disable or re-enable an account',
+        params: idParams,
+        body: userStatusSchema,
+        response: { 200: publicUserSchema, ...errors },
+      },
+    },
     async (request) => identity.setUserStatus(callerOf(request), request.params.id, request.body.status),
   );
 

@@ -741,19 +741,42 @@ export async function endUserSessions(caller: Caller, userId: string, sessionId?
   } else {
     ended = await sessions.endAllForUser(userId, 'revoked');
   }
-  await audit.record({ action: 'access.sessions_revoked', outcome: 'success', actorId: caller.userId, actorEmail: caller.email, ip: caller.ip, target: user.email, details: { ended } });
+  await audit.record({
+    action: 'access.sessions_revoked',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: user.email,
+    details: { ended },
+  });
   return ended;
 }
 
 /** Disables or re-enables an account; disabling ends its sessions at once. Nobody disables themselves. */
-export async function setUserStatus(caller: Caller, userId: string, status: 'active' | 'disabled'): Promise<PublicUser> {
+export async function setUserStatus(
+  caller: Caller,
+  userId: string,
+  status: 'active' | 'disabled',
+): Promise<PublicUser> {
   const user = await loadManagedUser(caller, userId);
   if (userId === caller.userId) throw new Forbidden('not_yourself');
   if (user.status === 'pending' && status === 'active') throw new Invalid('account_pending');
-  const updated = (await User.findOneAndUpdate({ _id: user._id }, { $set: { status } }, { new: true }).lean()) as UserDoc | null;
+  const updated = (await User.findOneAndUpdate(
+    { _id: user._id },
+    { $set: { status } },
+    { new: true },
+  ).lean()) as UserDoc | null;
   if (!updated) throw new NotFound('user_not_found');
   await sessions.refreshUser(userId);
-  await audit.record({ action: status === 'disabled' ? 'access.user_disabled' : 'access.user_enabled', outcome: 'success', actorId: caller.userId, actorEmail: caller.email, ip: caller.ip, target: user.email });
+  await audit.record({
+    action: status === 'disabled' ? 'access.user_disabled' : 'access.user_enabled',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: user.email,
+  });
   return toPublicUser(updated);
 }
 

@@ -349,7 +349,10 @@ export async function authenticate(options: {
  */
 async function endLive(sessionId: string, entry: Entry, reason: SessionEndReason): Promise<void> {
   entry.actor.send({ type: 'END', reason });
-  await Session.updateOne({ _id: sessionId, endedAt: { $exists: false } }, { $set: { endedAt: new Date(), endReason: reason } });
+  await Session.updateOne(
+    { _id: sessionId, endedAt: { $exists: false } },
+    { $set: { endedAt: new Date(), endReason: reason } },
+  );
 }
 
 /** Ends one session (logout, revocation). */

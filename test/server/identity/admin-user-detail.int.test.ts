@@ -46,11 +46,17 @@ describe("the admin's user page", () => {
 
   it('disables an account at once and enables it again, but never its own', async () => {
     await customer.login('kunde@firma.example', GOOD_PASSWORD);
-    expect((await admin.request('PUT', `/api/admin/users/${customerId}/status`, { status: 'disabled' })).status).toBe(200);
+    expect((await admin.request('PUT', `/api/admin/users/${customerId}/status`, { status: 'disabled' })).status).toBe(
+      200,
+    );
     expect((await customer.get('/api/account')).status).toBe(401);
-    expect((await customer.login('kunde@firma.example', GOOD_PASSWORD)).body).toMatchObject({ error: { code: 'account_disabled' } });
+    expect((await customer.login('kunde@firma.example', GOOD_PASSWORD)).body).toMatchObject({
+      error: { code: 'account_disabled' },
+    });
 
-    expect((await admin.request('PUT', `/api/admin/users/${customerId}/status`, { status: 'active' })).status).toBe(200);
+    expect((await admin.request('PUT', `/api/admin/users/${customerId}/status`, { status: 'active' })).status).toBe(
+      200,
+    );
     expect((await customer.login('kunde@firma.example', GOOD_PASSWORD)).status).toBe(200);
 
     const self = (await admin.get<{ id: string }>('/api/account')).body.id;
