@@ -1,3 +1,4 @@
+import { RIGHT_NAMES } from '@kis/protocol/api';
 import { Forbidden } from '../errors.js';
 import type { AccountType, Role } from './user-model.js';
 
@@ -5,15 +6,8 @@ import type { AccountType, Role } from './user-model.js';
  * The rights a main account can give its sub-accounts. The one place every module asks
  * "may this caller do this?" — areas, depots and invoices call {@link assertRight}.
  */
-export const RIGHTS = [
-  'read_areas',
-  'edit_texts',
-  'manage_files',
-  'see_depots',
-  'operate_depots',
-  'manage_invoices',
-] as const;
-export type Right = (typeof RIGHTS)[number];
+export const RIGHTS = RIGHT_NAMES;
+export type Right = (typeof RIGHT_NAMES)[number];
 const RIGHT_SET: ReadonlySet<string> = new Set(RIGHTS);
 
 /** True for a known right name. */
