@@ -12,6 +12,14 @@ export function createLogger(config: Pick<Config, 'KIS_LOG_LEVEL'>): Logger {
     level: config.KIS_LOG_LEVEL,
     base: { service: 'kis' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    serializers: {
+      // Query strings can hold search terms such as e-mail addresses: log the path only.
+      req: (req: { method?: string; url?: string; ip?: string }) => ({
+        method: req.method,
+        path: req.url?.split('?')[0],
+        ip: req.ip,
+      }),
+    },
     redact: {
       paths: [
         'req.headers.cookie',

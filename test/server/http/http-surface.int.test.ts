@@ -73,6 +73,14 @@ describe('the portal over HTTP', () => {
     expect(text).toContain('kis_process_cpu_seconds_total');
   });
 
+  it('keeps query strings, which may hold e-mail addresses, out of the log', async () => {
+    await fetch(`${server.url}/api/admin/users?q=geheim%40kunde.example`);
+    await new Promise((r) => setTimeout(r, 200));
+    const logged = JSON.stringify(server.logs);
+    expect(logged).toContain('/api/admin/users');
+    expect(logged).not.toContain('geheim');
+  });
+
   it('reports what it is at /api/info', async () => {
     const res = await fetch(`${server.url}/api/info`);
     expect(await res.json()).toMatchObject({ name: 'KIS', mailConfigured: false });
