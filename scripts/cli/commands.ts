@@ -2,6 +2,7 @@ import type { Config } from '../../server/src/config.js';
 import { adminCreate } from './admin-create.js';
 import { auditVerify } from './audit-verify.js';
 import { dbStatus } from './db-status.js';
+import { depotAdd } from './depot-add.js';
 
 /** One CLI command. `run` returns the exit code. */
 export interface Command {
@@ -12,4 +13,4 @@ export interface Command {
 }
 
 /** Every command of `npm run kis`, in the order --help lists them. */
-export const commands: readonly Command[] = [dbStatus, adminCreate, auditVerify];
+export const commands: readonly Command[] = [dbStatus, adminCreate, auditVerify, depotAdd];

@@ -11,7 +11,9 @@ import { connectDatabase, disconnectDatabase, isDatabaseReachable, redactUri } f
 import { DatabaseUnavailableError, provisionDatabase, type ProvisionedDatabase } from './db/provision.js';
 import { bindUdpListener, type UdpListener } from './depots/udp-listener.js';
 import { auditRoutes } from './audit/routes.js';
+import { createSecretBox } from './crypto/secret-box.js';
 import { deriveKey } from './crypto/tokens.js';
+import * as depots from './depots/service.js';
 import { buildHttpApp, rawClientIp } from './http/app.js';
 import { MAX_IDENTITIES, cookiePolicy } from './http/auth.js';
 import { accountRoutes, adminUserRoutes, authRoutes } from './identity/routes.js';
@@ -95,6 +97,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
 
     await organizations.init();
+    await depots.init(createSecretBox(masterKey));
 
     const udp: UdpListener = await bindUdpListener({
       host: config.KIS_HOST,
