@@ -7,7 +7,21 @@ import { decode as cborgDecode } from 'cborg';
  * match an independent implementation's.
  */
 export function encodePayload(payload: Record<string, unknown>): Uint8Array {
-  return cborxEncode(payload);
+  return cborxEncode(plainBytes(payload));
+}
+
+/**
+ * cbor-x writes a Uint8Array as a tagged typed array (tag 64), which the spec forbids ("no
+ * tags"); a Buffer it writes as a plain byte string. Byte strings are handed over as Buffers.
+ */
+function plainBytes(value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (Array.isArray(value)) return value.map(plainBytes);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plainBytes(v)]));
+  }
+  return value;
 }
 
 /**
