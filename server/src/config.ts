@@ -30,6 +30,21 @@ export const configSchema = z.object({
   KIS_HTTP_PORT: port.default(3000),
   /** UDP port the depots send their telegrams to. 7010 is what the depots' provisioning files name by default; 0 picks a free port (tests). */
   KIS_UDP_PORT: port.default(7010),
+  /**
+   * host:port that depots' provisioning files name as their server. Default: the public URL's host
+   * (else KIS_HOST) and the bound UDP port. Set it when depots reach the server through NAT or a
+   * balancer under another name.
+   */
+  KIS_DEPOT_SERVER: z
+    .string()
+    .regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port')
+    .optional(),
+  /**
+   * How long a command to a depot is retried before it is given up as expired. 15 minutes: long
+   * enough to ride out a few missed heartbeats, short enough that nobody waits for a door that will
+   * open an hour later.
+   */
+  KIS_COMMAND_TIMEOUT_SECONDS: seconds.default(900),
   /** Address to listen on. Loopback by default, so a developer's laptop exposes nothing; the container sets 0.0.0.0. */
   KIS_HOST: z
     .string()

@@ -14,6 +14,8 @@ import { auditRoutes } from './audit/routes.js';
 import { createSecretBox } from './crypto/secret-box.js';
 import { deriveKey } from './crypto/tokens.js';
 import * as depots from './depots/service.js';
+import { depotRoutes } from './depots/routes.js';
+import { depotNotifier, depotSocket } from './depots/socket.js';
 import { buildHttpApp, rawClientIp } from './http/app.js';
 import { MAX_IDENTITIES, cookiePolicy } from './http/auth.js';
 import { accountRoutes, adminUserRoutes, authRoutes } from './identity/routes.js';
@@ -41,6 +43,12 @@ interface Running {
 /** The sender of KIS's mails: noreply at the portal's host. */
 function mailFrom(config: Config): string {
   return `KIS <noreply@${new URL(config.publicUrl).hostname}>`;
+}
+
+/** The host depots reach this server at: the public URL's host, else the listen address (loopback for 0.0.0.0). */
+export function depotHost(config: Config): string {
+  if (config.KIS_PUBLIC_URL) return new URL(config.KIS_PUBLIC_URL).hostname;
+  return config.KIS_HOST === '0.0.0.0' || config.KIS_HOST === '::' ? '127.0.0.1' : config.KIS_HOST;
 }
 
 async function start(config: Config, logger: Logger): Promise<Running> {
@@ -98,14 +106,26 @@ async function start(config: Config, logger: Logger): Promise<Running> {
 
     await organizations.init();
     await depots.init(createSecretBox(masterKey));
+    const depotRuntime = await depots.start({
+      logger,
+      metrics,
+      commandTimeoutMs: config.KIS_COMMAND_TIMEOUT_SECONDS * 1000,
+      server: config.KIS_DEPOT_SERVER ?? `${depotHost(config)}:${config.KIS_UDP_PORT}`,
+    });
+    cleanups.push(async () => depots.stop());
 
     const udp: UdpListener = await bindUdpListener({
       host: config.KIS_HOST,
       port: config.KIS_UDP_PORT,
       logger,
       metrics,
+      runtime: depotRuntime,
     });
     cleanups.push(() => udp.close());
+    if (!config.KIS_DEPOT_SERVER && config.KIS_UDP_PORT === 0) {
+      // A free port was picked: provisioning files must name the one actually bound.
+      await depots.setProvisioningServer(`${depotHost(config)}:${udp.port}`);
+    }
 
     const app = await buildHttpApp({
       config,
@@ -122,6 +142,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(organizationRoutes, { cookie });
         await http.register(auditRoutes, { cookie });
         await http.register(outboxRoutes, { cookie });
+        await http.register(depotRoutes, { cookie });
       },
     });
     const io: KisSocketServer = createSocketServer({
@@ -134,7 +155,9 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       cookieNameFor: cookie.nameFor,
       maxIdentities: MAX_IDENTITIES,
       clientIp: (req) => rawClientIp(req, config.KIS_TRUST_PROXY),
+      modules: [depotSocket],
     });
+    depots.setNotifier(depotNotifier(io));
     cleanups.push(() => app.close());
     // Sockets first, so browsers get a clean disconnect before the HTTP server stops.
     cleanups.push(() => new Promise<void>((resolve) => void io.close(() => resolve())));

@@ -7,6 +7,8 @@ export interface Metrics {
   httpDuration: Histogram<'method' | 'route'>;
   socketConnections: Gauge;
   udpDatagrams: Counter<'outcome'>;
+  udpAckLatency: Histogram;
+  depotsLoaded: Gauge;
 }
 
 /** Creates the registry with Node's default metrics and KIS's own. */
@@ -37,6 +39,17 @@ export function createMetrics(): Metrics {
       name: 'kis_udp_datagrams_total',
       help: 'UDP datagrams received, by outcome (accepted or the reason they were dropped)',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    udpAckLatency: new Histogram({
+      name: 'kis_udp_ack_latency_seconds',
+      help: 'From an accepted depot telegram to its ACK leaving, including the durable write',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    depotsLoaded: new Gauge({
+      name: 'kis_depots_loaded',
+      help: 'Depot actors alive in this process',
       registers: [registry],
     }),
   };

@@ -37,3 +37,4 @@ export const serverInfoSchema = z.object({
 export type ServerInfo = z.infer<typeof serverInfoSchema>;
 
 export * from './identity.js';
+export * from './depots.js';

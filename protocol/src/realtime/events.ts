@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DepotAlarmKind, DepotView } from '../api/depots.js';
 import type { Ack } from './ack.js';
 
 /** Sent by the server right after a socket connects, so the client knows whom it talks to. */
@@ -34,15 +35,47 @@ export interface SessionEndedPayload {
     'logout' | 'timeout' | 'absolute' | 'revoked' | 'ip_mismatch' | 'ip_not_allowed' | 'password_changed' | 'rotated';
 }
 
+/** `depots:watch`: join the rooms of these depots (all the caller may see when omitted). */
+export const depotsWatchSchema = z.object({
+  depotIds: z
+    .array(z.string().regex(/^[0-9a-f]{16}$/))
+    .max(1000)
+    .optional(),
+});
+export type DepotsWatchPayload = z.infer<typeof depotsWatchSchema>;
+
+/** The live view as the room `depot:<id>` gets it (the same for everyone; the role stays the client's). */
+export type DepotLiveView = Omit<DepotView, 'role'>;
+
+/** An alarm went up on a depot: the browser shows a notification. */
+export interface DepotAlarmPayload {
+  depotId: string;
+  name: string;
+  kind: DepotAlarmKind;
+  comp?: number;
+  at: string;
+}
+
+/** Something entered a depot's history or a command changed state: the depot page reloads its lists. */
+export interface DepotChangedPayload {
+  depotId: string;
+  history: boolean;
+  commands: boolean;
+}
+
 /** Events the server sends to browsers. */
 export interface ServerToClientEvents {
   'system:welcome': (payload: WelcomePayload & { authenticated: boolean }) => void;
   'session:expiring': (payload: SessionExpiringPayload) => void;
   'session:extended': (payload: SessionExpiringPayload) => void;
   'session:ended': (payload: SessionEndedPayload) => void;
+  'depot:update': (payload: DepotLiveView) => void;
+  'depot:alarm': (payload: DepotAlarmPayload) => void;
+  'depot:changed': (payload: DepotChangedPayload) => void;
 }
 
 /** Events browsers send to the server; each payload has its schema above. */
 export interface ClientToServerEvents {
   'system:ping': (payload: PingPayload, ack: (answer: Ack<PongValue>) => void) => void;
+  'depots:watch': (payload: DepotsWatchPayload, ack: (answer: Ack<DepotView[]>) => void) => void;
 }

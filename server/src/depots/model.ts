@@ -25,9 +25,123 @@ const depotSchema = new Schema(
     currentKeyId: { type: Number, required: true },
     status: { type: String, enum: ['active', 'disabled'], required: true, default: 'active' },
     createdAt: { type: Date, required: true },
+    /**
+     * Anti-replay state of the depot → server direction: highest epoch, highest seq in it, and the
+     * 64-bit window as 16 hex digits. Written with every accepted telegram before it is answered.
+     */
+    replay: {
+      type: new Schema({ epoch: Number, highest: Number, bitmap: String }, { _id: false }),
+      default: () => ({ epoch: 0, highest: 0, bitmap: '0' }),
+    },
+    /** The server's send epoch towards this depot; raised before every process uses it. */
+    sendEpoch: { type: Number, required: true, default: 0 },
+    /** The next command number (unique per depot). */
+    nextCmd: { type: Number, required: true, default: 1 },
+    /** The highest event number whose effect on the current state was applied. */
+    lastEv: { type: Number, required: true, default: 0 },
+    /** The current state (see depots/machine.ts `LiveState`), updated by heartbeats and events. */
+    live: { type: Schema.Types.Mixed },
   },
-  { collection: 'depots', versionKey: false },
+  { collection: 'depots', versionKey: false, minimize: false },
 );
 
 export type DepotDoc = InferSchemaType<typeof depotSchema> & { _id: mongoose.Types.ObjectId };
 export const Depot = mongoose.model('Depot', depotSchema);
+
+/**
+ * The history of a depot: what it reported (EVENT telegrams), what changed in its state, what the
+ * server and users did. The `_id` of a depot event is `<depotId>:ev:<n>`, so each (depot, ev) is
+ * stored once however often the depot repeats it, on any database engine.
+ */
+const historySchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    depotId: { type: String, required: true },
+    /** Server time of the entry (receive time for telegrams). */
+    at: { type: Date, required: true },
+    /** The depot's own clock, when it gave one; advisory. */
+    depotTime: { type: Date },
+    source: { type: String, enum: ['depot', 'state', 'server', 'user'], required: true },
+    kind: { type: String, required: true },
+    ev: { type: Number },
+    comp: { type: Number },
+    pinId: { type: String },
+    info: { type: String },
+    /** Who did it, for user entries and commands. */
+    userId: { type: String },
+    userName: { type: String },
+  },
+  { collection: 'depot_history', versionKey: false, _id: false },
+);
+historySchema.index({ depotId: 1, at: -1 });
+export type HistoryDoc = InferSchemaType<typeof historySchema>;
+export const DepotHistory = mongoose.model('DepotHistory', historySchema);
+
+/** A command to a depot and its delivery: queued → sent → succeeded | failed | expired. */
+const commandSchema = new Schema(
+  {
+    depotId: { type: String, required: true },
+    cmd: { type: Number, required: true },
+    op: { type: String, required: true },
+    /** The op's arguments as JSON, sealed (set_pin carries a PIN, rekey a key). */
+    sealedArgs: { type: String, required: true },
+    /** What people may see of it: compartment, pin id. */
+    comp: { type: Number },
+    pinId: { type: String },
+    state: { type: String, enum: ['queued', 'sent', 'succeeded', 'failed', 'expired'], required: true },
+    attempts: { type: Number, required: true, default: 0 },
+    error: { type: String },
+    createdAt: { type: Date, required: true },
+    expiresAt: { type: Date, required: true },
+    sentAt: { type: Date },
+    settledAt: { type: Date },
+    userId: { type: String },
+    userName: { type: String },
+  },
+  { collection: 'depot_commands', versionKey: false },
+);
+commandSchema.index({ depotId: 1, cmd: 1 }, { unique: true });
+commandSchema.index({ state: 1 });
+export type CommandDoc = InferSchemaType<typeof commandSchema> & { _id: mongoose.Types.ObjectId };
+export const DepotCommand = mongoose.model('DepotCommand', commandSchema);
+
+/** A PIN for one compartment: the digits sealed at rest, its window, uses and return time. */
+const pinSchema = new Schema(
+  {
+    _id: { type: String, required: true },
+    depotId: { type: String, required: true, index: true },
+    comp: { type: Number, required: true },
+    sealedPin: { type: String, required: true },
+    /** For whom: shown in the history beside every use. */
+    label: { type: String, required: true },
+    holderUserId: { type: String },
+    validFrom: { type: Date },
+    validUntil: { type: Date },
+    uses: { type: Number },
+    usesSeen: { type: Number, required: true, default: 0 },
+    /** The key taken with this PIN must be back by then, or the depot raises an overdue alarm. */
+    returnBy: { type: Date },
+    state: { type: String, enum: ['pending', 'active', 'revoking', 'revoked', 'failed'], required: true },
+    createdAt: { type: Date, required: true },
+    createdBy: { type: String },
+    revokedAt: { type: Date },
+  },
+  { collection: 'depot_pins', versionKey: false, _id: false },
+);
+export type PinDoc = InferSchemaType<typeof pinSchema>;
+export const DepotPin = mongoose.model('DepotPin', pinSchema);
+
+/** A user's access to a depot, with a role: viewer < operator < manager. */
+const grantSchema = new Schema(
+  {
+    depotId: { type: String, required: true },
+    userId: { type: String, required: true, index: true },
+    role: { type: String, enum: ['viewer', 'operator', 'manager'], required: true },
+    grantedBy: { type: String },
+    createdAt: { type: Date, required: true },
+  },
+  { collection: 'depot_grants', versionKey: false },
+);
+grantSchema.index({ depotId: 1, userId: 1 }, { unique: true });
+export type GrantDoc = InferSchemaType<typeof grantSchema> & { _id: mongoose.Types.ObjectId };
+export const DepotGrant = mongoose.model('DepotGrant', grantSchema);

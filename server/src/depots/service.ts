@@ -1,79 +1,218 @@
-import { randomBytes } from 'node:crypto';
-import { formatDepotId } from '@kis/protocol/telegram';
+import { randomBytes, randomInt } from 'node:crypto';
+import type { CommandView, DepotRole, DepotView, HistoryEntryView, PinView, ProvisioningFile } from '@kis/protocol/api';
+import type { DepotLiveView } from '@kis/protocol/realtime';
+import { formatDepotId, type CommandPayload } from '@kis/protocol/telegram';
 import * as audit from '../audit/service.js';
 import type { SecretBox } from '../crypto/secret-box.js';
-import { Forbidden, Invalid } from '../errors.js';
+import { Conflict, Forbidden, Invalid, NotFound } from '../errors.js';
 import type { Caller } from '../identity/service.js';
-import { Depot, type DepotDoc } from './model.js';
+import * as identity from '../identity/service.js';
+import * as organizations from '../identity/organizations.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { maxRole, roleFromAccount, roleIncludes } from './access.js';
+import type { AlarmKind } from './live-state.js';
+import { Depot, DepotCommand, DepotGrant, DepotHistory, DepotPin, type DepotDoc, type PinDoc } from './model.js';
+import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
+import { historyId } from './writer.js';
 
-/** What a depot needs to find and trust the server: shown or downloaded once, then loaded into the depot. */
-export interface ProvisioningFile {
-  depotId: string;
-  keyId: number;
-  key: string;
-  server: string;
-  heartbeat: number;
-}
+export type { ProvisioningFile };
+export type DepotNotifierLike = DepotNotifier;
 
-/** A depot as lists show it; never with its key. */
-export interface DepotView {
-  depotId: string;
-  name: string;
-  location: string;
-  organizationId: string | null;
-  compartments: number;
-  heartbeatSeconds: number;
-  status: 'active' | 'disabled';
-  createdAt: string;
-}
+/** Who registers depots from the command line: an operator without a session. */
+export type DepotCaller = Pick<Caller, 'role' | 'userId' | 'email' | 'ip'> & Partial<Caller>;
 
 let box: SecretBox | undefined;
+let runtime: DepotRuntime | undefined;
+let settings: { commandTimeoutMs: number; server: string } = {
+  commandTimeoutMs: 15 * 60_000,
+  server: '127.0.0.1:7010',
+};
 
-/** Sets the box that seals depot keys (from the master key); call once at start-up. */
+/** Sets the box that seals depot keys (from the master key); call once at start-up. The CLI stops here. */
 export async function init(secretBox: SecretBox): Promise<void> {
   box = secretBox;
-  await Depot.createIndexes();
+  await Promise.all([
+    Depot.createIndexes(),
+    DepotHistory.createIndexes(),
+    DepotCommand.createIndexes(),
+    DepotPin.createIndexes(),
+    DepotGrant.createIndexes(),
+  ]);
+}
+
+/**
+ * Starts the live side (the server only): loads every active depot into its actor. Returns the
+ * runtime, which the UDP listener feeds.
+ */
+export async function start(options: {
+  logger: Logger;
+  metrics: Metrics;
+  commandTimeoutMs: number;
+  /** host:port that provisioning files name. */
+  server: string;
+}): Promise<DepotRuntime> {
+  if (!box) throw new Error('depots not initialised');
+  settings = { commandTimeoutMs: options.commandTimeoutMs, server: options.server };
+  runtime = new DepotRuntime({
+    box,
+    logger: options.logger,
+    metrics: options.metrics,
+    commandTimeoutMs: options.commandTimeoutMs,
+  });
+  await runtime.start();
+  options.metrics.depotsLoaded.set(runtime.size);
+  return runtime;
+}
+
+/** Changes the host:port new provisioning files name (when the UDP port was picked at start). */
+export async function setProvisioningServer(server: string): Promise<void> {
+  settings = { ...settings, server };
+}
+
+/** Stops every depot actor (shutdown). */
+export function stop(): void {
+  runtime?.stop();
+  runtime = undefined;
+}
+
+/** Where depot news go (the realtime layer). */
+export function setNotifier(notifier: DepotNotifier | undefined): void {
+  runtime?.setNotifier(notifier);
+}
+
+function sealer(): SecretBox {
+  if (!box) throw new Error('depots not initialised');
+  return box;
 }
 
 function keyContext(depotId: string, keyId: number): string {
   return `depot:${depotId}:key:${keyId}`;
 }
 
-function view(doc: DepotDoc): DepotView {
-  return {
-    depotId: doc.depotId,
-    name: doc.name,
-    location: doc.location ?? '',
-    organizationId: doc.organizationId ?? null,
-    compartments: doc.compartments,
-    heartbeatSeconds: doc.heartbeatSeconds,
-    status: doc.status as 'active' | 'disabled',
-    createdAt: doc.createdAt.toISOString(),
-  };
+function pinContext(depotId: string, pinId: string): string {
+  return `depot:${depotId}:pin:${pinId}`;
 }
+
+// ─── Access ──────────────────────────────────────────────────────────────────────────────────────
+
+async function roleOn(
+  caller: DepotCaller,
+  depot: Pick<DepotDoc, 'depotId' | 'organizationId'>,
+): Promise<DepotRole | undefined> {
+  const fromAccount = roleFromAccount(
+    {
+      userId: caller.userId,
+      role: caller.role,
+      organizationId: caller.organizationId,
+      accountType: caller.accountType,
+      rights: caller.rights ?? [],
+    },
+    depot.organizationId ?? null,
+  );
+  if (fromAccount === 'manager') return fromAccount;
+  const grant = await DepotGrant.findOne({ depotId: depot.depotId, userId: caller.userId }).lean();
+  return maxRole(fromAccount, grant?.role as DepotRole | undefined);
+}
+
+/**
+ * Loads a depot the caller holds at least `needed` on. An unknown depot and one the caller may not
+ * see look the same (NotFound); one the caller sees but may not act on is Forbidden.
+ */
+async function loadDepot(
+  caller: DepotCaller,
+  depotId: string,
+  needed: DepotRole,
+): Promise<{ doc: DepotDoc; role: DepotRole }> {
+  const doc = /^[0-9a-f]{16}$/.test(depotId) ? ((await Depot.findOne({ depotId }).lean()) as DepotDoc | null) : null;
+  const role = doc ? await roleOn(caller, doc) : undefined;
+  if (!doc || !role) throw new NotFound('depot_not_found');
+  if (!roleIncludes(role, needed)) throw new Forbidden('forbidden', `needs ${needed}`);
+  return { doc, role };
+}
+
+/** The depot ids the caller may see, with the role on each. */
+async function visibleDepots(caller: DepotCaller): Promise<Map<string, DepotRole>> {
+  const visible = new Map<string, DepotRole>();
+  if (caller.role === 'admin') {
+    for (const d of await Depot.find({}, { depotId: 1 }).lean()) visible.set(d.depotId, 'manager');
+    return visible;
+  }
+  if (caller.organizationId) {
+    const own = roleFromAccount(
+      {
+        userId: caller.userId,
+        role: caller.role,
+        organizationId: caller.organizationId,
+        accountType: caller.accountType,
+        rights: caller.rights ?? [],
+      },
+      caller.organizationId,
+    );
+    if (own) {
+      for (const d of await Depot.find({ organizationId: caller.organizationId }, { depotId: 1 }).lean())
+        visible.set(d.depotId, own);
+    }
+  }
+  for (const g of await DepotGrant.find({ userId: caller.userId }).lean()) {
+    const role = maxRole(visible.get(g.depotId), g.role as DepotRole);
+    if (role) visible.set(g.depotId, role);
+  }
+  return visible;
+}
+
+function viewOf(doc: DepotDoc, role: DepotRole): DepotView {
+  const live = runtime?.view(doc.depotId);
+  if (live) return { ...live, role };
+  const stored = storedLive(doc);
+  return { ...liveView(doc.depotId, stored.meta, stored.live, 0), role };
+}
+
+function auditFor(
+  caller: DepotCaller,
+  action: string,
+  target: string,
+  details?: Record<string, string | number | boolean | null>,
+): Promise<void> {
+  return audit.record({
+    action,
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target,
+    ...(details ? { details } : {}),
+  });
+}
+
+// ─── Registry ────────────────────────────────────────────────────────────────────────────────────
 
 /**
  * Registers a depot (operators only): a fresh random id and 32-byte key, the key sealed at rest.
  * Returns the provisioning file, the only time the key leaves the server.
  */
 export async function registerDepot(
-  caller: Pick<Caller, 'role' | 'userId' | 'email' | 'ip'>,
+  caller: DepotCaller,
   input: {
     name: string;
-    location?: string;
-    organizationId?: string;
+    location?: string | undefined;
+    organizationId?: string | undefined;
     compartments: number;
     heartbeatSeconds: number;
-    server: string;
+    server?: string | undefined;
   },
 ): Promise<{ depot: DepotView; provisioning: ProvisioningFile }> {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
-  if (!box) throw new Error('depots not initialised');
   if (!Number.isInteger(input.compartments) || input.compartments < 1 || input.compartments > 255)
     throw new Invalid('compartments_invalid');
-  if (!Number.isInteger(input.heartbeatSeconds) || input.heartbeatSeconds < 5 || input.heartbeatSeconds > 86_400)
+  if (!Number.isInteger(input.heartbeatSeconds) || input.heartbeatSeconds < 1 || input.heartbeatSeconds > 86_400)
     throw new Invalid('heartbeat_invalid');
-  if (!/^[^\s:]+:\d{1,5}$/.test(input.server)) throw new Invalid('server_invalid');
+  const server = input.server ?? settings.server;
+  if (!/^[^\s:]+:\d{1,5}$/.test(server)) throw new Invalid('server_invalid');
+  if (!input.name.trim()) throw new Invalid('name_required');
+  if (input.organizationId && caller.sessionId !== undefined) {
+    await organizations.getOrganization(caller as Caller, input.organizationId);
+  }
   const key = randomBytes(32);
   for (let attempt = 0; ; attempt++) {
     // Random ids: nothing to enumerate, and no coordination needed between instances.
@@ -86,27 +225,15 @@ export async function registerDepot(
         ...(input.organizationId ? { organizationId: input.organizationId } : {}),
         compartments: input.compartments,
         heartbeatSeconds: input.heartbeatSeconds,
-        keys: [{ keyId: 1, sealed: box.seal(key, keyContext(depotId, 1)), createdAt: new Date() }],
+        keys: [{ keyId: 1, sealed: sealer().seal(key, keyContext(depotId, 1)), createdAt: new Date() }],
         currentKeyId: 1,
         createdAt: new Date(),
       });
-      await audit.record({
-        action: 'depot.registered',
-        outcome: 'success',
-        actorId: caller.userId,
-        actorEmail: caller.email,
-        ip: caller.ip,
-        target: depotId,
-      });
+      await auditFor(caller, 'depot.registered', depotId);
+      await runtime?.reload(depotId);
       return {
-        depot: view(doc.toObject() as DepotDoc),
-        provisioning: {
-          depotId,
-          keyId: 1,
-          key: key.toString('base64'),
-          server: input.server,
-          heartbeat: input.heartbeatSeconds,
-        },
+        depot: viewOf(doc.toObject() as DepotDoc, 'manager'),
+        provisioning: { depotId, keyId: 1, key: key.toString('base64'), server, heartbeat: input.heartbeatSeconds },
       };
     } catch (err) {
       if ((err as { code?: number }).code !== 11000 || attempt >= 3) throw err;
@@ -116,8 +243,494 @@ export async function registerDepot(
 
 /** The key of a depot for a key id, unsealed; undefined for an unknown depot, key id or a disabled depot. */
 export async function depotKey(depotId: string, keyId: number): Promise<Buffer | undefined> {
-  if (!box) throw new Error('depots not initialised');
   const doc = await Depot.findOne({ depotId, status: 'active' }, { keys: 1 }).lean();
   const entry = doc?.keys.find((k) => k.keyId === keyId);
-  return entry ? box.open(entry.sealed, keyContext(depotId, keyId)) : undefined;
+  return entry ? sealer().open(entry.sealed, keyContext(depotId, keyId)) : undefined;
+}
+
+/** The depots the caller may see, live, one page (name order). */
+export async function listDepots(
+  caller: DepotCaller,
+  query: { page: number; pageSize: number; q?: string | undefined },
+): Promise<{ items: DepotView[]; total: number }> {
+  const visible = await visibleDepots(caller);
+  const filter: Record<string, unknown> = { depotId: { $in: [...visible.keys()] } };
+  if (query.q) {
+    const re = new RegExp(query.q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
+    filter.$or = [{ name: re }, { location: re }, { depotId: re }];
+  }
+  const [docs, total] = await Promise.all([
+    Depot.find(filter)
+      .sort({ name: 1, depotId: 1 })
+      .skip((query.page - 1) * query.pageSize)
+      .limit(query.pageSize)
+      .lean(),
+    Depot.countDocuments(filter),
+  ]);
+  return { items: (docs as DepotDoc[]).map((d) => viewOf(d, visible.get(d.depotId) ?? 'viewer')), total };
+}
+
+/** One depot, live. */
+export async function getDepot(caller: DepotCaller, depotId: string): Promise<DepotView> {
+  const { doc, role } = await loadDepot(caller, depotId, 'viewer');
+  return viewOf(doc, role);
+}
+
+/** The live views of depots the caller may see (all when `ids` is omitted): what a socket watches. */
+export async function watchableDepots(caller: DepotCaller, ids?: readonly string[]): Promise<DepotView[]> {
+  const visible = await visibleDepots(caller);
+  const wanted = ids ? ids.filter((id) => visible.has(id)) : [...visible.keys()];
+  if (wanted.length === 0) return [];
+  const docs = (await Depot.find({ depotId: { $in: wanted } }).lean()) as DepotDoc[];
+  return docs.map((d) => viewOf(d, visible.get(d.depotId) ?? 'viewer'));
+}
+
+/** Renames or moves a depot (managers), or changes its heartbeat (a `config` command the depot confirms). */
+export async function updateDepot(
+  caller: DepotCaller,
+  depotId: string,
+  input: { name?: string | undefined; location?: string | undefined; heartbeatSeconds?: number | undefined },
+): Promise<DepotView> {
+  const { doc, role } = await loadDepot(caller, depotId, 'manager');
+  const set: Record<string, string> = {};
+  if (input.name !== undefined) set.name = input.name.trim();
+  if (input.location !== undefined) set.location = input.location.trim();
+  if (Object.keys(set).length) {
+    await Depot.updateOne({ depotId }, { $set: set });
+    runtime?.setMeta(depotId, set);
+    await auditFor(caller, 'depot.updated', depotId);
+  }
+  if (input.heartbeatSeconds !== undefined && input.heartbeatSeconds !== doc.heartbeatSeconds) {
+    await queue(caller, doc, { op: 'config', hb: input.heartbeatSeconds });
+  }
+  return getDepotAs(depotId, role);
+}
+
+async function getDepotAs(depotId: string, role: DepotRole): Promise<DepotView> {
+  const doc = (await Depot.findOne({ depotId }).lean()) as DepotDoc | null;
+  if (!doc) throw new NotFound('depot_not_found');
+  return viewOf(doc, role);
+}
+
+/** Disables (telegrams dropped as from an unknown depot) or enables a depot (operators). */
+export async function setDepotStatus(
+  caller: DepotCaller,
+  depotId: string,
+  status: 'active' | 'disabled',
+): Promise<DepotView> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+  await loadDepot(caller, depotId, 'manager');
+  await Depot.updateOne({ depotId }, { $set: { status } });
+  if (status === 'disabled') runtime?.detach(depotId);
+  else await runtime?.reload(depotId);
+  await auditFor(caller, status === 'disabled' ? 'depot.disabled' : 'depot.enabled', depotId);
+  return getDepotAs(depotId, 'manager');
+}
+
+/** Deletes a depot with its history, commands, PINs and grants (operators). The audit log keeps that it happened. */
+export async function deleteDepot(caller: DepotCaller, depotId: string): Promise<void> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+  await loadDepot(caller, depotId, 'manager');
+  runtime?.detach(depotId);
+  await Depot.deleteOne({ depotId });
+  await Promise.all([
+    DepotHistory.deleteMany({ depotId }),
+    DepotCommand.deleteMany({ depotId }),
+    DepotPin.deleteMany({ depotId }),
+    DepotGrant.deleteMany({ depotId }),
+  ]);
+  await auditFor(caller, 'depot.deleted', depotId);
+}
+
+/**
+ * Gives a depot a new key (operators): stored sealed, accepted at once beside the old one, and sent
+ * to the depot with `rekey`; the old key is dropped when the depot first seals with the new one.
+ */
+export async function rekeyDepot(caller: DepotCaller, depotId: string): Promise<CommandView> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+  const { doc } = await loadDepot(caller, depotId, 'manager');
+  if (doc.status !== 'active') throw new Conflict('depot_disabled');
+  const keyId = Math.max(...doc.keys.map((k) => k.keyId)) + 1;
+  if (keyId > 255) throw new Conflict('key_ids_exhausted');
+  const key = randomBytes(32);
+  await Depot.updateOne(
+    { depotId },
+    { $push: { keys: { keyId, sealed: sealer().seal(key, keyContext(depotId, keyId)), createdAt: new Date() } } },
+  );
+  runtime?.addKey(depotId, keyId, key);
+  await auditFor(caller, 'depot.rekeyed', depotId, { keyId });
+  return queue(caller, doc, { op: 'rekey', keyId, key: new Uint8Array(key) });
+}
+
+// ─── Commands ────────────────────────────────────────────────────────────────────────────────────
+
+type CommandArgs = CommandPayload extends infer C ? (C extends { cmd: number } ? Omit<C, 'cmd'> : never) : never;
+
+/** Queues a command: numbered, stored sealed, handed to the depot's actor which sends and retries it. */
+async function queue(caller: DepotCaller, doc: DepotDoc, args: CommandArgs): Promise<CommandView> {
+  if (doc.status !== 'active' || !runtime?.links.has(doc.depotId)) throw new Conflict('depot_disabled');
+  const counter = await Depot.findOneAndUpdate(
+    { depotId: doc.depotId },
+    { $inc: { nextCmd: 1 } },
+    { new: false },
+  ).lean();
+  if (!counter) throw new NotFound('depot_not_found');
+  const cmd = counter.nextCmd;
+  const payload = { cmd, ...args } as CommandPayload;
+  const now = Date.now();
+  const expiresAt = now + settings.commandTimeoutMs;
+  const created = await DepotCommand.create({
+    depotId: doc.depotId,
+    cmd,
+    op: payload.op,
+    sealedArgs: sealer().seal(Buffer.from(commandToJson(payload)), commandContext(doc.depotId, cmd)),
+    ...('comp' in payload ? { comp: payload.comp } : {}),
+    ...('pinId' in payload ? { pinId: payload.pinId } : {}),
+    state: 'queued',
+    attempts: 0,
+    createdAt: new Date(now),
+    expiresAt: new Date(expiresAt),
+    userId: caller.userId,
+    userName: caller.email,
+  });
+  runtime.tell(doc.depotId, { type: 'COMMAND', command: { cmd, payload, state: 'queued', attempts: 0, expiresAt } });
+  await auditFor(caller, 'depot.command', doc.depotId, { op: payload.op, cmd });
+  return commandView(created.toObject());
+}
+
+function commandView(c: {
+  _id: unknown;
+  cmd: number;
+  op: string;
+  comp?: number | null;
+  pinId?: string | null;
+  state: string;
+  attempts: number;
+  error?: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  sentAt?: Date | null;
+  settledAt?: Date | null;
+  userName?: string | null;
+}): CommandView {
+  return {
+    id: String(c._id),
+    cmd: c.cmd,
+    op: c.op,
+    comp: c.comp ?? null,
+    pinId: c.pinId ?? null,
+    state: c.state as CommandView['state'],
+    attempts: c.attempts,
+    error: c.error ?? null,
+    createdAt: c.createdAt.toISOString(),
+    expiresAt: c.expiresAt.toISOString(),
+    sentAt: c.sentAt?.toISOString() ?? null,
+    settledAt: c.settledAt?.toISOString() ?? null,
+    userName: c.userName ?? null,
+  };
+}
+
+/** Sends a command users may give directly (operators): open a compartment. */
+export async function sendCommand(
+  caller: DepotCaller,
+  depotId: string,
+  input: { op: 'open'; comp: number },
+): Promise<CommandView> {
+  const { doc } = await loadDepot(caller, depotId, 'operator');
+  if (input.comp > doc.compartments) throw new Invalid('compartment_invalid');
+  return queue(caller, doc, input);
+}
+
+/** A depot's commands and their delivery state, newest first. */
+export async function listCommands(
+  caller: DepotCaller,
+  depotId: string,
+  query: { page: number; pageSize: number },
+): Promise<{ items: CommandView[]; total: number }> {
+  await loadDepot(caller, depotId, 'viewer');
+  const [docs, total] = await Promise.all([
+    DepotCommand.find({ depotId }, { sealedArgs: 0 })
+      .sort({ cmd: -1 })
+      .skip((query.page - 1) * query.pageSize)
+      .limit(query.pageSize)
+      .lean(),
+    DepotCommand.countDocuments({ depotId }),
+  ]);
+  return { items: docs.map((d) => commandView(d)), total };
+}
+
+// ─── PINs ────────────────────────────────────────────────────────────────────────────────────────
+
+function pinView(p: PinDoc): PinView {
+  return {
+    pinId: p._id,
+    comp: p.comp,
+    label: p.label,
+    validFrom: p.validFrom?.toISOString() ?? null,
+    validUntil: p.validUntil?.toISOString() ?? null,
+    uses: p.uses ?? null,
+    usesSeen: p.usesSeen,
+    returnBy: p.returnBy?.toISOString() ?? null,
+    state: p.state as PinView['state'],
+    createdAt: p.createdAt.toISOString(),
+  };
+}
+
+/**
+ * Creates a PIN for a compartment (operators): random digits, sealed at rest, sent to the depot
+ * with `set_pin`. The digits are in the answer; later only through {@link revealPin}, audited.
+ */
+export async function createPin(
+  caller: DepotCaller,
+  depotId: string,
+  input: {
+    comp: number;
+    label: string;
+    digits: number;
+    validFrom?: string | undefined;
+    validUntil?: string | undefined;
+    uses?: number | undefined;
+    returnBy?: string | undefined;
+  },
+): Promise<{ pin: PinView; digits: string }> {
+  const { doc } = await loadDepot(caller, depotId, 'operator');
+  if (input.comp > doc.compartments) throw new Invalid('compartment_invalid');
+  const from = input.validFrom ? new Date(input.validFrom) : undefined;
+  const until = input.validUntil ? new Date(input.validUntil) : undefined;
+  const returnBy = input.returnBy ? new Date(input.returnBy) : undefined;
+  if (from && until && from >= until) throw new Invalid('validity_invalid');
+  if (until && until.getTime() <= Date.now()) throw new Invalid('validity_invalid');
+  const digits = Array.from({ length: input.digits }, () => randomInt(10)).join('');
+  const pinId = `p-${randomBytes(6).toString('base64url')}`;
+  const created = await DepotPin.create({
+    _id: pinId,
+    depotId,
+    comp: input.comp,
+    sealedPin: sealer().seal(Buffer.from(digits), pinContext(depotId, pinId)),
+    label: input.label.trim(),
+    ...(from ? { validFrom: from } : {}),
+    ...(until ? { validUntil: until } : {}),
+    ...(input.uses ? { uses: input.uses } : {}),
+    ...(returnBy ? { returnBy } : {}),
+    state: 'pending',
+    createdAt: new Date(),
+    createdBy: caller.userId,
+  });
+  if (returnBy) runtime?.tell(depotId, { type: 'PIN.RETURN_BY', pinId, returnBy: returnBy.getTime() });
+  await queue(caller, doc, {
+    op: 'set_pin',
+    comp: input.comp,
+    pin: digits,
+    pinId,
+    ...(from ? { from: from.getTime() } : {}),
+    ...(until ? { until: until.getTime() } : {}),
+    ...(input.uses ? { uses: input.uses } : {}),
+  });
+  await auditFor(caller, 'depot.pin_created', depotId, { pinId, comp: input.comp });
+  return { pin: pinView(created.toObject() as PinDoc), digits };
+}
+
+/** A depot's PINs, newest first (never their digits). */
+export async function listPins(caller: DepotCaller, depotId: string): Promise<{ items: PinView[] }> {
+  await loadDepot(caller, depotId, 'operator');
+  const docs = (await DepotPin.find({ depotId }, { sealedPin: 0 })
+    .sort({ createdAt: -1 })
+    .limit(500)
+    .lean()) as PinDoc[];
+  return { items: docs.map(pinView) };
+}
+
+/** Shows a PIN's digits again (operators), recorded in the audit log. */
+export async function revealPin(caller: DepotCaller, depotId: string, pinId: string): Promise<{ digits: string }> {
+  await loadDepot(caller, depotId, 'operator');
+  const pin = (await DepotPin.findOne({ _id: pinId, depotId }).lean()) as PinDoc | null;
+  if (!pin || pin.state === 'revoked') throw new NotFound('pin_not_found');
+  await auditFor(caller, 'depot.pin_revealed', depotId, { pinId });
+  return { digits: sealer().open(pin.sealedPin, pinContext(depotId, pinId)).toString() };
+}
+
+/** Revokes a PIN (operators): the depot gets `revoke_pin`; the PIN is revoked when it confirms. */
+export async function revokePin(caller: DepotCaller, depotId: string, pinId: string): Promise<PinView> {
+  const { doc } = await loadDepot(caller, depotId, 'operator');
+  const pin = (await DepotPin.findOneAndUpdate(
+    { _id: pinId, depotId, state: { $in: ['pending', 'active', 'failed'] } },
+    { $set: { state: 'revoking' } },
+    { new: true },
+  ).lean()) as PinDoc | null;
+  if (!pin) throw new NotFound('pin_not_found');
+  runtime?.tell(depotId, { type: 'PIN.RETURN_BY', pinId, returnBy: null });
+  await queue(caller, doc, { op: 'revoke_pin', pinId });
+  await auditFor(caller, 'depot.pin_revoked', depotId, { pinId });
+  return pinView(pin);
+}
+
+// ─── History ─────────────────────────────────────────────────────────────────────────────────────
+
+function encodeCursor(at: Date, id: string): string {
+  return Buffer.from(`${at.toISOString()}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: Date; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  const date = new Date(at ?? '');
+  if (!id || Number.isNaN(date.getTime())) throw new Invalid('cursor_invalid');
+  return { at: date, id };
+}
+
+/** A depot's history, newest first, one page; filtered by time, kind and compartment. */
+export async function listHistory(
+  caller: DepotCaller,
+  depotId: string,
+  query: {
+    from?: string | undefined;
+    to?: string | undefined;
+    kind?: string | undefined;
+    comp?: number | undefined;
+    cursor?: string | undefined;
+    pageSize: number;
+  },
+): Promise<{ items: HistoryEntryView[]; nextCursor: string | null }> {
+  await loadDepot(caller, depotId, 'viewer');
+  const and: Record<string, unknown>[] = [{ depotId }];
+  if (query.from || query.to) {
+    and.push({
+      at: { ...(query.from ? { $gte: new Date(query.from) } : {}), ...(query.to ? { $lt: new Date(query.to) } : {}) },
+    });
+  }
+  if (query.kind) and.push({ kind: query.kind });
+  if (query.comp !== undefined) and.push({ comp: query.comp });
+  if (query.cursor) {
+    const c = decodeCursor(query.cursor);
+    and.push({ $or: [{ at: { $lt: c.at } }, { at: c.at, _id: { $lt: c.id } }] });
+  }
+  const docs = await DepotHistory.find({ $and: and })
+    .sort({ at: -1, _id: -1 })
+    .limit(query.pageSize + 1)
+    .lean();
+  const page = docs.slice(0, query.pageSize);
+  const pinIds = [...new Set(page.map((d) => d.pinId).filter((p): p is string => !!p))];
+  const labels = new Map(
+    pinIds.length
+      ? (await DepotPin.find({ _id: { $in: pinIds } }, { label: 1 }).lean()).map((p) => [p._id, p.label])
+      : [],
+  );
+  const last = page.at(-1);
+  return {
+    items: page.map((d) => ({
+      id: d._id,
+      at: d.at.toISOString(),
+      depotTime: d.depotTime?.toISOString() ?? null,
+      source: d.source as HistoryEntryView['source'],
+      kind: d.kind,
+      ev: d.ev ?? null,
+      comp: d.comp ?? null,
+      pinId: d.pinId ?? null,
+      pinLabel: d.pinId ? (labels.get(d.pinId) ?? null) : null,
+      info: d.info ?? null,
+      userName: d.userName ?? null,
+    })),
+    nextCursor: docs.length > query.pageSize && last ? encodeCursor(last.at, last._id) : null,
+  };
+}
+
+/** Logs something that happened outside the depot (operators): a key handed over in person, a note. */
+export async function addManualEntry(
+  caller: DepotCaller,
+  depotId: string,
+  input: { kind: 'handover' | 'note'; comp?: number | undefined; text: string },
+): Promise<void> {
+  const { doc } = await loadDepot(caller, depotId, 'operator');
+  if (input.comp !== undefined && input.comp > doc.compartments) throw new Invalid('compartment_invalid');
+  await DepotHistory.create({
+    _id: historyId(depotId, undefined),
+    depotId,
+    at: new Date(),
+    source: 'user',
+    kind: input.kind,
+    ...(input.comp !== undefined ? { comp: input.comp } : {}),
+    info: input.text.trim(),
+    userId: caller.userId,
+    userName: caller.email,
+  });
+  await auditFor(caller, 'depot.manual_entry', depotId, { kind: input.kind });
+}
+
+/** Clears an alarm a person has dealt with (operators); the history says who. */
+export async function clearAlarm(
+  caller: DepotCaller,
+  depotId: string,
+  input: { kind: AlarmKind; comp?: number | undefined },
+): Promise<DepotView> {
+  const { role } = await loadDepot(caller, depotId, 'operator');
+  if (
+    !runtime?.tell(depotId, {
+      type: 'ALARM.CLEAR',
+      kind: input.kind,
+      ...(input.comp !== undefined ? { comp: input.comp } : {}),
+      by: caller.email,
+    })
+  ) {
+    throw new Conflict('depot_disabled');
+  }
+  await auditFor(caller, 'depot.alarm_cleared', depotId, { kind: input.kind });
+  return getDepotAs(depotId, role);
+}
+
+// ─── Grants ──────────────────────────────────────────────────────────────────────────────────────
+
+/** Who holds an explicit grant on a depot (managers). */
+export async function listGrants(
+  caller: DepotCaller,
+  depotId: string,
+): Promise<{
+  items: Array<{ userId: string; email: string | null; name: string | null; role: DepotRole; createdAt: string }>;
+}> {
+  await loadDepot(caller, depotId, 'manager');
+  const grants = await DepotGrant.find({ depotId }).sort({ createdAt: 1 }).lean();
+  const users = await identity.describeUsers(grants.map((g) => g.userId));
+  return {
+    items: grants.map((g) => ({
+      userId: g.userId,
+      email: users.get(g.userId)?.email ?? null,
+      name: users.get(g.userId)?.name ?? null,
+      role: g.role as DepotRole,
+      createdAt: g.createdAt.toISOString(),
+    })),
+  };
+}
+
+/**
+ * Grants a user a role on a depot: operators to anyone, a main account to the sub-accounts of its
+ * own company for its company's depots.
+ */
+export async function setGrant(caller: DepotCaller, depotId: string, userId: string, role: DepotRole): Promise<void> {
+  const { doc } = await loadDepot(caller, depotId, 'manager');
+  if (caller.role !== 'admin') {
+    if (caller.accountType !== 'main' || doc.organizationId !== caller.organizationId) throw new Forbidden('forbidden');
+    await identity.loadManagedUser(caller as Caller, userId);
+  } else if ((await identity.describeUsers([userId])).size === 0) {
+    throw new NotFound('user_not_found');
+  }
+  await DepotGrant.updateOne(
+    { depotId, userId },
+    { $set: { role, grantedBy: caller.userId }, $setOnInsert: { createdAt: new Date() } },
+    { upsert: true },
+  );
+  await auditFor(caller, 'depot.grant_set', depotId, { userId, role });
+}
+
+/** Takes a grant back. */
+export async function removeGrant(caller: DepotCaller, depotId: string, userId: string): Promise<void> {
+  const { doc } = await loadDepot(caller, depotId, 'manager');
+  if (caller.role !== 'admin' && (caller.accountType !== 'main' || doc.organizationId !== caller.organizationId)) {
+    throw new Forbidden('forbidden');
+  }
+  const removed = await DepotGrant.deleteOne({ depotId, userId });
+  if (removed.deletedCount === 0) throw new NotFound('grant_not_found');
+  await auditFor(caller, 'depot.grant_removed', depotId, { userId });
+}
+
+/** The live view a room sends, for a depot the runtime has loaded. */
+export function liveViewOf(depotId: string): DepotLiveView | undefined {
+  return runtime?.view(depotId);
 }

@@ -851,3 +851,10 @@ export async function completeAdminSetup(input: {
   });
   return toPublicUser(user);
 }
+
+/** E-mail and name of users by id, for lists that name people (depot grants, history). Unknown ids are left out. */
+export async function describeUsers(ids: readonly string[]): Promise<Map<string, { email: string; name: string }>> {
+  const valid = ids.filter((id) => /^[0-9a-f]{24}$/.test(id));
+  const docs = valid.length ? await User.find({ _id: { $in: valid } }, { email: 1, name: 1 }).lean() : [];
+  return new Map(docs.map((d) => [String(d._id), { email: d.email, name: d.name ?? '' }]));
+}

@@ -1,6 +1,16 @@
 import type { z } from 'zod';
-import type { Ack } from '@kis/protocol/realtime';
+import type { Ack, AckError } from '@kis/protocol/realtime';
+import { DomainError } from '../errors.js';
 import type { Logger } from '../logger.js';
+
+const ACK_CODES: Readonly<Record<number, AckError['code']>> = {
+  400: 'invalid',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  429: 'rate_limited',
+};
 
 /**
  * Wraps a socket handler: validates the payload with its schema, calls the handler, and answers
@@ -29,6 +39,10 @@ export function handle<S extends z.ZodType, R>(
     handler(parsed.data).then(
       (value) => reply({ ok: true, value }),
       (err: unknown) => {
+        if (err instanceof DomainError) {
+          reply({ ok: false, error: { code: ACK_CODES[err.status] ?? 'invalid', message: err.code } });
+          return;
+        }
         log.error({ err }, 'socket handler failed');
         reply({ ok: false, error: { code: 'internal' } });
       },

@@ -1,11 +1,12 @@
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { Server } from 'socket.io';
+import { Server, type Socket } from 'socket.io';
 import { pingPayloadSchema, type ClientToServerEvents, type ServerToClientEvents } from '@kis/protocol/realtime';
 import type { Config } from '../config.js';
 import { normalizeIp } from '../identity/ip.js';
 import * as sessions from '../identity/sessions.js';
 import type { Logger } from '../logger.js';
+import type { Caller } from '../identity/service.js';
 import type { Metrics } from '../metrics.js';
 import { handle } from './handle.js';
 
@@ -20,6 +21,35 @@ export interface SocketData {
 
 /** The typed Socket.IO server of KIS. */
 export type KisSocketServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+export type KisSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** A module's socket handlers: registered on every connection. */
+export type SocketModule = (
+  socket: KisSocket,
+  tools: { log: Logger; caller: () => Promise<Caller | undefined> },
+) => void;
+
+/** The caller behind a socket, checked afresh (rights may have changed since the handshake). */
+export async function socketCaller(socket: KisSocket): Promise<Caller | undefined> {
+  const { cookie, ip } = socket.data;
+  if (!cookie) return undefined;
+  try {
+    const session = await sessions.authenticate({ cookie, ip, requireCsrf: false, activity: false });
+    const { user } = session;
+    return {
+      userId: user.id,
+      role: user.role,
+      email: user.email,
+      organizationId: user.organizationId,
+      accountType: user.accountType,
+      rights: user.rights,
+      ip,
+      sessionId: session.id,
+    };
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * True when a browser's Origin is this portal: the public URL, or the host the request was sent to.
@@ -48,6 +78,8 @@ export function createSocketServer(options: {
   http: Pick<FastifyInstance, 'parseCookie'>;
   /** The client address of a handshake, honouring trusted proxies like the HTTP layer. */
   clientIp: (req: IncomingMessage) => string;
+  /** Module handlers (depots, documents, …). */
+  modules?: readonly SocketModule[];
 }): KisSocketServer {
   const log = options.logger.child({ component: 'realtime' });
   const io: KisSocketServer = new Server(options.httpServer, {
@@ -123,6 +155,7 @@ export function createSocketServer(options: {
         serverTime: new Date().toISOString(),
       })),
     );
+    for (const module of options.modules ?? []) module(socket, { log, caller: () => socketCaller(socket) });
   });
 
   sessions.setNotifier({

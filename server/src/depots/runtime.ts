@@ -1,0 +1,528 @@
+import {
+  Direction,
+  MAX_U32,
+  commandSchema,
+  formatDepotId,
+  sealTelegram,
+  type CommandPayload,
+  type ReplayState,
+  type Telegram,
+  type TelegramTypeName,
+} from '@kis/protocol/telegram';
+import type { DepotAlarmPayload, DepotChangedPayload, DepotLiveView } from '@kis/protocol/realtime';
+import { createActor } from 'xstate';
+import { ActorRegistry } from '../actors/registry.js';
+import type { SecretBox } from '../crypto/secret-box.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { initialLiveState, type LiveState, type PendingCommand } from './live-state.js';
+import { depotMachine, type DepotActor, type DepotCommit } from './machine.js';
+import { Depot, DepotCommand, DepotPin, type CommandDoc, type DepotDoc } from './model.js';
+import { CommitWriter } from './writer.js';
+
+/** How long an unknown depot id is remembered as unknown: at most one look-up per id per minute. */
+export const NEGATIVE_CACHE_MS = 60_000;
+/** Unknown ids remembered at most; beyond, the look-up budget below still bounds the database load. */
+const NEGATIVE_CACHE_MAX = 100_000;
+/** Database look-ups for unknown depot ids per second, over all ids: a flood of random ids costs this much. */
+const LOOKUPS_PER_SECOND = 50;
+
+/** Where a datagram came from and where its answer goes. */
+export interface UdpAddress {
+  address: string;
+  port: number;
+}
+
+/** Sends a datagram; the UDP listener provides it. */
+export type Transmit = (datagram: Buffer, to: UdpAddress) => void;
+
+/** What the realtime layer does with depot news. */
+export interface DepotNotifier {
+  update(view: DepotLiveView): void;
+  alarm(alarm: DepotAlarmPayload): void;
+  changed(change: DepotChangedPayload): void;
+}
+
+/** Everything the server keeps in memory for one registered depot: its keys, windows and actor. */
+export interface DepotLink {
+  depotId: string;
+  idBig: bigint;
+  /** Unsealed keys by key id; only the current one and a newer one from a rekey in progress. */
+  keys: Map<number, Buffer>;
+  currentKeyId: number;
+  /** The key id the depot last sealed with: the server answers with the same. */
+  sendKeyId: number;
+  replay: ReplayState;
+  sendEpoch: number;
+  sendSeq: number;
+  actor: DepotActor;
+  meta: DepotMeta;
+}
+
+/** What lists show of a depot besides its live state. */
+export interface DepotMeta {
+  name: string;
+  location: string;
+  organizationId: string | null;
+  compartments: number;
+  heartbeatSeconds: number;
+  status: 'active' | 'disabled';
+}
+
+function keyContext(depotId: string, keyId: number): string {
+  return `depot:${depotId}:key:${keyId}`;
+}
+
+export function commandContext(depotId: string, cmd: number): string {
+  return `depot:${depotId}:cmd:${cmd}`;
+}
+
+/** Formats a UDP source as host:port ([v6]:port). */
+export function formatAddress(a: UdpAddress): string {
+  return a.address.includes(':') ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+function parseAddress(text: string): UdpAddress | undefined {
+  const m = /^\[?([^\]]+?)\]?:(\d+)$/.exec(text);
+  return m ? { address: m[1] as string, port: Number(m[2]) } : undefined;
+}
+
+/** Command arguments as stored (sealed JSON): byte strings as base64. */
+export function commandToJson(payload: CommandPayload): string {
+  return JSON.stringify(payload, (_k, v: unknown) =>
+    v instanceof Uint8Array ? { $bytes: Buffer.from(v).toString('base64') } : v,
+  );
+}
+
+function commandFromJson(json: string): CommandPayload {
+  const raw = JSON.parse(json, (_k, v: unknown) =>
+    v && typeof v === 'object' && '$bytes' in v ? new Uint8Array(Buffer.from(String(v.$bytes), 'base64')) : v,
+  ) as unknown;
+  return commandSchema.parse(raw);
+}
+
+function liveOf(doc: Pick<DepotDoc, 'live' | 'compartments'>): LiveState {
+  const stored = doc.live as LiveState | undefined | null;
+  return stored && Array.isArray(stored.comps) ? stored : initialLiveState(doc.compartments);
+}
+
+function metaOf(doc: DepotDoc): DepotMeta {
+  return {
+    name: doc.name,
+    location: doc.location ?? '',
+    organizationId: doc.organizationId ?? null,
+    compartments: doc.compartments,
+    heartbeatSeconds: doc.heartbeatSeconds,
+    status: doc.status as 'active' | 'disabled',
+  };
+}
+
+/**
+ * The live side of the depots module: one {@link DepotLink} and actor per active depot, the path
+ * from an authenticated telegram to a durable commit and its answers, and the look-up of depots
+ * registered elsewhere (the CLI) with a negative cache.
+ */
+export class DepotRuntime {
+  readonly links = new Map<string, DepotLink>();
+  private readonly actors: ActorRegistry<DepotActor>;
+  private readonly writer = new CommitWriter();
+  private readonly unknown = new Map<string, number>();
+  private readonly lookingUp = new Set<string>();
+  private lookupTokens = LOOKUPS_PER_SECOND;
+  private lookupRefill = Date.now();
+  private transmit: Transmit | undefined;
+  private notifier: DepotNotifier | undefined;
+
+  constructor(
+    private readonly options: {
+      box: SecretBox;
+      logger: Logger;
+      metrics: Metrics;
+      /** How long a command is retried before it is given up (ms). */
+      commandTimeoutMs: number;
+      now?: () => number;
+    },
+  ) {
+    this.actors = new ActorRegistry<DepotActor>('depot', options.logger);
+  }
+
+  private now(): number {
+    return this.options.now ? this.options.now() : Date.now();
+  }
+
+  setTransmit(transmit: Transmit | undefined): void {
+    this.transmit = transmit;
+  }
+
+  setNotifier(notifier: DepotNotifier | undefined): void {
+    this.notifier = notifier;
+  }
+
+  /**
+   * Loads every active depot. The send epoch of all depots goes up first, in one write: this
+   * process cannot prove it remembers the last seq an earlier one used.
+   */
+  async start(): Promise<void> {
+    await Depot.updateMany({}, { $inc: { sendEpoch: 1 } });
+    const pending = await DepotCommand.find({ state: { $in: ['queued', 'sent'] } }).lean();
+    const byDepot = new Map<string, CommandDoc[]>();
+    for (const c of pending) byDepot.set(c.depotId, [...(byDepot.get(c.depotId) ?? []), c as CommandDoc]);
+    const returnTimes = await this.returnTimes();
+    for await (const doc of Depot.find({ status: 'active' }).lean().cursor()) {
+      const d = doc as DepotDoc;
+      this.attach(d, byDepot.get(d.depotId) ?? [], returnTimes.get(d.depotId) ?? {});
+    }
+  }
+
+  private async returnTimes(depotId?: string): Promise<Map<string, Record<string, number>>> {
+    const pins = await DepotPin.find(
+      { ...(depotId ? { depotId } : {}), state: { $in: ['pending', 'active'] }, returnBy: { $exists: true } },
+      { depotId: 1, returnBy: 1 },
+    ).lean();
+    const map = new Map<string, Record<string, number>>();
+    for (const p of pins) {
+      if (!p.returnBy) continue;
+      const times = map.get(p.depotId) ?? {};
+      times[p._id] = p.returnBy.getTime();
+      map.set(p.depotId, times);
+    }
+    return map;
+  }
+
+  /** Creates the link and actor of a depot from its document (the send epoch already raised). */
+  private attach(doc: DepotDoc, commands: CommandDoc[], returnTimes: Record<string, number>): DepotLink {
+    const keys = new Map<number, Buffer>();
+    for (const k of doc.keys) {
+      try {
+        keys.set(k.keyId, this.options.box.open(k.sealed, keyContext(doc.depotId, k.keyId)));
+      } catch (err) {
+        this.options.logger.error({ err, depotId: doc.depotId, keyId: k.keyId }, 'depot key does not open');
+      }
+    }
+    const pendingCommands: PendingCommand[] = [];
+    for (const c of commands) {
+      try {
+        const payload = commandFromJson(
+          this.options.box.open(c.sealedArgs, commandContext(doc.depotId, c.cmd)).toString(),
+        );
+        pendingCommands.push({
+          cmd: c.cmd,
+          payload,
+          state: c.state === 'sent' ? 'sent' : 'queued',
+          attempts: c.attempts,
+          expiresAt: c.expiresAt.getTime(),
+        });
+      } catch (err) {
+        this.options.logger.error({ err, depotId: doc.depotId, cmd: c.cmd }, 'stored command does not open');
+      }
+    }
+    const replay = doc.replay ?? { epoch: 0, highest: 0, bitmap: '0' };
+    const link: DepotLink = {
+      depotId: doc.depotId,
+      idBig: BigInt(`0x${doc.depotId}`),
+      keys,
+      currentKeyId: doc.currentKeyId,
+      sendKeyId: doc.currentKeyId,
+      replay: {
+        epoch: replay.epoch ?? 0,
+        highest: replay.highest ?? 0,
+        bitmap: BigInt(`0x${replay.bitmap || '0'}`),
+      },
+      sendEpoch: doc.sendEpoch,
+      sendSeq: 0,
+      meta: metaOf(doc),
+      actor: undefined as unknown as DepotActor,
+    };
+    this.links.set(doc.depotId, link);
+    this.unknown.delete(doc.depotId);
+    link.actor = this.actors.add(
+      doc.depotId,
+      createActor(depotMachine, {
+        input: {
+          depotId: doc.depotId,
+          heartbeatMs: doc.heartbeatSeconds * 1000,
+          live: liveOf(doc),
+          lastEv: doc.lastEv ?? 0,
+          commands: pendingCommands,
+          returnTimes,
+          now: () => this.now(),
+          effects: { commit: (commit) => this.commit(link, commit) },
+        },
+      }),
+    );
+    return link;
+  }
+
+  /**
+   * Loads (or reloads) one depot after it was registered, changed or enabled: raises its send
+   * epoch and starts its actor. A disabled or deleted depot is detached.
+   */
+  async reload(depotId: string): Promise<void> {
+    const old = this.links.get(depotId);
+    if (old) this.detach(depotId);
+    const doc = (await Depot.findOneAndUpdate(
+      { depotId, status: 'active' },
+      { $inc: { sendEpoch: 1 } },
+      { new: true },
+    ).lean()) as DepotDoc | null;
+    if (!doc) return;
+    const commands = (await DepotCommand.find({ depotId, state: { $in: ['queued', 'sent'] } }).lean()) as CommandDoc[];
+    this.attach(doc, commands, (await this.returnTimes(depotId)).get(depotId) ?? {});
+  }
+
+  /** Stops a depot's actor and forgets its keys (disabled or deleted). */
+  detach(depotId: string): void {
+    const link = this.links.get(depotId);
+    if (!link) return;
+    link.actor.stop();
+    this.actors.remove(depotId);
+    this.links.delete(depotId);
+  }
+
+  /**
+   * The link of a depot id from a telegram: at once when it is loaded; after one database look-up
+   * when it may have been registered by another process; undefined when unknown (remembered for a
+   * minute, so a flood of one unknown id costs one look-up a minute).
+   */
+  resolve(depotId: string): DepotLink | Promise<DepotLink | undefined> | undefined {
+    const link = this.links.get(depotId);
+    if (link) return link;
+    const now = this.now();
+    const until = this.unknown.get(depotId);
+    if (until !== undefined && until > now) return undefined;
+    if (this.lookingUp.has(depotId) || !this.takeLookupToken(now)) return undefined;
+    this.lookingUp.add(depotId);
+    return this.reload(depotId)
+      .then(() => {
+        const found = this.links.get(depotId);
+        if (!found) this.rememberUnknown(depotId, now);
+        return found;
+      })
+      .catch((err: unknown) => {
+        this.options.logger.error({ err }, 'depot look-up failed');
+        return undefined;
+      })
+      .finally(() => this.lookingUp.delete(depotId));
+  }
+
+  private takeLookupToken(now: number): boolean {
+    const refill = ((now - this.lookupRefill) / 1000) * LOOKUPS_PER_SECOND;
+    if (refill >= 1) {
+      this.lookupTokens = Math.min(LOOKUPS_PER_SECOND, this.lookupTokens + Math.floor(refill));
+      this.lookupRefill = now;
+    }
+    if (this.lookupTokens < 1) return false;
+    this.lookupTokens--;
+    return true;
+  }
+
+  private rememberUnknown(depotId: string, now: number): void {
+    if (this.unknown.size >= NEGATIVE_CACHE_MAX) {
+      // Oldest first: Map keeps insertion order.
+      const oldest = this.unknown.keys().next().value;
+      if (oldest !== undefined) this.unknown.delete(oldest);
+    }
+    this.unknown.set(depotId, now + NEGATIVE_CACHE_MS);
+  }
+
+  /**
+   * Hands an authenticated, replay-checked telegram to the depot's actor. A telegram sealed with a
+   * newer key id completes a rekey: the older keys are dropped.
+   */
+  deliver(
+    link: DepotLink,
+    telegram: Telegram,
+    header: { keyId: number; seq: number },
+    from: UdpAddress,
+    receivedAt: number,
+  ): void {
+    link.sendKeyId = header.keyId;
+    if (header.keyId > link.currentKeyId) this.promoteKey(link, header.keyId);
+    link.actor.send({
+      type: 'TELEGRAM',
+      telegram,
+      seq: header.seq,
+      address: formatAddress(from),
+      receivedAt,
+      replay: link.replay,
+    });
+  }
+
+  private promoteKey(link: DepotLink, keyId: number): void {
+    link.currentKeyId = keyId;
+    for (const id of [...link.keys.keys()]) if (id < keyId) link.keys.delete(id);
+    Depot.updateOne(
+      { depotId: link.depotId },
+      { $set: { currentKeyId: keyId }, $pull: { keys: { keyId: { $lt: keyId } } } },
+    )
+      .exec()
+      .then(
+        () => this.options.logger.info({ depotId: link.depotId, keyId }, 'depot uses its new key'),
+        (err: unknown) => this.options.logger.error({ err, depotId: link.depotId }, 'key promotion not stored'),
+      );
+  }
+
+  /** Makes a commit durable, then answers the depot (ACK, commands) and tells the browsers. */
+  private commit(link: DepotLink, commit: DepotCommit): void {
+    const started = this.now();
+    this.writer
+      .write(commit)
+      .then(
+        () => this.answer(link, commit, started),
+        (err: unknown) => {
+          // No ACK: the depot repeats what it sent as new telegrams (new seq), so nothing is lost.
+          this.options.logger.error({ err, depotId: link.depotId }, 'depot commit failed; not acknowledged');
+        },
+      )
+      .catch((err: unknown) => this.options.logger.error({ err, depotId: link.depotId }, 'depot answer failed'));
+  }
+
+  /** After the write: the ACK, then the waiting commands, to the source address; then the browsers. */
+  private async answer(link: DepotLink, commit: DepotCommit, started: number): Promise<void> {
+    if (commit.ack || commit.send.length) {
+      const to = parseAddress(commit.ack?.address ?? commit.live.address ?? '');
+      if (to) {
+        if (link.sendSeq >= MAX_U32 - 1 - commit.send.length) await this.nextSendEpoch(link);
+        if (commit.ack) {
+          const ev = commit.ack.ev;
+          this.send(link, 'ACK', { ack: commit.ack.seq, ...(ev.length ? { ev } : {}), t: this.now() }, to);
+          this.options.metrics.udpAckLatency.observe((this.now() - started) / 1000);
+        }
+        for (const c of commit.send) this.send(link, 'COMMAND', c.payload as Record<string, unknown>, to);
+      }
+    }
+    this.publish(link, commit);
+  }
+
+  private async nextSendEpoch(link: DepotLink): Promise<void> {
+    const doc = await Depot.findOneAndUpdate(
+      { depotId: link.depotId },
+      { $inc: { sendEpoch: 1 } },
+      { new: true },
+    ).lean();
+    if (doc) {
+      link.sendEpoch = doc.sendEpoch;
+      link.sendSeq = 0;
+    }
+  }
+
+  private send(link: DepotLink, name: TelegramTypeName, payload: Record<string, unknown>, to: UdpAddress): void {
+    const key = link.keys.get(link.sendKeyId) ?? link.keys.get(link.currentKeyId);
+    if (!key || !this.transmit) return;
+    link.sendSeq += 1;
+    const datagram = sealTelegram(
+      key,
+      Direction.SERVER_TO_DEPOT,
+      {
+        name,
+        depotId: link.idBig,
+        keyId: link.keys.has(link.sendKeyId) ? link.sendKeyId : link.currentKeyId,
+        epoch: link.sendEpoch,
+        seq: link.sendSeq,
+      },
+      payload,
+    );
+    this.transmit(datagram, to);
+  }
+
+  private publish(link: DepotLink, commit: DepotCommit): void {
+    if (!this.notifier) return;
+    const view = this.view(link.depotId);
+    if (view) this.notifier.update(view);
+    for (const alarm of commit.raised) {
+      this.notifier.alarm({
+        depotId: link.depotId,
+        name: link.meta.name,
+        kind: alarm.kind,
+        ...(alarm.comp !== undefined ? { comp: alarm.comp } : {}),
+        at: new Date(alarm.since).toISOString(),
+      });
+    }
+    if (commit.history.length || commit.commandUpdates.length) {
+      this.notifier.changed({
+        depotId: link.depotId,
+        history: commit.history.length > 0,
+        commands: commit.commandUpdates.length > 0,
+      });
+    }
+  }
+
+  /** The live view of a loaded depot. */
+  view(depotId: string): DepotLiveView | undefined {
+    const link = this.links.get(depotId);
+    if (!link) return undefined;
+    const { live, commands } = link.actor.getSnapshot().context;
+    return liveView(depotId, link.meta, live, commands.length);
+  }
+
+  /** Updates what lists show (name, location) without reloading the actor. */
+  setMeta(depotId: string, meta: Partial<DepotMeta>): void {
+    const link = this.links.get(depotId);
+    if (link) link.meta = { ...link.meta, ...meta };
+  }
+
+  /** Adds a freshly made key (rekey): accepted from now on, alongside the current one. */
+  addKey(depotId: string, keyId: number, key: Buffer): void {
+    this.links.get(depotId)?.keys.set(keyId, key);
+  }
+
+  /** Sends an event to a depot's actor; false when the depot is not loaded. */
+  tell(depotId: string, event: Parameters<DepotActor['send']>[0]): boolean {
+    const link = this.links.get(depotId);
+    if (!link) return false;
+    link.actor.send(event);
+    return true;
+  }
+
+  get size(): number {
+    return this.links.size;
+  }
+
+  /** Commits waiting to be written (for /metrics and the benchmark). */
+  get backlog(): number {
+    return this.writer.backlog;
+  }
+
+  stop(): void {
+    this.actors.stopAll();
+    this.links.clear();
+  }
+}
+
+/** The live view from the state kept for a depot; also used for depots not loaded (disabled). */
+export function liveView(depotId: string, meta: DepotMeta, live: LiveState, pendingCommands: number): DepotLiveView {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    depotId,
+    name: meta.name,
+    location: meta.location,
+    organizationId: meta.organizationId,
+    status: meta.status,
+    heartbeatSeconds: meta.heartbeatSeconds,
+    online: live.online && meta.status === 'active',
+    lastSeen: live.lastSeen === null ? null : iso(live.lastSeen),
+    address: live.address,
+    fw: live.fw,
+    door: live.door,
+    power: live.power,
+    batt: live.batt,
+    rssi: live.rssi,
+    temp: live.temp,
+    comps: live.comps,
+    alarms: live.alarms.map((a) => ({
+      kind: a.kind,
+      since: iso(a.since),
+      ...(a.comp !== undefined ? { comp: a.comp } : {}),
+      ...(a.pinId !== undefined ? { pinId: a.pinId } : {}),
+    })),
+    loans: live.loans.map((l) => ({ comp: l.comp, pinId: l.pinId, takenAt: iso(l.takenAt), dueAt: iso(l.dueAt) })),
+    pendingCommands,
+  };
+}
+
+/** The live state of a depot document (for depots whose actor is not loaded). */
+export function storedLive(doc: DepotDoc): { meta: DepotMeta; live: LiveState } {
+  return { meta: metaOf(doc), live: liveOf(doc) };
+}
+
+export { formatDepotId };

@@ -1,0 +1,153 @@
+import { Types } from 'mongoose';
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
+import type { DepotCommit } from './machine.js';
+import { Depot, DepotCommand, DepotHistory, DepotPin } from './model.js';
+
+/** The most commits one flush writes; more wait for the next. */
+const MAX_BATCH = 2000;
+
+/** The stored id of a history entry: `<depot>:ev:<n>` for depot events (stored once), else time-ordered. */
+export function historyId(depotId: string, ev: number | undefined): string {
+  return ev === undefined ? `${depotId}:${new Types.ObjectId().toHexString()}` : `${depotId}:ev:${ev}`;
+}
+
+function isDuplicateOnly(err: unknown): boolean {
+  const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  if (list.length === 0) return (err as { code?: number }).code === 11000;
+  return list.every((e: { code?: number; err?: { code?: number } }) => (e.code ?? e.err?.code) === 11000);
+}
+
+/**
+ * Makes depot commits durable in batches: while one batch is being written the next gathers, so
+ * under load one round of database writes carries many telegrams, and an idle depot's telegram is
+ * written at once. Per depot, commits are written in the order they were made (batches are
+ * sequential, and within one the last state of each depot wins).
+ *
+ * A depot event is inserted under its `<depot>:ev:<n>` id; a duplicate-key error means it is stored
+ * already, which is as durable as a fresh insert.
+ */
+export class CommitWriter {
+  private queue: Array<{ commit: DepotCommit; resolve: () => void; reject: (err: unknown) => void }> = [];
+  private running = false;
+
+  /** Resolves when the commit is durable. */
+  write(commit: DepotCommit): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ commit, resolve, reject });
+      if (!this.running) {
+        this.running = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  /** Commits waiting or being written. */
+  get backlog(): number {
+    return this.queue.length;
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        await writeBatch(batch.map((b) => b.commit));
+        for (const b of batch) b.resolve();
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.running = false;
+  }
+}
+
+/** The fields of a PIN document the writer touches. */
+interface PinRow {
+  _id: string;
+  depotId: string;
+  state: string;
+  usesSeen: number;
+  revokedAt: Date;
+}
+
+async function writeBatch(commits: DepotCommit[]): Promise<void> {
+  const history = commits.flatMap((c) =>
+    c.history.map((h) => ({
+      _id: historyId(c.depotId, h.ev),
+      depotId: c.depotId,
+      at: new Date(h.at),
+      source: h.source,
+      kind: h.kind,
+      ...(h.ev !== undefined ? { ev: h.ev } : {}),
+      ...(h.depotTime !== undefined ? { depotTime: new Date(h.depotTime) } : {}),
+      ...(h.comp !== undefined ? { comp: h.comp } : {}),
+      ...(h.pinId !== undefined ? { pinId: h.pinId } : {}),
+      ...(h.info !== undefined ? { info: h.info } : {}),
+    })),
+  );
+
+  // The newest state of each depot in this batch.
+  const depots = new Map<string, Record<string, unknown>>();
+  for (const c of commits) {
+    const set: Record<string, unknown> = depots.get(c.depotId) ?? {};
+    set.live = c.live;
+    set.lastEv = c.lastEv;
+    if (c.replay) {
+      set.replay = { epoch: c.replay.epoch, highest: c.replay.highest, bitmap: c.replay.bitmap.toString(16) };
+    }
+    depots.set(c.depotId, set);
+  }
+  const depotOps: AnyBulkWriteOperation[] = [...depots].map(([depotId, set]) => ({
+    updateOne: { filter: { depotId }, update: { $set: set } },
+  }));
+
+  const commandOps: AnyBulkWriteOperation[] = [];
+  const pinOps: AnyBulkWriteOperation<PinRow>[] = [];
+  for (const c of commits) {
+    for (const u of c.commandUpdates) {
+      const set: Record<string, unknown> = { state: u.state };
+      if (u.attempts !== undefined) set.attempts = u.attempts;
+      if (u.state === 'sent') set.sentAt = new Date(u.at);
+      else set.settledAt = new Date(u.at);
+      if (u.error) set.error = u.error;
+      // A settled command stays settled, whatever a late 'sent' in the same batch says.
+      const filter =
+        u.state === 'sent'
+          ? { depotId: c.depotId, cmd: u.cmd, state: { $in: ['queued', 'sent'] } }
+          : { depotId: c.depotId, cmd: u.cmd };
+      commandOps.push({ updateOne: { filter, update: { $set: set } } });
+      if (u.pinId && u.op === 'set_pin' && u.state !== 'sent') {
+        pinOps.push({
+          updateOne: {
+            filter: { _id: u.pinId, state: 'pending' },
+            update: { $set: { state: u.state === 'succeeded' ? 'active' : 'failed' } },
+          },
+        });
+      }
+      if (u.pinId && u.op === 'revoke_pin' && u.state === 'succeeded') {
+        pinOps.push({
+          updateOne: { filter: { _id: u.pinId }, update: { $set: { state: 'revoked', revokedAt: new Date(u.at) } } },
+        });
+      }
+      if (u.hb) {
+        depotOps.push({ updateOne: { filter: { depotId: c.depotId }, update: { $set: { heartbeatSeconds: u.hb } } } });
+      }
+    }
+    for (const pinId of c.pinUses) {
+      pinOps.push({ updateOne: { filter: { _id: pinId, depotId: c.depotId }, update: { $inc: { usesSeen: 1 } } } });
+    }
+  }
+
+  await Promise.all([
+    history.length
+      ? DepotHistory.collection.insertMany(history as never[], { ordered: false }).catch((err: unknown) => {
+          if (!isDuplicateOnly(err)) throw err;
+        })
+      : undefined,
+    depotOps.length ? Depot.collection.bulkWrite(depotOps, { ordered: false }) : undefined,
+    commandOps.length ? DepotCommand.collection.bulkWrite(commandOps, { ordered: true }) : undefined,
+    pinOps.length
+      ? (DepotPin.collection as unknown as Collection<PinRow>).bulkWrite(pinOps, { ordered: true })
+      : undefined,
+  ]);
+}
