@@ -1,16 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiClient, GOOD_PASSWORD, createFirstAdmin, registerCustomer } from '../../helpers/api.js';
+import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
+import {
+  acceptInvitation as acceptInvitationOf,
+  customer as customerOf,
+  makeOrganization as makeOrganizationOf,
+  type Org,
+} from '../../helpers/organizations.js';
 import { startServer, type TestServer } from '../../helpers/server.js';
-import { linkTokenIn, startSmtp, type TestSmtp } from '../../helpers/smtp.js';
+import { startSmtp, type TestSmtp } from '../../helpers/smtp.js';
 
 let server: TestServer;
 let smtp: TestSmtp;
 let admin: ApiClient;
 
-interface Org {
-  id: string;
-  name: string;
-}
 interface Member {
   id: string;
   email: string;
@@ -28,33 +30,11 @@ afterAll(async () => {
   await smtp.close();
 });
 
-let ipCounter = 10;
-const customer = (email: string): Promise<ApiClient> => registerCustomer(server, smtp, email, `192.0.2.${ipCounter++}`);
-
-/** Accepts a mailed invitation and returns the new sub-account, logged in. */
-async function acceptInvitation(inboxOf: string, forEmail: string): Promise<ApiClient> {
-  const mail = await smtp.waitFor(inboxOf, new RegExp(`Einladung`));
-  if (inboxOf !== forEmail) expect(mail.subject).toContain(forEmail);
-  const client = new ApiClient(server, `192.0.2.${ipCounter++}`);
-  const verified = await client.post<{ setupToken: string; purpose: string }>('/api/auth/verify', {
-    token: linkTokenIn(mail),
-  });
-  expect(verified.body.purpose).toBe('invite');
-  expect(
-    (await client.post('/api/auth/password/setup', { setupToken: verified.body.setupToken, password: GOOD_PASSWORD }))
-      .status,
-  ).toBe(200);
-  expect((await client.login(forEmail, GOOD_PASSWORD)).status).toBe(200);
-  return client;
-}
-
-async function makeOrganization(name: string, mainEmail: string): Promise<{ org: Org; main: ApiClient }> {
-  const main = await customer(mainEmail);
-  const res = await admin.post<Org>('/api/admin/organizations', { name, mainEmail });
-  expect(res.status).toBe(200);
-  await main.login(mainEmail, GOOD_PASSWORD);
-  return { org: res.body, main };
-}
+const customer = (email: string): Promise<ApiClient> => customerOf(server, smtp, email);
+const acceptInvitation = (inboxOf: string, forEmail: string): Promise<ApiClient> =>
+  acceptInvitationOf(server, smtp, inboxOf, forEmail);
+const makeOrganization = (name: string, mainEmail: string): Promise<{ org: Org; main: ApiClient }> =>
+  makeOrganizationOf(server, smtp, admin, name, mainEmail);
 
 describe('organizations and sub-accounts', () => {
   let acme: { org: Org; main: ApiClient };

@@ -1,0 +1,56 @@
+import dgram from 'node:dgram';
+import type { DepotView, ProvisioningFile } from '@kis/protocol/api';
+import { SimulatedDepot, type SimulatedDepotOptions } from '../../scripts/simulator/depot.js';
+import type { ApiClient } from './api.js';
+import type { TestServer } from './server.js';
+
+/** Registers a depot through the API as an operator and returns its provisioning file. */
+export async function registerDepot(
+  admin: ApiClient,
+  input: { name?: string; compartments?: number; heartbeatSeconds?: number; organizationId?: string } = {},
+): Promise<{ depot: DepotView; provisioning: ProvisioningFile }> {
+  const res = await admin.post<{ depot: DepotView; provisioning: ProvisioningFile }>('/api/depots', {
+    name: input.name ?? 'Depot Nord',
+    location: 'Hamburg, Tor 3',
+    compartments: input.compartments ?? 4,
+    heartbeatSeconds: input.heartbeatSeconds ?? 60,
+    ...(input.organizationId ? { organizationId: input.organizationId } : {}),
+  });
+  if (res.status !== 200) throw new Error(`depot registration failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+/** A simulated depot for a provisioning file; stopped by the caller. */
+export function simulate(provisioning: ProvisioningFile, options: Partial<SimulatedDepotOptions> = {}): SimulatedDepot {
+  return new SimulatedDepot(provisioning, { compartments: 4, eventRetryMs: 1000, ...options });
+}
+
+/** The value of `kis_udp_datagrams_total{outcome}` from /metrics (loopback may read it). */
+export async function udpCount(server: TestServer, outcome: string): Promise<number> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`kis_udp_datagrams_total{outcome="${outcome}"}`));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+/**
+ * A bare UDP socket that sends datagrams to the server and records anything that comes back
+ * (the server must answer nothing that it drops).
+ */
+export async function udpProbe(server: TestServer): Promise<{
+  send(datagram: Uint8Array): Promise<void>;
+  answers: Buffer[];
+  close(): Promise<void>;
+}> {
+  const socket = dgram.createSocket('udp4');
+  const answers: Buffer[] = [];
+  socket.on('message', (msg) => answers.push(msg));
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    answers,
+    send: (datagram) =>
+      new Promise((resolve, reject) =>
+        socket.send(datagram, server.udpPort, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+      ),
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
+}
