@@ -7,7 +7,7 @@ import type { Command } from './commands.js';
 import { withDatabase } from './database.js';
 
 /** Where depots send their telegrams, as their provisioning file names it. */
-function defaultServer(config: Config): string {
+export function defaultServer(config: Config): string {
   const host = config.KIS_PUBLIC_URL
     ? new URL(config.KIS_PUBLIC_URL).hostname
     : config.KIS_HOST === '0.0.0.0'

@@ -27,6 +27,8 @@ export interface Provisioning {
 export interface DepotMemory {
   epoch: number;
   nextEv: number;
+  /** How many compartments the depot has (hardware; written when a demo depot is registered). */
+  compartments?: number;
   keyId?: number;
   key?: string;
 }
@@ -114,6 +116,7 @@ export class SimulatedDepot extends EventEmitter {
     return {
       epoch: this.epoch,
       nextEv: this.nextEv,
+      compartments: this.comps.length,
       ...(this.keyId ? { keyId: this.keyId, key: this.key.toString('base64') } : {}),
     };
   }
