@@ -48,6 +48,12 @@ export class I18n {
     return new Intl.DateTimeFormat(this.locale, { dateStyle: 'medium', timeStyle: 'short' }).format(date);
   }
 
+  /** Date and time to the second, in the user's language and time zone (live states, history). */
+  dateTimeSeconds(value: Date | string): string {
+    const date = typeof value === 'string' ? Date.parse(value) : value;
+    return new Intl.DateTimeFormat(this.locale, { dateStyle: 'medium', timeStyle: 'medium' }).format(date);
+  }
+
   private apply(): void {
     if (typeof document !== 'undefined') document.documentElement.lang = this.locale;
   }
