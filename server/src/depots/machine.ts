@@ -55,6 +55,8 @@ export interface DepotCommit {
   /** Sent after the ACK, in this order. */
   send: Array<{ cmd: number; payload: CommandPayload }>;
   raised: Alarm[];
+  /** Set by the service: a new send epoch to store (raised, never lowered) before it is used. */
+  sendEpoch?: number;
 }
 
 /** The service's side of the machine. */

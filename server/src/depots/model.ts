@@ -12,6 +12,11 @@ const depotKeySchema = new Schema(
 
 const depotSchema = new Schema(
   {
+    /**
+     * The depot id again: FerretDB's SQLite backend pushes only `_id` look-ups down to an index, so
+     * everything that finds one depot asks by `_id` (a look-up by another field scans the collection).
+     */
+    _id: { type: String, required: true },
     /** 16 hex digits, lower case: the u64 id in every telegram header. */
     depotId: { type: String, required: true, unique: true },
     name: { type: String, required: true },
@@ -42,10 +47,10 @@ const depotSchema = new Schema(
     /** The current state (see depots/machine.ts `LiveState`), updated by heartbeats and events. */
     live: { type: Schema.Types.Mixed },
   },
-  { collection: 'depots', versionKey: false, minimize: false },
+  { collection: 'depots', versionKey: false, minimize: false, _id: false },
 );
 
-export type DepotDoc = InferSchemaType<typeof depotSchema> & { _id: mongoose.Types.ObjectId };
+export type DepotDoc = InferSchemaType<typeof depotSchema>;
 export const Depot = mongoose.model('Depot', depotSchema);
 
 /**
@@ -80,6 +85,8 @@ export const DepotHistory = mongoose.model('DepotHistory', historySchema);
 /** A command to a depot and its delivery: queued → sent → succeeded | failed | expired. */
 const commandSchema = new Schema(
   {
+    /** `<depotId>:<cmd>`: one command of one depot, found by `_id` (see the depot's `_id`). */
+    _id: { type: String, required: true },
     depotId: { type: String, required: true },
     cmd: { type: Number, required: true },
     op: { type: String, required: true },
@@ -98,11 +105,16 @@ const commandSchema = new Schema(
     userId: { type: String },
     userName: { type: String },
   },
-  { collection: 'depot_commands', versionKey: false },
+  { collection: 'depot_commands', versionKey: false, _id: false },
 );
 commandSchema.index({ depotId: 1, cmd: 1 }, { unique: true });
 commandSchema.index({ state: 1 });
-export type CommandDoc = InferSchemaType<typeof commandSchema> & { _id: mongoose.Types.ObjectId };
+export type CommandDoc = InferSchemaType<typeof commandSchema>;
+
+/** The `_id` of a depot's command. */
+export function commandId(depotId: string, cmd: number): string {
+  return `${depotId}:${cmd}`;
+}
 export const DepotCommand = mongoose.model('DepotCommand', commandSchema);
 
 /** A PIN for one compartment: the digits sealed at rest, its window, uses and return time. */

@@ -54,6 +54,8 @@ export interface DepotLink {
   sendKeyId: number;
   replay: ReplayState;
   sendEpoch: number;
+  /** Whether `sendEpoch` is in the database yet; nothing is sent under it before. */
+  sendEpochStored: boolean;
   sendSeq: number;
   actor: DepotActor;
   meta: DepotMeta;
@@ -158,12 +160,9 @@ export class DepotRuntime {
     this.notifier = notifier;
   }
 
-  /**
-   * Loads every active depot. The send epoch of all depots goes up first, in one write: this
-   * process cannot prove it remembers the last seq an earlier one used.
-   */
+  /** Loads every active depot into its link and actor. */
   async start(): Promise<void> {
-    await Depot.updateMany({}, { $inc: { sendEpoch: 1 } });
+    const started = Date.now();
     const pending = await DepotCommand.find({ state: { $in: ['queued', 'sent'] } }).lean();
     const byDepot = new Map<string, CommandDoc[]>();
     for (const c of pending) byDepot.set(c.depotId, [...(byDepot.get(c.depotId) ?? []), c as CommandDoc]);
@@ -172,6 +171,7 @@ export class DepotRuntime {
       const d = doc as DepotDoc;
       this.attach(d, byDepot.get(d.depotId) ?? [], returnTimes.get(d.depotId) ?? {});
     }
+    this.options.logger.info({ depots: this.links.size, ms: Date.now() - started }, 'depots loaded');
   }
 
   private async returnTimes(depotId?: string): Promise<Map<string, Record<string, number>>> {
@@ -228,7 +228,10 @@ export class DepotRuntime {
         highest: replay.highest ?? 0,
         bitmap: BigInt(`0x${replay.bitmap || '0'}`),
       },
-      sendEpoch: doc.sendEpoch,
+      // This process cannot prove it remembers the last seq an earlier one used: a new epoch, which
+      // the first commit stores before anything is sent under it (see commit()).
+      sendEpoch: doc.sendEpoch + 1,
+      sendEpochStored: false,
       sendSeq: 0,
       meta: metaOf(doc),
       actor: undefined as unknown as DepotActor,
@@ -254,17 +257,13 @@ export class DepotRuntime {
   }
 
   /**
-   * Loads (or reloads) one depot after it was registered, changed or enabled: raises its send
-   * epoch and starts its actor. A disabled or deleted depot is detached.
+   * Loads (or reloads) one depot after it was registered, changed or enabled, and starts its
+   * actor. A disabled or deleted depot is detached.
    */
   async reload(depotId: string): Promise<void> {
     const old = this.links.get(depotId);
     if (old) this.detach(depotId);
-    const doc = (await Depot.findOneAndUpdate(
-      { depotId, status: 'active' },
-      { $inc: { sendEpoch: 1 } },
-      { new: true },
-    ).lean()) as DepotDoc | null;
+    const doc = (await Depot.findOne({ _id: depotId, status: 'active' }).lean()) as DepotDoc | null;
     if (!doc) return;
     const commands = (await DepotCommand.find({ depotId, state: { $in: ['queued', 'sent'] } }).lean()) as CommandDoc[];
     this.attach(doc, commands, (await this.returnTimes(depotId)).get(depotId) ?? {});
@@ -365,10 +364,15 @@ export class DepotRuntime {
   /** Makes a commit durable, then answers the depot (ACK, commands) and tells the browsers. */
   private commit(link: DepotLink, commit: DepotCommit): void {
     const started = this.now();
+    const storesEpoch = !link.sendEpochStored;
+    if (storesEpoch) commit.sendEpoch = link.sendEpoch;
     this.writer
       .write(commit)
       .then(
-        () => this.answer(link, commit, started),
+        () => {
+          if (storesEpoch) link.sendEpochStored = true;
+          return this.answer(link, commit, started);
+        },
         (err: unknown) => {
           // No ACK: the depot repeats what it sent as new telegrams (new seq), so nothing is lost.
           this.options.logger.error({ err, depotId: link.depotId }, 'depot commit failed; not acknowledged');

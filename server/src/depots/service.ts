@@ -12,7 +12,16 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maxRole, roleFromAccount, roleIncludes } from './access.js';
 import type { AlarmKind } from './live-state.js';
-import { Depot, DepotCommand, DepotGrant, DepotHistory, DepotPin, type DepotDoc, type PinDoc } from './model.js';
+import {
+  Depot,
+  DepotCommand,
+  DepotGrant,
+  DepotHistory,
+  DepotPin,
+  commandId,
+  type DepotDoc,
+  type PinDoc,
+} from './model.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
 import { historyId } from './writer.js';
 
@@ -124,7 +133,9 @@ async function loadDepot(
   depotId: string,
   needed: DepotRole,
 ): Promise<{ doc: DepotDoc; role: DepotRole }> {
-  const doc = /^[0-9a-f]{16}$/.test(depotId) ? ((await Depot.findOne({ depotId }).lean()) as DepotDoc | null) : null;
+  const doc = /^[0-9a-f]{16}$/.test(depotId)
+    ? ((await Depot.findOne({ _id: depotId }).lean()) as DepotDoc | null)
+    : null;
   const role = doc ? await roleOn(caller, doc) : undefined;
   if (!doc || !role) throw new NotFound('depot_not_found');
   if (!roleIncludes(role, needed)) throw new Forbidden('forbidden', `needs ${needed}`);
@@ -219,6 +230,7 @@ export async function registerDepot(
     const depotId = formatDepotId(randomBytes(8).readBigUInt64BE());
     try {
       const doc = await Depot.create({
+        _id: depotId,
         depotId,
         name: input.name.trim(),
         location: input.location?.trim() ?? '',
@@ -243,7 +255,7 @@ export async function registerDepot(
 
 /** The key of a depot for a key id, unsealed; undefined for an unknown depot, key id or a disabled depot. */
 export async function depotKey(depotId: string, keyId: number): Promise<Buffer | undefined> {
-  const doc = await Depot.findOne({ depotId, status: 'active' }, { keys: 1 }).lean();
+  const doc = await Depot.findOne({ _id: depotId, status: 'active' }, { keys: 1 }).lean();
   const entry = doc?.keys.find((k) => k.keyId === keyId);
   return entry ? sealer().open(entry.sealed, keyContext(depotId, keyId)) : undefined;
 }
@@ -254,7 +266,7 @@ export async function listDepots(
   query: { page: number; pageSize: number; q?: string | undefined },
 ): Promise<{ items: DepotView[]; total: number }> {
   const visible = await visibleDepots(caller);
-  const filter: Record<string, unknown> = { depotId: { $in: [...visible.keys()] } };
+  const filter: Record<string, unknown> = { _id: { $in: [...visible.keys()] } };
   if (query.q) {
     const re = new RegExp(query.q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
     filter.$or = [{ name: re }, { location: re }, { depotId: re }];
@@ -281,7 +293,7 @@ export async function watchableDepots(caller: DepotCaller, ids?: readonly string
   const visible = await visibleDepots(caller);
   const wanted = ids ? ids.filter((id) => visible.has(id)) : [...visible.keys()];
   if (wanted.length === 0) return [];
-  const docs = (await Depot.find({ depotId: { $in: wanted } }).lean()) as DepotDoc[];
+  const docs = (await Depot.find({ _id: { $in: wanted } }).lean()) as DepotDoc[];
   return docs.map((d) => viewOf(d, visible.get(d.depotId) ?? 'viewer'));
 }
 
@@ -296,7 +308,7 @@ export async function updateDepot(
   if (input.name !== undefined) set.name = input.name.trim();
   if (input.location !== undefined) set.location = input.location.trim();
   if (Object.keys(set).length) {
-    await Depot.updateOne({ depotId }, { $set: set });
+    await Depot.updateOne({ _id: depotId }, { $set: set });
     runtime?.setMeta(depotId, set);
     await auditFor(caller, 'depot.updated', depotId);
   }
@@ -307,7 +319,7 @@ export async function updateDepot(
 }
 
 async function getDepotAs(depotId: string, role: DepotRole): Promise<DepotView> {
-  const doc = (await Depot.findOne({ depotId }).lean()) as DepotDoc | null;
+  const doc = (await Depot.findOne({ _id: depotId }).lean()) as DepotDoc | null;
   if (!doc) throw new NotFound('depot_not_found');
   return viewOf(doc, role);
 }
@@ -320,7 +332,7 @@ export async function setDepotStatus(
 ): Promise<DepotView> {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   await loadDepot(caller, depotId, 'manager');
-  await Depot.updateOne({ depotId }, { $set: { status } });
+  await Depot.updateOne({ _id: depotId }, { $set: { status } });
   if (status === 'disabled') runtime?.detach(depotId);
   else await runtime?.reload(depotId);
   await auditFor(caller, status === 'disabled' ? 'depot.disabled' : 'depot.enabled', depotId);
@@ -332,7 +344,7 @@ export async function deleteDepot(caller: DepotCaller, depotId: string): Promise
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   await loadDepot(caller, depotId, 'manager');
   runtime?.detach(depotId);
-  await Depot.deleteOne({ depotId });
+  await Depot.deleteOne({ _id: depotId });
   await Promise.all([
     DepotHistory.deleteMany({ depotId }),
     DepotCommand.deleteMany({ depotId }),
@@ -354,7 +366,7 @@ export async function rekeyDepot(caller: DepotCaller, depotId: string): Promise<
   if (keyId > 255) throw new Conflict('key_ids_exhausted');
   const key = randomBytes(32);
   await Depot.updateOne(
-    { depotId },
+    { _id: depotId },
     { $push: { keys: { keyId, sealed: sealer().seal(key, keyContext(depotId, keyId)), createdAt: new Date() } } },
   );
   runtime?.addKey(depotId, keyId, key);
@@ -380,6 +392,7 @@ async function queue(caller: DepotCaller, doc: DepotDoc, args: CommandArgs): Pro
   const now = Date.now();
   const expiresAt = now + settings.commandTimeoutMs;
   const created = await DepotCommand.create({
+    _id: commandId(doc.depotId, cmd),
     depotId: doc.depotId,
     cmd,
     op: payload.op,
