@@ -6,107 +6,19 @@
  *
  * Talks to 127.0.0.1 only: a FerretDB (or MONGODB_URI) and KIS servers it starts itself.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcrypt';
 import { connectDatabase, disconnectDatabase } from '../../server/src/db/connection.js';
 import { provisionDatabase } from '../../server/src/db/provision.js';
 import * as sessions from '../../server/src/identity/sessions.js';
 import { User } from '../../server/src/identity/user-model.js';
 import { createLogger } from '../../server/src/logger.js';
+import { BENCH_PASSWORD, adminCookie, log, post, startServer, stats, stopServer } from './common.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const PASSWORD = 'Ein langes Passwort für Benchmarks 7';
-
-function log(message: string): void {
-  process.stderr.write(`${message}\n`);
-}
-
-/** Median and upper percentiles of a sample, rounded. */
-function stats(samples: number[]): { median: number; p90: number; p99: number } {
-  const sorted = [...samples].sort((a, b) => a - b);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
-  const round = (x: number): number => Math.round(x * 10) / 10;
-  return { median: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)) };
-}
-
-interface RunningServer {
-  url: string;
-  child: ChildProcess;
-  stderr: () => string;
-  dataDir: string;
-}
-
-/** Starts the built server on free ports with its own data dir and database, like the tests do. */
-async function startServer(mongoBase: string, env: Record<string, string>): Promise<RunningServer> {
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'kis-bench-'));
-  const child = spawn(process.execPath, [path.join(ROOT, 'server/dist/main.js')], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      NODE_ENV: 'production',
-      KIS_DATA_DIR: dataDir,
-      KIS_HTTP_PORT: '0',
-      KIS_UDP_PORT: '0',
-      KIS_LOG_LEVEL: 'info',
-      MONGODB_URI: `${mongoBase}kis_bench_${randomBytes(4).toString('hex')}`,
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  let stdout = '';
-  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
-  // The "listening" log line names the port the server got.
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 60_000);
-    child.stdout?.on('data', (c: Buffer) => {
-      stdout += c.toString();
-      const port = /"httpPort":(\d+)[^\n]*"msg":"listening"/.exec(stdout)?.[1];
-      if (port && stderr.includes('#token=')) {
-        clearTimeout(timer);
-        resolve(`http://127.0.0.1:${port}`);
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
-  });
-  return { url, child, stderr: () => stderr, dataDir };
-}
-
-async function stopServer(server: RunningServer): Promise<void> {
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await exited;
-  await rm(server.dataDir, { recursive: true, force: true });
-}
-
-async function post(url: string, body: unknown, cookie?: string): Promise<Response> {
-  return fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
-    body: JSON.stringify(body),
-  });
-}
-
-/** Creates the first admin through the printed link and returns a logged-in cookie. */
-async function adminCookie(server: RunningServer): Promise<string> {
-  const token = /#token=([A-Za-z0-9_-]+)/.exec(server.stderr())?.[1];
-  const setup = await post(`${server.url}/api/auth/admin-setup`, {
-    token,
-    email: 'bench@kis.test',
-    name: 'Bench',
-    password: PASSWORD,
-  });
-  if (!setup.ok) throw new Error(`admin set-up failed: ${await setup.text()}`);
-  const login = await post(`${server.url}/api/auth/login`, { email: 'bench@kis.test', password: PASSWORD });
-  const cookie = login.headers.get('set-cookie')?.split(';')[0];
-  if (!cookie) throw new Error('no session cookie');
-  return cookie;
-}
+const PASSWORD = BENCH_PASSWORD;
 
 /** Runs `total` jobs with at most `concurrency` at once; returns each job's duration in ms and the wall time. */
 async function pool(

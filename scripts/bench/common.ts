@@ -1,0 +1,123 @@
+/**
+ * What the benchmarks share: a KIS server started from the build like the tests do, the first
+ * admin's session, and percentiles. Progress goes to stderr; results are one JSON object on stdout.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const BENCH_PASSWORD = 'Ein langes Passwort für Benchmarks 7';
+
+export function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+/** Median and upper percentiles of a sample, rounded to one decimal. */
+export function stats(samples: number[]): { median: number; p90: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  const round = (x: number): number => Math.round(x * 10) / 10;
+  return { median: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)) };
+}
+
+export interface RunningServer {
+  url: string;
+  udpPort: number;
+  child: ChildProcess;
+  stderr: () => string;
+  /** Everything the server logged so far. */
+  stdout: () => string;
+  dataDir: string;
+}
+
+/**
+ * Starts the built server on free ports with its own data dir and database, like the tests do.
+ * Pass `dataDir` and `MONGODB_URI` in `env` to start it on prepared data.
+ */
+export async function startServer(
+  mongoBase: string,
+  env: Record<string, string>,
+  dataDir?: string,
+): Promise<RunningServer> {
+  const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kis-bench-')));
+  const child = spawn(process.execPath, [path.join(ROOT, 'server/dist/main.js')], {
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      NODE_ENV: 'production',
+      KIS_DATA_DIR: dir,
+      KIS_HTTP_PORT: '0',
+      KIS_UDP_PORT: '0',
+      KIS_LOG_LEVEL: 'info',
+      MONGODB_URI: `${mongoBase}kis_bench_${randomBytes(4).toString('hex')}`,
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
+  // The "listening" log line names the ports the server got.
+  const ports = await new Promise<{ http: number; udp: number }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 120_000);
+    child.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      const line = /\{[^\n]*"msg":"listening"[^\n]*\}/.exec(stdout)?.[0];
+      if (line && stderr.includes('#token=')) {
+        clearTimeout(timer);
+        const entry = JSON.parse(line) as { httpPort: number; udpPort: number };
+        resolve({ http: entry.httpPort, udp: entry.udpPort });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${ports.http}`,
+    udpPort: ports.udp,
+    child,
+    stderr: () => stderr,
+    stdout: () => stdout,
+    dataDir: dir,
+  };
+}
+
+export async function stopServer(server: RunningServer): Promise<void> {
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+  await rm(server.dataDir, { recursive: true, force: true });
+}
+
+export async function post(url: string, body: unknown, cookie?: string): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(cookie ? { cookie } : {}) },
+    body: JSON.stringify(body),
+  });
+}
+
+/** Creates the first admin through the printed link and returns its session cookie and CSRF token. */
+export async function adminSession(server: RunningServer): Promise<{ cookie: string; csrfToken: string }> {
+  const token = /#token=([A-Za-z0-9_-]+)/.exec(server.stderr())?.[1];
+  const setup = await post(`${server.url}/api/auth/admin-setup`, {
+    token,
+    email: 'bench@kis.test',
+    name: 'Bench',
+    password: BENCH_PASSWORD,
+  });
+  if (!setup.ok) throw new Error(`admin set-up failed: ${await setup.text()}`);
+  const login = await post(`${server.url}/api/auth/login`, { email: 'bench@kis.test', password: BENCH_PASSWORD });
+  const cookie = login.headers.get('set-cookie')?.split(';')[0];
+  if (!cookie) throw new Error('no session cookie');
+  const { csrfToken } = (await login.json()) as { csrfToken: string };
+  return { cookie, csrfToken };
+}
+
+/** The admin's session cookie. */
+export async function adminCookie(server: RunningServer): Promise<string> {
+  return (await adminSession(server)).cookie;
+}
