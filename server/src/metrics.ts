@@ -9,6 +9,7 @@ export interface Metrics {
   udpDatagrams: Counter<'outcome'>;
   udpAckLatency: Histogram;
   depotsLoaded: Gauge;
+  depotLookups: Counter<'found'>;
 }
 
 /** Creates the registry with Node's default metrics and KIS's own. */
@@ -45,6 +46,12 @@ export function createMetrics(): Metrics {
       name: 'kis_udp_ack_latency_seconds',
       help: 'From an accepted depot telegram to its ACK leaving, including the durable write',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+    depotLookups: new Counter({
+      name: 'kis_depot_lookups_total',
+      help: 'Database look-ups for depot ids the server did not have loaded, by whether the depot was found',
+      labelNames: ['found'],
       registers: [registry],
     }),
     depotsLoaded: new Gauge({

@@ -25,11 +25,16 @@ export function simulate(provisioning: ProvisioningFile, options: Partial<Simula
   return new SimulatedDepot(provisioning, { compartments: 4, eventRetryMs: 1000, ...options });
 }
 
-/** The value of `kis_udp_datagrams_total{outcome}` from /metrics (loopback may read it). */
-export async function udpCount(server: TestServer, outcome: string): Promise<number> {
+/** The value of a counter sample from /metrics (loopback may read it), e.g. `kis_udp_datagrams_total{outcome="replay"}`. */
+export async function metric(server: TestServer, sample: string): Promise<number> {
   const text = await (await fetch(`${server.url}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`kis_udp_datagrams_total{outcome="${outcome}"}`));
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+/** The value of `kis_udp_datagrams_total{outcome}`. */
+export function udpCount(server: TestServer, outcome: string): Promise<number> {
+  return metric(server, `kis_udp_datagrams_total{outcome="${outcome}"}`);
 }
 
 /**

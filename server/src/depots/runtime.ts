@@ -294,6 +294,8 @@ export class DepotRuntime {
     return this.reload(depotId)
       .then(() => {
         const found = this.links.get(depotId);
+        this.options.metrics.depotLookups.inc({ found: found ? 'yes' : 'no' });
+        this.options.metrics.depotsLoaded.set(this.links.size);
         if (!found) this.rememberUnknown(depotId, now);
         return found;
       })

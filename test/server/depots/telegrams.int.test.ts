@@ -3,7 +3,7 @@ import type { CommandView, DepotView, HistoryEntryView } from '@kis/protocol/api
 import type { AckPayload } from '@kis/protocol/telegram';
 import type { SimulatedDepot } from '../../../scripts/simulator/depot.js';
 import { createFirstAdmin, type ApiClient } from '../../helpers/api.js';
-import { registerDepot, simulate, udpCount, udpProbe } from '../../helpers/depots.js';
+import { metric, registerDepot, simulate, udpCount, udpProbe } from '../../helpers/depots.js';
 import { eventually, startServer, type TestServer } from '../../helpers/server.js';
 
 let server: TestServer;
@@ -219,5 +219,18 @@ describe('depot telegrams over UDP', () => {
     const ack = nextAck(depot);
     depot.heartbeat();
     await ack;
+  });
+
+  it('looks an unknown depot id up in the database at most once a minute, however often it comes', async () => {
+    const { provisioning } = await registerDepot(admin);
+    const stranger = simulate({ ...provisioning, depotId: '00000000deadbeef' });
+    track(stranger);
+    const lookups = (): Promise<number> => metric(server, 'kis_depot_lookups_total{found="no"}');
+    const before = await lookups();
+    const dropped = await udpCount(server, 'unknown_depot');
+    await stranger.start();
+    for (let i = 0; i < 50; i++) stranger.heartbeat();
+    await eventually(async () => (await udpCount(server, 'unknown_depot')) >= dropped + 51, 5000, 'all dropped');
+    expect((await lookups()) - before).toBe(1);
   });
 });
