@@ -51,6 +51,7 @@ for (let i = 0; i < COUNT; i++) {
         comps: live.comps.map((c) => ({ ...c, key: true, locked: true })),
       },
       lastEv: 1000,
+      replay: { epoch: 3, highest: 120, bitmap: 0xffffffffn },
       commands: [],
       returnTimes: {},
       now: Date.now,

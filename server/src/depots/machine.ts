@@ -32,6 +32,8 @@ export interface DepotInput {
   live: LiveState;
   /** The highest event number whose effect was applied. */
   lastEv: number;
+  /** The anti-replay window as of the last telegram this actor took in. */
+  replay: ReplayState;
   /** Commands still waiting for their RESULT (from the database after a restart). */
   commands: PendingCommand[];
   /** Return times of the depot's PINs that have one (pin id → epoch ms). */
@@ -46,7 +48,7 @@ export interface DepotCommit {
   history: HistoryEntry[];
   live: LiveState;
   lastEv: number;
-  replay?: ReplayState;
+  replay: ReplayState;
   commandUpdates: CommandUpdate[];
   /** PIN uses the depot reported (pin_accepted events applied now). */
   pinUses: string[];
@@ -55,8 +57,10 @@ export interface DepotCommit {
   /** Sent after the ACK, in this order. */
   send: Array<{ cmd: number; payload: CommandPayload }>;
   raised: Alarm[];
-  /** Set by the service: a new send epoch to store (raised, never lowered) before it is used. */
+  /** Set by the service: the send epoch to store before anything is sent under it. */
   sendEpoch?: number;
+  /** Set by the service: the depot's state revision this commit makes (one up per commit). */
+  rev: number;
 }
 
 /** The service's side of the machine. */
@@ -90,6 +94,8 @@ function emptyCommit(context: DepotContext): DepotCommit {
     history: [],
     live: context.live,
     lastEv: context.lastEv,
+    replay: context.replay,
+    rev: 0,
     commandUpdates: [],
     pinUses: [],
     send: [],
@@ -219,7 +225,7 @@ export const depotMachine = setup({
       commands = sendPending(commands, commit, at);
       commit.live = live;
       commit.lastEv = lastEv;
-      enqueue.assign({ live, lastEv, commands });
+      enqueue.assign({ live, lastEv, commands, replay: event.replay });
       enqueue(() => context.effects.commit(commit));
     }),
 

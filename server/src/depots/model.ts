@@ -44,8 +44,12 @@ const depotSchema = new Schema(
     nextCmd: { type: Number, required: true, default: 1 },
     /** The highest event number whose effect on the current state was applied. */
     lastEv: { type: Number, required: true, default: 0 },
-    /** The current state (see depots/machine.ts `LiveState`), updated by heartbeats and events. */
+    /**
+     * The current state (see depots/live-state.ts `LiveState`) as of `stateRev`. While the depot is
+     * loaded its state lives in the state log below; it is written here when the depot is detached.
+     */
     live: { type: Schema.Types.Mixed },
+    stateRev: { type: Number, required: true, default: 0 },
   },
   { collection: 'depots', versionKey: false, minimize: false, _id: false },
 );
@@ -157,3 +161,38 @@ const grantSchema = new Schema(
 grantSchema.index({ depotId: 1, userId: 1 }, { unique: true });
 export type GrantDoc = InferSchemaType<typeof grantSchema> & { _id: mongoose.Types.ObjectId };
 export const DepotGrant = mongoose.model('DepotGrant', grantSchema);
+
+/**
+ * The depots' changing state (current state, replay window, last applied event, send epoch) as an
+ * append-only log: one entry per depot and write batch, the newest per depot wins. Appending is
+ * what every database does fastest (FerretDB's SQLite backend updates a document only after
+ * scanning its collection: 45 ms per update among 10,000 depots, against 0.07 ms per inserted
+ * entry). Two generations: a compaction writes the newest entry of every depot into the other
+ * collection and drops the old one (see depots/state-log.ts).
+ */
+const stateSchema = new Schema(
+  {
+    d: { type: String, required: true },
+    /** Revision of the depot's state, one up per entry: the highest is the newest. */
+    rev: { type: Number, required: true },
+    live: { type: Schema.Types.Mixed, required: true },
+    lastEv: { type: Number, required: true },
+    replay: { type: new Schema({ epoch: Number, highest: Number, bitmap: String }, { _id: false }), required: true },
+    sendEpoch: { type: Number, required: true },
+  },
+  { versionKey: false, minimize: false },
+);
+export type StateDoc = InferSchemaType<typeof stateSchema> & { _id: mongoose.Types.ObjectId };
+export const STATE_GENERATIONS = ['a', 'b'] as const;
+export type StateGeneration = (typeof STATE_GENERATIONS)[number];
+export const DepotStates: Readonly<Record<StateGeneration, mongoose.Model<StateDoc>>> = {
+  a: mongoose.model<StateDoc>('DepotStateA', stateSchema, 'depot_states_a'),
+  b: mongoose.model<StateDoc>('DepotStateB', stateSchema, 'depot_states_b'),
+};
+
+/** Which state generation takes new entries. */
+const stateMetaSchema = new Schema(
+  { _id: { type: String, required: true }, current: { type: String, enum: STATE_GENERATIONS, required: true } },
+  { collection: 'depot_state_meta', versionKey: false, _id: false },
+);
+export const DepotStateMeta = mongoose.model('DepotStateMeta', stateMetaSchema);

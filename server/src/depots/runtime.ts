@@ -18,6 +18,7 @@ import type { Metrics } from '../metrics.js';
 import { initialLiveState, type LiveState, type PendingCommand } from './live-state.js';
 import { depotMachine, type DepotActor, type DepotCommit } from './machine.js';
 import { Depot, DepotCommand, DepotPin, type CommandDoc, type DepotDoc } from './model.js';
+import { StateLog, type DurableState } from './state-log.js';
 import { CommitWriter } from './writer.js';
 
 /** How long an unknown depot id is remembered as unknown: at most one look-up per id per minute. */
@@ -57,6 +58,8 @@ export interface DepotLink {
   /** Whether `sendEpoch` is in the database yet; nothing is sent under it before. */
   sendEpochStored: boolean;
   sendSeq: number;
+  /** The revision of the depot's state: one up per commit. */
+  rev: number;
   actor: DepotActor;
   meta: DepotMeta;
 }
@@ -127,7 +130,8 @@ function metaOf(doc: DepotDoc): DepotMeta {
 export class DepotRuntime {
   readonly links = new Map<string, DepotLink>();
   private readonly actors: ActorRegistry<DepotActor>;
-  private readonly writer = new CommitWriter();
+  private readonly log = new StateLog();
+  private readonly writer = new CommitWriter(this.log);
   private readonly unknown = new Map<string, number>();
   private readonly lookingUp = new Set<string>();
   private lookupTokens = LOOKUPS_PER_SECOND;
@@ -167,9 +171,16 @@ export class DepotRuntime {
     const byDepot = new Map<string, CommandDoc[]>();
     for (const c of pending) byDepot.set(c.depotId, [...(byDepot.get(c.depotId) ?? []), c as CommandDoc]);
     const returnTimes = await this.returnTimes();
+    await this.log.init();
+    const states = await this.log.loadAll();
     for await (const doc of Depot.find({ status: 'active' }).lean().cursor()) {
       const d = doc as DepotDoc;
-      this.attach(d, byDepot.get(d.depotId) ?? [], returnTimes.get(d.depotId) ?? {});
+      this.attach(
+        d,
+        byDepot.get(d.depotId) ?? [],
+        returnTimes.get(d.depotId) ?? {},
+        newer(baseline(d), states.get(d.depotId)),
+      );
     }
     this.options.logger.info({ depots: this.links.size, ms: Date.now() - started }, 'depots loaded');
   }
@@ -189,8 +200,14 @@ export class DepotRuntime {
     return map;
   }
 
-  /** Creates the link and actor of a depot from its document (the send epoch already raised). */
-  private attach(doc: DepotDoc, commands: CommandDoc[], returnTimes: Record<string, number>): DepotLink {
+  /** Creates the link and actor of a depot from its document and its newest durable state. */
+  private attach(
+    doc: DepotDoc,
+    commands: CommandDoc[],
+    returnTimes: Record<string, number>,
+    state: DurableState,
+  ): DepotLink {
+    this.writer.durable.set(doc.depotId, state);
     const keys = new Map<number, Buffer>();
     for (const k of doc.keys) {
       try {
@@ -216,23 +233,19 @@ export class DepotRuntime {
         this.options.logger.error({ err, depotId: doc.depotId, cmd: c.cmd }, 'stored command does not open');
       }
     }
-    const replay = doc.replay ?? { epoch: 0, highest: 0, bitmap: '0' };
     const link: DepotLink = {
       depotId: doc.depotId,
       idBig: BigInt(`0x${doc.depotId}`),
       keys,
       currentKeyId: doc.currentKeyId,
       sendKeyId: doc.currentKeyId,
-      replay: {
-        epoch: replay.epoch ?? 0,
-        highest: replay.highest ?? 0,
-        bitmap: BigInt(`0x${replay.bitmap || '0'}`),
-      },
+      replay: state.replay,
       // This process cannot prove it remembers the last seq an earlier one used: a new epoch, which
       // the first commit stores before anything is sent under it (see commit()).
-      sendEpoch: doc.sendEpoch + 1,
+      sendEpoch: Math.max(doc.sendEpoch, state.sendEpoch) + 1,
       sendEpochStored: false,
       sendSeq: 0,
+      rev: state.rev,
       meta: metaOf(doc),
       actor: undefined as unknown as DepotActor,
     };
@@ -244,8 +257,9 @@ export class DepotRuntime {
         input: {
           depotId: doc.depotId,
           heartbeatMs: doc.heartbeatSeconds * 1000,
-          live: liveOf(doc),
-          lastEv: doc.lastEv ?? 0,
+          live: state.live,
+          lastEv: state.lastEv,
+          replay: state.replay,
           commands: pendingCommands,
           returnTimes,
           now: () => this.now(),
@@ -261,21 +275,45 @@ export class DepotRuntime {
    * actor. A disabled or deleted depot is detached.
    */
   async reload(depotId: string): Promise<void> {
-    const old = this.links.get(depotId);
-    if (old) this.detach(depotId);
+    if (this.links.has(depotId)) await this.detach(depotId);
     const doc = (await Depot.findOne({ _id: depotId, status: 'active' }).lean()) as DepotDoc | null;
     if (!doc) return;
     const commands = (await DepotCommand.find({ depotId, state: { $in: ['queued', 'sent'] } }).lean()) as CommandDoc[];
-    this.attach(doc, commands, (await this.returnTimes(depotId)).get(depotId) ?? {});
+    const state = newer(baseline(doc), await this.log.latest(depotId));
+    this.attach(doc, commands, (await this.returnTimes(depotId)).get(depotId) ?? {}, state);
   }
 
-  /** Stops a depot's actor and forgets its keys (disabled or deleted). */
-  detach(depotId: string): void {
+  /**
+   * Stops a depot's actor and forgets its keys (disabled or deleted). Its newest durable state moves
+   * into the depot's document, where lists find it and a later rotation of the log cannot lose it.
+   */
+  async detach(depotId: string): Promise<void> {
     const link = this.links.get(depotId);
     if (!link) return;
     link.actor.stop();
     this.actors.remove(depotId);
     this.links.delete(depotId);
+    await this.writer.between(async () => {
+      const state = this.writer.durable.get(depotId);
+      if (!state) return;
+      await Depot.updateOne(
+        { _id: depotId },
+        {
+          $set: {
+            live: state.live,
+            lastEv: state.lastEv,
+            replay: {
+              epoch: state.replay.epoch,
+              highest: state.replay.highest,
+              bitmap: state.replay.bitmap.toString(16),
+            },
+            stateRev: state.rev,
+          },
+          $max: { sendEpoch: state.sendEpoch },
+        },
+      );
+      this.writer.durable.delete(depotId);
+    });
   }
 
   /**
@@ -367,7 +405,9 @@ export class DepotRuntime {
   private commit(link: DepotLink, commit: DepotCommit): void {
     const started = this.now();
     const storesEpoch = !link.sendEpochStored;
-    if (storesEpoch) commit.sendEpoch = link.sendEpoch;
+    commit.sendEpoch = link.sendEpoch;
+    link.rev += 1;
+    commit.rev = link.rev;
     this.writer
       .write(commit)
       .then(
@@ -493,6 +533,11 @@ export class DepotRuntime {
     this.actors.stopAll();
     this.links.clear();
   }
+
+  /** Entries in the state log since its last rotation (tests and the benchmark). */
+  get stateLogEntries(): number {
+    return this.log.appended;
+  }
 }
 
 /** The live view from the state kept for a depot; also used for depots not loaded (disabled). */
@@ -524,6 +569,23 @@ export function liveView(depotId: string, meta: DepotMeta, live: LiveState, pend
     loans: live.loans.map((l) => ({ comp: l.comp, pinId: l.pinId, takenAt: iso(l.takenAt), dueAt: iso(l.dueAt) })),
     pendingCommands,
   };
+}
+
+/** The state a depot document holds (as of its `stateRev`). */
+function baseline(doc: DepotDoc): DurableState {
+  const replay = doc.replay ?? { epoch: 0, highest: 0, bitmap: '0' };
+  return {
+    rev: doc.stateRev ?? 0,
+    live: liveOf(doc),
+    lastEv: doc.lastEv ?? 0,
+    replay: { epoch: replay.epoch ?? 0, highest: replay.highest ?? 0, bitmap: BigInt(`0x${replay.bitmap || '0'}`) },
+    sendEpoch: doc.sendEpoch,
+  };
+}
+
+/** The newer of two states by revision. */
+function newer(a: DurableState, b: DurableState | undefined): DurableState {
+  return b && b.rev > a.rev ? b : a;
 }
 
 /** The live state of a depot document (for depots whose actor is not loaded). */

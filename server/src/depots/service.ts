@@ -333,7 +333,7 @@ export async function setDepotStatus(
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   await loadDepot(caller, depotId, 'manager');
   await Depot.updateOne({ _id: depotId }, { $set: { status } });
-  if (status === 'disabled') runtime?.detach(depotId);
+  if (status === 'disabled') await runtime?.detach(depotId);
   else await runtime?.reload(depotId);
   await auditFor(caller, status === 'disabled' ? 'depot.disabled' : 'depot.enabled', depotId);
   return getDepotAs(depotId, 'manager');
@@ -343,7 +343,7 @@ export async function setDepotStatus(
 export async function deleteDepot(caller: DepotCaller, depotId: string): Promise<void> {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   await loadDepot(caller, depotId, 'manager');
-  runtime?.detach(depotId);
+  await runtime?.detach(depotId);
   await Depot.deleteOne({ _id: depotId });
   await Promise.all([
     DepotHistory.deleteMany({ depotId }),

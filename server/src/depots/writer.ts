@@ -2,6 +2,7 @@ import { Types } from 'mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { DepotCommit } from './machine.js';
 import { Depot, DepotCommand, DepotHistory, DepotPin, commandId } from './model.js';
+import type { DurableState, StateLog } from './state-log.js';
 
 /** The most commits one flush writes; more wait for the next. */
 const MAX_BATCH = 2000;
@@ -43,6 +44,15 @@ function isDuplicateOnly(err: unknown): boolean {
 export class CommitWriter {
   private queue: Array<{ commit: DepotCommit; resolve: () => void; reject: (err: unknown) => void }> = [];
   private running = false;
+  /** The newest durable state of every loaded depot: what a log rotation writes as its snapshot. */
+  readonly durable = new Map<string, DurableState>();
+  private rotation: Promise<void> | undefined;
+
+  constructor(
+    private readonly log: StateLog,
+    /** Entries the log may hold before a rotation, given how many depots are loaded. */
+    private readonly rotateAfter: (loaded: number) => number = (loaded) => Math.max(20_000, 4 * loaded),
+  ) {}
 
   /** Resolves when the commit is durable. */
   write(commit: DepotCommit): Promise<void> {
@@ -60,14 +70,35 @@ export class CommitWriter {
     return this.queue.length;
   }
 
+  /**
+   * Waits until nothing is being written, then runs `work` before the next batch (used to move a
+   * detached depot's state into its document, so no later batch races it).
+   */
+  async between<T>(work: () => Promise<T>): Promise<T> {
+    while (this.running || this.rotation) {
+      await new Promise((r) => setImmediate(r));
+      await this.rotation;
+    }
+    return work();
+  }
+
   private async drain(): Promise<void> {
     while (this.queue.length) {
       const batch = this.queue.splice(0, MAX_BATCH);
       try {
-        await writeBatch(batch.map((b) => b.commit));
+        await writeBatch(
+          batch.map((b) => b.commit),
+          this.log,
+          this.durable,
+        );
         for (const b of batch) b.resolve();
       } catch (err) {
         for (const b of batch) b.reject(err);
+      }
+      if (this.log.appended > this.rotateAfter(this.durable.size)) {
+        // Between batches: no append runs while the generation changes.
+        this.rotation = this.log.rotate([...this.durable]).finally(() => (this.rotation = undefined));
+        await this.rotation.catch(() => undefined);
       }
     }
     this.running = false;
@@ -91,7 +122,7 @@ interface PinRow {
   revokedAt: Date;
 }
 
-async function writeBatch(commits: DepotCommit[]): Promise<void> {
+async function writeBatch(commits: DepotCommit[], log: StateLog, durable: Map<string, DurableState>): Promise<void> {
   const history = commits.flatMap((c) =>
     c.history.map((h) => ({
       _id: historyId(c.depotId, h.ev),
@@ -107,25 +138,20 @@ async function writeBatch(commits: DepotCommit[]): Promise<void> {
     })),
   );
 
-  // The newest state of each depot in this batch.
-  const depots = new Map<string, Record<string, unknown>>();
-  const epochs = new Map<string, number>();
+  // The newest state of each depot in this batch, appended to the state log (one entry per depot).
+  const states = new Map<string, DurableState>();
   for (const c of commits) {
-    if (c.sendEpoch !== undefined) epochs.set(c.depotId, Math.max(c.sendEpoch, epochs.get(c.depotId) ?? 0));
-    const set: Record<string, unknown> = depots.get(c.depotId) ?? {};
-    set.live = c.live;
-    set.lastEv = c.lastEv;
-    if (c.replay) {
-      set.replay = { epoch: c.replay.epoch, highest: c.replay.highest, bitmap: c.replay.bitmap.toString(16) };
-    }
-    depots.set(c.depotId, set);
+    const known = states.get(c.depotId);
+    if (known && known.rev > c.rev) continue;
+    states.set(c.depotId, {
+      rev: c.rev,
+      live: c.live,
+      lastEv: c.lastEv,
+      replay: c.replay,
+      sendEpoch: c.sendEpoch ?? 0,
+    });
   }
-  const depotOps: AnyBulkWriteOperation<StringIdDoc>[] = [...depots].map(([depotId, set]) => ({
-    updateOne: {
-      filter: { _id: depotId },
-      update: epochs.has(depotId) ? { $set: set, $max: { sendEpoch: epochs.get(depotId) } } : { $set: set },
-    },
-  }));
+  const depotOps: AnyBulkWriteOperation<StringIdDoc>[] = [];
 
   const commandOps: AnyBulkWriteOperation<StringIdDoc>[] = [];
   const pinOps: AnyBulkWriteOperation<PinRow>[] = [];
@@ -172,6 +198,11 @@ async function writeBatch(commits: DepotCommit[]): Promise<void> {
       .catch((err: unknown) => {
         if (!isDuplicateOnly(err)) throw err;
       });
+  }
+  await log.append([...states]);
+  for (const [depotId, state] of states) {
+    const known = durable.get(depotId);
+    if (!known || known.rev < state.rev) durable.set(depotId, state);
   }
   for (const part of chunks(depotOps, MAX_UPDATES))
     await byStringId<StringIdDoc>(Depot).bulkWrite(part, { ordered: false });

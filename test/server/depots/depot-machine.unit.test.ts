@@ -14,6 +14,7 @@ function start(live: LiveState = initialLiveState(2), commands: PendingCommand[]
       heartbeatMs: HB,
       live,
       lastEv: 0,
+      replay: { epoch: 0, highest: 0, bitmap: 0n },
       commands,
       returnTimes: {},
       now: () => Date.now(),

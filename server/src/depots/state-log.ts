@@ -1,0 +1,116 @@
+import type { ReplayState } from '@kis/protocol/telegram';
+import type { LiveState } from './live-state.js';
+import { DepotStateMeta, DepotStates, STATE_GENERATIONS, type StateDoc, type StateGeneration } from './model.js';
+
+/** What is durable about a depot's changing state. */
+export interface DurableState {
+  /** One up per entry of this depot; the highest is the newest. */
+  rev: number;
+  live: LiveState;
+  lastEv: number;
+  replay: ReplayState;
+  sendEpoch: number;
+}
+
+const META_ID = 'states';
+
+/** Drops a generation's collection (instant on every engine, unlike deleting its entries). */
+async function drop(generation: StateGeneration): Promise<void> {
+  await DepotStates[generation].collection.drop().catch((err: unknown) => {
+    // Dropping a collection that does not exist is fine.
+    if ((err as { codeName?: string }).codeName !== 'NamespaceNotFound') throw err;
+  });
+}
+
+function toDurable(doc: StateDoc): DurableState {
+  return {
+    rev: doc.rev,
+    live: doc.live as LiveState,
+    lastEv: doc.lastEv,
+    replay: {
+      epoch: doc.replay.epoch ?? 0,
+      highest: doc.replay.highest ?? 0,
+      bitmap: BigInt(`0x${doc.replay.bitmap || '0'}`),
+    },
+    sendEpoch: doc.sendEpoch,
+  };
+}
+
+function toEntry(depotId: string, state: DurableState): Omit<StateDoc, '_id'> {
+  return {
+    d: depotId,
+    rev: state.rev,
+    live: state.live,
+    lastEv: state.lastEv,
+    replay: { epoch: state.replay.epoch, highest: state.replay.highest, bitmap: state.replay.bitmap.toString(16) },
+    sendEpoch: state.sendEpoch,
+  };
+}
+
+/**
+ * The append-only log of depot states in two generations. Entries go to the current generation;
+ * {@link StateLog.rotate} writes a snapshot into the other one, makes it current and drops the old
+ * one. Reading takes the newest entry per depot from both, so a crash mid-rotation loses nothing.
+ */
+export class StateLog {
+  private current: StateGeneration = 'a';
+  /** Entries appended since the last rotation. */
+  appended = 0;
+
+  async init(): Promise<void> {
+    const meta = await DepotStateMeta.findOne({ _id: META_ID }).lean();
+    if (meta) this.current = meta.current as StateGeneration;
+    else await DepotStateMeta.updateOne({ _id: META_ID }, { $setOnInsert: { current: 'a' } }, { upsert: true });
+  }
+
+  /** The newest state of every depot in the log. */
+  async loadAll(): Promise<Map<string, DurableState>> {
+    const newest = new Map<string, StateDoc>();
+    for (const generation of STATE_GENERATIONS) {
+      for await (const doc of DepotStates[generation].find().lean().cursor()) {
+        const d = doc as StateDoc;
+        const known = newest.get(d.d);
+        if (!known || known.rev < d.rev) newest.set(d.d, d);
+      }
+    }
+    this.appended = newest.size;
+    return new Map([...newest].map(([id, doc]) => [id, toDurable(doc)]));
+  }
+
+  /** The newest state of one depot, if the log has one. */
+  async latest(depotId: string): Promise<DurableState | undefined> {
+    const found = await Promise.all(
+      STATE_GENERATIONS.map((g) => DepotStates[g].find({ d: depotId }).sort({ rev: -1 }).limit(1).lean()),
+    );
+    const docs = (found.flat() as StateDoc[]).sort((x, y) => y.rev - x.rev);
+    return docs[0] ? toDurable(docs[0]) : undefined;
+  }
+
+  /** Appends states (one per depot, in one insert). */
+  async append(states: Array<[string, DurableState]>): Promise<void> {
+    if (states.length === 0) return;
+    await DepotStates[this.current].insertMany(
+      states.map(([id, state]) => toEntry(id, state)),
+      { ordered: true },
+    );
+    this.appended += states.length;
+  }
+
+  /**
+   * Starts a new generation with a snapshot (the newest durable state of every loaded depot) and
+   * drops the old one. Call only while no append runs (the writer does it between batches).
+   */
+  async rotate(snapshot: Array<[string, DurableState]>): Promise<void> {
+    const next: StateGeneration = this.current === 'a' ? 'b' : 'a';
+    const old = this.current;
+    // The next generation may hold leftovers of a rotation a crash interrupted: start it clean.
+    await drop(next);
+    for (let i = 0; i < snapshot.length; i += 1000) {
+      await DepotStates[next].insertMany(snapshot.slice(i, i + 1000).map(([id, state]) => toEntry(id, state)));
+    }
+    await DepotStateMeta.updateOne({ _id: META_ID }, { $set: { current: next } });
+    this.current = next;
+    this.appended = snapshot.length;
+    await drop(old);
+  }
+}
