@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, disconnectDatabase } from '../../../server/src/db/connection.js';
 import { initialLiveState } from '../../../server/src/depots/live-state.js';
 import { DepotStates } from '../../../server/src/depots/model.js';
+import type { DepotCommit } from '../../../server/src/depots/machine.js';
 import { StateLog, type DurableState } from '../../../server/src/depots/state-log.js';
+import { CommitWriter } from '../../../server/src/depots/writer.js';
 import { testDatabaseUri } from '../../helpers/server.js';
 
 function state(rev: number, door: 'open' | 'closed'): DurableState {
@@ -79,5 +81,35 @@ describe('depot state log', () => {
     ]);
     expect((await log.loadAll()).get('00000000000000c3')?.rev).toBe(7);
     expect((await log.latest('00000000000000c3'))?.live.door).toBe('open');
+  });
+
+  it('rotates the log from the writer once it holds more entries than the limit, keeping every depot’s newest state', async () => {
+    const log = new StateLog();
+    await log.init();
+    const writer = new CommitWriter(log, () => 5);
+    const commit = (depotId: string, rev: number): DepotCommit => {
+      const s = state(rev, rev % 2 ? 'open' : 'closed');
+      return {
+        depotId,
+        rev,
+        live: s.live,
+        lastEv: s.lastEv,
+        replay: s.replay,
+        sendEpoch: 9,
+        history: [],
+        commandUpdates: [],
+        pinUses: [],
+        send: [],
+        raised: [],
+      };
+    };
+    for (let rev = 1; rev <= 4; rev++) {
+      await Promise.all(['00000000000000d1', '00000000000000d2'].map((id) => writer.write(commit(id, rev))));
+    }
+    // 8 entries went in; past 5 the writer rotated: one snapshot entry per depot remains, plus later ones.
+    expect(log.appended).toBeLessThan(8);
+    const loaded = await new StateLog().loadAll();
+    expect(loaded.get('00000000000000d1')?.rev).toBe(4);
+    expect(loaded.get('00000000000000d2')?.live.door).toBe('closed');
   });
 });

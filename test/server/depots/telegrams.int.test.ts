@@ -233,4 +233,21 @@ describe('depot telegrams over UDP', () => {
     await eventually(async () => (await udpCount(server, 'unknown_depot')) >= dropped + 51, 5000, 'all dropped');
     expect((await lookups()) - before).toBe(1);
   });
+
+  it('deletes a depot with its history: it is gone from the lists and its telegrams are dropped', async () => {
+    const { provisioning } = await registerDepot(admin);
+    const depot = track(simulate(provisioning));
+    await depot.start();
+    await eventually(async () => (await view(provisioning.depotId)).online, 5000, 'online');
+    expect((await admin.request('DELETE', `/api/depots/${provisioning.depotId}`)).status).toBe(200);
+    expect((await admin.get(`/api/depots/${provisioning.depotId}`)).status).toBe(404);
+    expect((await admin.get(`/api/depots/${provisioning.depotId}/history`)).status).toBe(404);
+    const list = (await admin.get<{ items: DepotView[] }>('/api/depots?pageSize=100')).body.items;
+    expect(list.some((d) => d.depotId === provisioning.depotId)).toBe(false);
+    const before = await udpCount(server, 'unknown_depot');
+    depot.heartbeat();
+    await eventually(async () => (await udpCount(server, 'unknown_depot')) > before, 5000, 'dropped');
+    const log = await admin.get<{ items: Array<{ target: string }> }>('/api/admin/audit?action=depot.deleted');
+    expect(log.body.items.some((e) => e.target === provisioning.depotId)).toBe(true);
+  });
 });
