@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DepotView } from '@kis/protocol/api';
 import { createFirstAdmin, type ApiClient } from '../helpers/api.js';
+import { udpCount } from '../helpers/depots.js';
 import { ROOT, eventually, exited, startServer, testDatabaseUri, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -61,6 +62,10 @@ describe('npm run simulate', () => {
       expect(list.map((d) => d.name)).toEqual(['Simulator 001', 'Simulator 002']);
       expect(list[0]?.comps).toHaveLength(3);
       expect(output).toContain('registered 2 depot(s)');
+      // The server learned of them from their first telegram; the HEARTBEAT right behind the HELLO
+      // waited for that one look-up instead of being dropped.
+      expect(await udpCount(server, 'unknown_depot')).toBe(0);
+      expect(await udpCount(server, 'accepted')).toBeGreaterThanOrEqual(4);
       expect((await readdir(dir)).filter((f) => f.endsWith('.json'))).toHaveLength(2);
     } finally {
       child.kill('SIGTERM');

@@ -25,6 +25,8 @@ import { CommitWriter } from './writer.js';
 export const NEGATIVE_CACHE_MS = 60_000;
 /** Unknown ids remembered at most; beyond, the look-up budget below still bounds the database load. */
 const NEGATIVE_CACHE_MAX = 100_000;
+/** Telegrams that may wait for one look-up of their depot; more are dropped. */
+const MAX_WAITING_PER_LOOKUP = 8;
 /** Database look-ups for unknown depot ids per second, over all ids: a flood of random ids costs this much. */
 const LOOKUPS_PER_SECOND = 50;
 
@@ -133,7 +135,8 @@ export class DepotRuntime {
   private readonly log = new StateLog();
   private readonly writer = new CommitWriter(this.log);
   private readonly unknown = new Map<string, number>();
-  private readonly lookingUp = new Set<string>();
+  /** Look-ups under way, with how many telegrams wait for each. */
+  private readonly lookingUp = new Map<string, { pending: Promise<DepotLink | undefined>; waiting: number }>();
   private lookupTokens = LOOKUPS_PER_SECOND;
   private lookupRefill = Date.now();
   private transmit: Transmit | undefined;
@@ -327,9 +330,16 @@ export class DepotRuntime {
     const now = this.now();
     const until = this.unknown.get(depotId);
     if (until !== undefined && until > now) return undefined;
-    if (this.lookingUp.has(depotId) || !this.takeLookupToken(now)) return undefined;
-    this.lookingUp.add(depotId);
-    return this.reload(depotId)
+    const underway = this.lookingUp.get(depotId);
+    if (underway) {
+      // A depot's HELLO and first HEARTBEAT come together: a few telegrams wait for the one
+      // look-up; a flood of them is dropped rather than held in memory.
+      if (underway.waiting >= MAX_WAITING_PER_LOOKUP) return undefined;
+      underway.waiting += 1;
+      return underway.pending;
+    }
+    if (!this.takeLookupToken(now)) return undefined;
+    const pending = this.reload(depotId)
       .then(() => {
         const found = this.links.get(depotId);
         this.options.metrics.depotLookups.inc({ found: found ? 'yes' : 'no' });
@@ -342,6 +352,8 @@ export class DepotRuntime {
         return undefined;
       })
       .finally(() => this.lookingUp.delete(depotId));
+    this.lookingUp.set(depotId, { pending, waiting: 1 });
+    return pending;
   }
 
   private takeLookupToken(now: number): boolean {
