@@ -44,6 +44,8 @@ export interface DepotNotifier {
   update(view: DepotLiveView): void;
   alarm(alarm: DepotAlarmPayload): void;
   changed(change: DepotChangedPayload): void;
+  /** These users (all, without ids) may no longer watch the depot: their sockets leave its room. */
+  revoked(depotId: string, userIds?: readonly string[]): void;
 }
 
 /** Everything the server keeps in memory for one registered depot: its keys, windows and actor. */
@@ -165,6 +167,11 @@ export class DepotRuntime {
 
   setNotifier(notifier: DepotNotifier | undefined): void {
     this.notifier = notifier;
+  }
+
+  /** The realtime side, for news that do not come from a depot (manual entries, revoked access). */
+  get news(): DepotNotifier | undefined {
+    return this.notifier;
   }
 
   /** Loads every active depot into its link and actor. */

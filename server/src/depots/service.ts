@@ -344,6 +344,7 @@ export async function deleteDepot(caller: DepotCaller, depotId: string): Promise
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   await loadDepot(caller, depotId, 'manager');
   await runtime?.detach(depotId);
+  runtime?.news?.revoked(depotId);
   await Depot.deleteOne({ _id: depotId });
   await Promise.all([
     DepotHistory.deleteMany({ depotId }),
@@ -665,6 +666,7 @@ export async function addManualEntry(
     userId: caller.userId,
     userName: caller.email,
   });
+  runtime?.news?.changed({ depotId, history: true, commands: false });
   await auditFor(caller, 'depot.manual_entry', depotId, { kind: input.kind });
 }
 
@@ -740,6 +742,9 @@ export async function removeGrant(caller: DepotCaller, depotId: string, userId: 
   }
   const removed = await DepotGrant.deleteOne({ depotId, userId });
   if (removed.deletedCount === 0) throw new NotFound('grant_not_found');
+  // Live updates stop at once too; if the account's own rights still show the depot, the page
+  // watches again on its next load.
+  runtime?.news?.revoked(depotId, [userId]);
   await auditFor(caller, 'depot.grant_removed', depotId, { userId });
 }
 

@@ -29,5 +29,10 @@ export function depotNotifier(io: KisSocketServer): depots.DepotNotifierLike {
     update: (view) => io.to(`depot:${view.depotId}`).emit('depot:update', view),
     alarm: (alarm) => io.to(`depot:${alarm.depotId}`).emit('depot:alarm', alarm),
     changed: (change) => io.to(`depot:${change.depotId}`).emit('depot:changed', change),
+    revoked: (depotId, userIds) => {
+      const room = `depot:${depotId}`;
+      if (!userIds) io.socketsLeave(room);
+      else for (const id of userIds) io.in(`user:${id}`).socketsLeave(room);
+    },
   };
 }

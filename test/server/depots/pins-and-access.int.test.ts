@@ -1,4 +1,6 @@
+import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Ack, ClientToServerEvents, DepotChangedPayload, ServerToClientEvents } from '@kis/protocol/realtime';
 import type { CommandView, DepotView, HistoryEntryView, PinView } from '@kis/protocol/api';
 import type { SimulatedDepot } from '../../../scripts/simulator/depot.js';
 import { createFirstAdmin, type ApiClient } from '../../helpers/api.js';
@@ -232,6 +234,40 @@ describe('who may see and operate a depot', () => {
 
     expect((await acme.main.request('DELETE', `/api/depots/${depotId}/grants/${subId}`)).status).toBe(200);
     expect((await sub.get(`/api/depots/${depotId}`)).status).toBe(404);
+  });
+
+  it('sends live news of a depot to a granted sub-account, and stops the moment the grant is taken back', async () => {
+    expect((await acme.main.request('PUT', `/api/depots/${depotId}/grants/${subId}`, { role: 'viewer' })).status).toBe(
+      200,
+    );
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(server.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      extraHeaders: { cookie: sub.cookie ?? '', 'x-forwarded-for': sub.ip },
+      auth: { csrfToken: sub.csrfToken, identity: 0 },
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      const watched = (await socket.timeout(5000).emitWithAck('depots:watch', {})) as Ack<Array<{ depotId: string }>>;
+      expect(watched.ok && watched.value.map((v) => v.depotId)).toEqual([depotId]);
+      const changes: DepotChangedPayload[] = [];
+      socket.on('depot:changed', (c) => changes.push(c));
+      await admin.post(`/api/depots/${depotId}/history`, { kind: 'note', text: 'Schloss geölt' });
+      await eventually(() => changes.length === 1, 5000, 'news of the manual entry');
+      expect(changes[0]).toMatchObject({ depotId, history: true });
+
+      expect((await acme.main.request('DELETE', `/api/depots/${depotId}/grants/${subId}`)).status).toBe(200);
+      await admin.post(`/api/depots/${depotId}/history`, { kind: 'note', text: 'Noch eine Notiz' });
+      await new Promise((r) => setTimeout(r, 500));
+      expect(changes).toHaveLength(1);
+      const again = (await socket.timeout(5000).emitWithAck('depots:watch', {})) as Ack<unknown[]>;
+      expect(again).toEqual({ ok: true, value: [] });
+    } finally {
+      socket.close();
+    }
   });
 
   it('keeps registering, rekeying and deleting depots to operators', async () => {
