@@ -16,6 +16,7 @@ import {
 import * as sessions from './sessions.js';
 import { User, type UserDoc } from './user-model.js';
 import * as verification from './verification.js';
+import { isPublicMailDomain } from './public-mail-domains.js';
 
 /** An invitation link for a new sub-account is valid this long: a week to find the mail. */
 const INVITE_TTL_MS = 7 * 24 * 3600_000;
@@ -147,6 +148,8 @@ export async function confirmDomain(caller: Caller, organizationId: string, doma
   const clean = domain.trim().toLowerCase().replace(/^@/, '');
   if (!/^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(clean))
     throw new Invalid('domain_invalid');
+  // Everyone of a confirmed domain reads the company's information: never a free-mail domain.
+  if (isPublicMailDomain(clean)) throw new Invalid('domain_public');
   const taken = await Organization.findOne(
     { 'domains.domain': clean, _id: { $ne: organizationId } },
     { _id: 1 },

@@ -171,6 +171,12 @@ describe('organizations and sub-accounts', () => {
     );
     expect(confirmed.body.domains.map((d) => d.domain)).toEqual(['acme.example']);
     const taken = await admin.post(`/api/admin/organizations/${other.org.id}/domains`, { domain: 'acme.example' });
+    // Free-mail domains never qualify: a stranger with an address there would read the company's information.
+    for (const domain of ['gmail.com', 'GMX.de', '@web.de', 't-online.de', 'outlook.com']) {
+      const refused = await admin.post(`/api/admin/organizations/${acme.org.id}/domains`, { domain });
+      expect(refused.status).toBe(400);
+      expect(refused.body).toMatchObject({ error: { code: 'domain_public' } });
+    }
     expect(taken.status).toBe(409);
   });
 });

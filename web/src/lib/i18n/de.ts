@@ -409,6 +409,8 @@ export const de = {
     user_not_found: 'Kein registriertes Konto mit dieser Adresse.',
     email_taken: 'Für diese Adresse gibt es bereits ein Konto.',
     domain_invalid: 'Bitte geben Sie eine Domain wie example.com an.',
+    domain_public:
+      'Das ist eine Adresse eines öffentlichen Mail-Anbieters: Jeder kann dort ein Postfach haben. Bestätigen Sie nur Domains, die dem Unternehmen gehören.',
     domain_taken: 'Diese Domain gehört bereits zu einem anderen Unternehmen.',
     organization_not_found: 'Unternehmen nicht gefunden.',
     session_expired: 'Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.',

@@ -395,6 +395,8 @@ export const en: Messages = {
     user_not_found: 'No registered account with this address.',
     email_taken: 'There already is an account for this address.',
     domain_invalid: 'Please give a domain like example.com.',
+    domain_public:
+      'That is a public mail provider: anyone can have an address there. Confirm only domains the company owns.',
     domain_taken: 'This domain belongs to another company already.',
     organization_not_found: 'Company not found.',
     session_expired: 'Your session has expired. Please sign in again.',
