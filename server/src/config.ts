@@ -141,6 +141,26 @@ export const configSchema = z.object({
   KIS_LOGIN_LOCKOUT_MAX_SECONDS: seconds.default(900),
   /** Seconds after the last failure when the failure count starts again (Keycloak: 12 hours). */
   KIS_LOGIN_FAILURE_RESET_SECONDS: seconds.default(43_200),
+  /**
+   * Largest single file in the file exchange (area 4), in MiB. 2 GiB: a scanned building plan or a
+   * video of a site visit fits; anything larger belongs on a transfer service, not in a portal.
+   */
+  KIS_FILE_MAX_MB: z.coerce
+    .number({ error: 'must be a number of MiB' })
+    .int()
+    .min(1, 'must be at least 1')
+    .default(2048),
+  /** Space per user in the file exchange, in MiB. 10 GiB by default; operators' uploads into a user's area count too. */
+  KIS_FILE_QUOTA_MB: z.coerce
+    .number({ error: 'must be a number of MiB' })
+    .int()
+    .min(1, 'must be at least 1')
+    .default(10_240),
+  /**
+   * Files older than this many days are flagged, asking their owner to delete what is no longer
+   * needed. 90 days: a quarter, long enough for any exchange to have been read.
+   */
+  KIS_FILE_STALE_DAYS: z.coerce.number({ error: 'must be a number of days' }).int().min(1).default(90),
   /** pino log level. info keeps one line per notable event; debug adds per-request detail. */
   KIS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** development, production or test. Only changes defaults that must differ (pretty logs, cache headers). */

@@ -44,6 +44,12 @@ export class Conflict extends DomainError {
   readonly status = 409;
 }
 
+/** 413: an upload larger than a limit (file size or quota); nothing of it is kept. */
+export class TooLarge extends DomainError {
+  override name = 'TooLarge';
+  readonly status = 413;
+}
+
 /** 429: too many attempts; `retryAfterSeconds` says how long to wait. */
 export class RateLimited extends DomainError {
   override name = 'RateLimited';

@@ -11,6 +11,10 @@ import { connectDatabase, disconnectDatabase, isDatabaseReachable, redactUri } f
 import { DatabaseUnavailableError, provisionDatabase, type ProvisionedDatabase } from './db/provision.js';
 import { bindUdpListener, type UdpListener } from './depots/udp-listener.js';
 import { auditRoutes } from './audit/routes.js';
+import * as areaFiles from './areas/files.js';
+import * as areaInfo from './areas/info.js';
+import { areaRoutes } from './areas/routes.js';
+import { areasNotifier } from './areas/socket.js';
 import { createSecretBox } from './crypto/secret-box.js';
 import { deriveKey } from './crypto/tokens.js';
 import * as depots from './depots/service.js';
@@ -105,6 +109,13 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
 
     await organizations.init();
+    await areaFiles.init({
+      maxFileBytes: config.KIS_FILE_MAX_MB * 1024 * 1024,
+      quotaBytes: config.KIS_FILE_QUOTA_MB * 1024 * 1024,
+      staleAfterDays: config.KIS_FILE_STALE_DAYS,
+      logger,
+    });
+    await areaInfo.init();
     await depots.init(createSecretBox(masterKey));
     const depotRuntime = await depots.start({
       logger,
@@ -143,6 +154,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(auditRoutes, { cookie });
         await http.register(outboxRoutes, { cookie });
         await http.register(depotRoutes, { cookie });
+        await http.register(areaRoutes, { cookie });
       },
     });
     const io: KisSocketServer = createSocketServer({
@@ -158,6 +170,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       modules: [depotSocket],
     });
     depots.setNotifier(depotNotifier(io));
+    areaFiles.setNotifier(areasNotifier(io));
     cleanups.push(() => app.close());
     // Sockets first, so browsers get a clean disconnect before the HTTP server stops.
     cleanups.push(() => new Promise<void>((resolve) => void io.close(() => resolve())));

@@ -38,3 +38,4 @@ export type ServerInfo = z.infer<typeof serverInfoSchema>;
 
 export * from './identity.js';
 export * from './depots.js';
+export * from './areas.js';

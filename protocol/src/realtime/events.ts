@@ -63,6 +63,11 @@ export interface DepotChangedPayload {
   commands: boolean;
 }
 
+/** An area changed for this user (a new or changed entry, a file put in or taken out): fetch it again. */
+export interface AreaChangedPayload {
+  area: 'personal' | 'company' | 'files';
+}
+
 /** Events the server sends to browsers. */
 export interface ServerToClientEvents {
   'system:welcome': (payload: WelcomePayload & { authenticated: boolean }) => void;
@@ -72,6 +77,7 @@ export interface ServerToClientEvents {
   'depot:update': (payload: DepotLiveView) => void;
   'depot:alarm': (payload: DepotAlarmPayload) => void;
   'depot:changed': (payload: DepotChangedPayload) => void;
+  'areas:changed': (payload: AreaChangedPayload) => void;
 }
 
 /** Events browsers send to the server; each payload has its schema above. */

@@ -331,3 +331,14 @@ export async function deleteSubAccount(caller: Caller, userId: string): Promise<
 export async function init(): Promise<void> {
   await Organization.createIndexes();
 }
+
+/**
+ * The organization an operator confirmed a domain for (undefined for any other domain). Area 2
+ * is shared only within such a domain.
+ */
+export async function organizationOfDomain(domain: string): Promise<{ id: string; name: string } | undefined> {
+  const clean = domain.trim().toLowerCase();
+  if (!clean || isPublicMailDomain(clean)) return undefined;
+  const org = await Organization.findOne({ 'domains.domain': clean }, { name: 1 }).lean();
+  return org ? { id: String(org._id), name: org.name } : undefined;
+}

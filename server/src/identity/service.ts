@@ -5,7 +5,7 @@ import { containsText } from '../db/query.js';
 import { Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
 
-import { formatWhen } from '../mail/templates.js';
+import { formatWhen, type MailKind, type MailParams } from '../mail/templates.js';
 import { assertCanManage, type Principal } from './access.js';
 import { mailToUser } from './mail-to.js';
 import * as mail from '../mail/service.js';
@@ -857,4 +857,51 @@ export async function describeUsers(ids: readonly string[]): Promise<Map<string,
   const valid = ids.filter((id) => /^[0-9a-f]{24}$/.test(id));
   const docs = valid.length ? await User.find({ _id: { $in: valid } }, { email: 1, name: 1 }).lean() : [];
   return new Map(docs.map((d) => [String(d._id), { email: d.email, name: d.name ?? '' }]));
+}
+
+/** What other modules may know of an account: enough to address it, name it and mail it. */
+export interface AccountRef {
+  id: string;
+  email: string;
+  emailLower: string;
+  name: string;
+  role: Role;
+  status: UserStatus;
+  organizationId: string | null;
+}
+
+function accountRef(doc: UserDoc): AccountRef {
+  return {
+    id: String(doc._id),
+    email: doc.email,
+    emailLower: doc.emailLower,
+    name: doc.name ?? '',
+    role: doc.role as Role,
+    status: doc.status as UserStatus,
+    organizationId: doc.organizationId ?? null,
+  };
+}
+
+/** An account by id (undefined for an unknown or malformed id). */
+export async function findAccount(userId: string): Promise<AccountRef | undefined> {
+  if (!/^[0-9a-f]{24}$/.test(userId)) return undefined;
+  const doc = (await User.findById(userId).lean()) as UserDoc | null;
+  return doc ? accountRef(doc) : undefined;
+}
+
+/** An account by its address, compared case-insensitively (undefined when nobody has it). */
+export async function findAccountByEmail(email: string): Promise<AccountRef | undefined> {
+  const doc = (await User.findOne({ emailLower: normalizeEmail(email).emailLower }).lean()) as UserDoc | null;
+  return doc ? accountRef(doc) : undefined;
+}
+
+/** Mails an account in its language, honouring a sub-account's redirect to its main account. */
+export async function mailAccount<K extends MailKind>(userId: string, kind: K, params: MailParams[K]): Promise<void> {
+  const doc = /^[0-9a-f]{24}$/.test(userId) ? ((await User.findById(userId).lean()) as UserDoc | null) : null;
+  if (doc) await mailToUser(doc, kind, params);
+}
+
+/** The portal's public address, for links in other modules' mails. */
+export function publicUrl(): string {
+  return cfg().publicUrl;
 }

@@ -16,6 +16,8 @@ export interface MailParams {
   email_change_code: { code: string; minutes: number };
   email_change_taken: Record<string, never>;
   email_changed: { newEmail: string; when: string };
+  file_added: { name: string; link: string };
+  info_added: { title: string; link: string };
 }
 export type MailKind = keyof MailParams;
 
@@ -28,6 +30,14 @@ const signature = {
 };
 
 const de: Templates = {
+  file_added: (p) => ({
+    subject: `Neue Datei im Kundenportal: ${p.name}`,
+    text: `Guten Tag,\n\nwir haben Ihnen im Kundenportal eine Datei bereitgestellt: ${p.name}\n\nSie finden sie unter Dateien:\n${p.link}${signature.de}`,
+  }),
+  info_added: (p) => ({
+    subject: `Neue Information im Kundenportal: ${p.title}`,
+    text: `Guten Tag,\n\nwir haben im Kundenportal eine Information für Sie hinterlegt: ${p.title}\n\nLesen Sie sie nach der Anmeldung unter Informationen:\n${p.link}${signature.de}`,
+  }),
   email_change_code: (p) => ({
     subject: `Neue E-Mail-Adresse bestätigen: ${p.code}`,
     text: `Guten Tag,\n\nSie möchten diese Adresse für Ihr Konto im Kundenportal verwenden. Ihr Bestätigungscode:\n\n    ${p.code}\n\nDer Code gilt ${p.minutes} Minuten und nur einmal. Wenn Sie das nicht waren, ignorieren Sie diese Nachricht.${signature.de}`,
@@ -71,6 +81,14 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  file_added: (p) => ({
+    subject: `New file in the customer portal: ${p.name}`,
+    text: `Hello,\n\nwe have put a file into your area of the customer portal: ${p.name}\n\nYou find it under Files:\n${p.link}${signature.en}`,
+  }),
+  info_added: (p) => ({
+    subject: `New information in the customer portal: ${p.title}`,
+    text: `Hello,\n\nwe have left information for you in the customer portal: ${p.title}\n\nRead it after signing in, under Information:\n${p.link}${signature.en}`,
+  }),
   email_change_code: (p) => ({
     subject: `Confirm your new e-mail address: ${p.code}`,
     text: `Hello,\n\nyou want to use this address for your account in the customer portal. Your confirmation code:\n\n    ${p.code}\n\nThe code is valid for ${p.minutes} minutes and once only. If this was not you, ignore this message.${signature.en}`,

@@ -119,6 +119,8 @@ export function createSocketServer(options: {
         void socket.join([
           `user:${session.user.id}`,
           `session:${session.id}`,
+          // Area 2 news for the domain of the address (a plus-address counts by its domain).
+          `maildomain:${session.user.email.slice(session.user.email.lastIndexOf('@') + 1).toLowerCase()}`,
           ...(session.user.role === 'admin' ? ['admin'] : []),
         ]);
         next();
