@@ -11,6 +11,7 @@ export async function upload<T = Record<string, unknown>>(
   path: string,
   bytes: Uint8Array,
   contentType = 'application/octet-stream',
+  headers: Record<string, string> = {},
 ): Promise<ApiResponse<T>> {
   const res = await fetch(`${client.server.url}${path}`, {
     method: 'POST',
@@ -19,6 +20,7 @@ export async function upload<T = Record<string, unknown>>(
       'content-type': contentType,
       ...(client.cookie ? { cookie: client.cookie } : {}),
       ...(client.csrfToken ? { 'x-csrf-token': client.csrfToken } : {}),
+      ...headers,
     },
     body: bytes,
   });

@@ -36,9 +36,16 @@ export function cookiePolicy(secure: boolean): CookiePolicy {
   return { name, secure, nameFor: (slot) => (slot === 0 ? name : `${name}_${slot}`) };
 }
 
-/** The identity slot a request acts as (X-KIS-Identity, default 0); anything else is refused. */
+/**
+ * The identity slot a request acts as (X-KIS-Identity, default 0); anything else is refused. A
+ * download is a plain link, which sends no headers: a GET may name the slot as `?identity=N`.
+ */
 export function identitySlot(request: FastifyRequest): number {
-  const header = request.headers['x-kis-identity'];
+  const header =
+    request.headers['x-kis-identity'] ??
+    (request.method === 'GET'
+      ? (new URLSearchParams(request.url.split('?')[1] ?? '').get('identity') ?? undefined)
+      : undefined);
   if (header === undefined) return 0;
   const slot = typeof header === 'string' && /^\d$/.test(header) ? Number(header) : -1;
   if (slot < 0 || slot >= MAX_IDENTITIES) throw new Invalid('identity_invalid');

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileList, FileView } from '@kis/protocol/api';
-import { type ApiClient, createFirstAdmin } from '../../helpers/api.js';
+import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
 import { abortedUpload, connectSocket, countIn, download, nextAreaChange, upload } from '../../helpers/areas.js';
 import { acceptInvitation, customer, makeOrganization } from '../../helpers/organizations.js';
 import { startServer, type TestServer } from '../../helpers/server.js';
@@ -24,8 +24,11 @@ afterAll(async () => {
   await smtp.close();
 });
 
-/** A PNG's signature and IHDR chunk: enough for any sniffer to call it an image. */
-const PNG_HEAD = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010806000000', 'hex');
+/** A real 1×1 PNG. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==',
+  'base64',
+);
 
 describe('file area (area 4)', () => {
   let anna: ApiClient;
@@ -62,12 +65,7 @@ describe('file area (area 4)', () => {
   });
 
   it('stores the type the content has, not the one the client claims', async () => {
-    const png = await upload<FileView>(
-      anna,
-      '/api/files?name=bild.html',
-      Buffer.concat([PNG_HEAD, randomBytes(64)]),
-      'text/html',
-    );
+    const png = await upload<FileView>(anna, '/api/files?name=bild.html', PNG, 'text/html');
     expect(png.body.contentType).toBe('image/png');
     const page = await upload<FileView>(
       anna,
@@ -197,6 +195,23 @@ describe('file area (area 4)', () => {
     } finally {
       socket.close();
     }
+  });
+
+  it('downloads as the identity a link names, for browsers holding several identities', async () => {
+    // One browser: Anna in slot 0, Fritz in slot 1. A download link sends no headers, so it names the slot.
+    const browser = new ApiClient(server, '192.0.2.240');
+    browser.identity = 0;
+    expect((await browser.login('anna@files.example', GOOD_PASSWORD)).status).toBe(200);
+    await customer(server, smtp, 'fritz@files.example');
+    browser.identity = 1;
+    expect((await browser.login('fritz@files.example', GOOD_PASSWORD)).status).toBe(200);
+    const sent = await upload<FileView>(browser, '/api/files?name=fritz.txt', Buffer.from('von Fritz'), undefined, {
+      'x-kis-identity': '1',
+    });
+    expect(sent.status).toBe(200);
+    browser.identity = undefined;
+    expect((await download(browser, `/api/files/${sent.body.id}?identity=1`)).bytes.toString()).toBe('von Fritz');
+    expect((await download(browser, `/api/files/${sent.body.id}`)).status).toBe(404);
   });
 
   it('writes uploads, downloads and deletions to the audit log', async () => {

@@ -55,3 +55,46 @@ export async function api<T>(
   }
   return data as T;
 }
+
+/** Progress of an upload: bytes sent so far of the whole. */
+export type UploadProgress = (loaded: number, total: number) => void;
+
+/**
+ * Uploads one file as the request body (streamed by the browser, never read into memory here),
+ * reporting progress. The type is always application/octet-stream: the server looks at the bytes.
+ * `abort` cancels it. Throws {@link ApiFailure} like {@link api}.
+ */
+export function uploadFile<T>(path: string, file: Blob, onProgress: UploadProgress, signal?: AbortSignal): Promise<T> {
+  return new Promise((resolvePromise, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', path);
+    xhr.setRequestHeader('content-type', 'application/octet-stream');
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.setRequestHeader('x-kis-identity', String(identity));
+    if (csrfToken) xhr.setRequestHeader('x-csrf-token', csrfToken);
+    xhr.upload.onprogress = (event) => onProgress(event.loaded, event.lengthComputable ? event.total : file.size);
+    xhr.onerror = () => reject(new ApiFailure(0, 'network'));
+    xhr.onabort = () => reject(new ApiFailure(0, 'aborted'));
+    xhr.onload = () => {
+      let data: unknown = null;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : null;
+      } catch {
+        data = null;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) return resolvePromise(data as T);
+      const error = (data as { error?: { code?: string } } | null) ?? {};
+      reject(new ApiFailure(xhr.status, error.error?.code ?? 'unknown'));
+    };
+    signal?.addEventListener('abort', () => xhr.abort());
+    xhr.send(file);
+  });
+}
+
+/**
+ * The address of a download for the identity this tab acts as. Downloads are plain links (the
+ * browser streams them to disk); the identity travels in the query because a link sends no headers.
+ */
+export function downloadUrl(path: string): string {
+  return identity === 0 ? path : `${path}${path.includes('?') ? '&' : '?'}identity=${identity}`;
+}
