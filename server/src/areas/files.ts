@@ -358,5 +358,13 @@ export async function removeAttachments(entryId: string, fileId?: string): Promi
   return docs.length;
 }
 
+/** Removes a deleted account's file area: every file, its bytes, and the quota record. */
+export async function removeFileArea(userId: string): Promise<number> {
+  const docs = (await AreaFile.find({ ownerUserId: userId }).lean()) as FileDoc[];
+  for (const doc of docs) await discard(doc);
+  await FileQuota.deleteOne({ _id: userId });
+  return docs.length;
+}
+
 /** Whether a caller may use their own file area (for the overview). */
 export { mayUseFiles };

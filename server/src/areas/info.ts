@@ -391,7 +391,36 @@ export async function summary(caller: Caller): Promise<AreaSummary> {
   };
 }
 
-/** Creates the collections' indexes. */
+/**
+ * A deleted account's areas go with it: its files, its read marks, and the entries written for
+ * that person alone (with their attachments and versions). Company entries stay for the others.
+ */
+async function removePersonalAreas(account: { id: string; email: string }): Promise<void> {
+  const removedFiles = await files.removeFileArea(account.id);
+  await InfoRead.deleteMany({ userId: account.id });
+  const entries = await InfoEntry.find(
+    {
+      scope: 'person',
+      $or: [{ userId: account.id }, { emailLower: account.email.toLowerCase(), userId: { $exists: false } }],
+    },
+    { _id: 1 },
+  ).lean();
+  for (const entry of entries) {
+    const id = String(entry._id);
+    await files.removeAttachments(id);
+    await InfoVersion.deleteMany({ entryId: id });
+    await InfoEntry.deleteOne({ _id: entry._id });
+  }
+  await audit.record({
+    action: 'areas.removed_with_account',
+    outcome: 'success',
+    target: account.email,
+    details: { files: removedFiles, entries: entries.length },
+  });
+}
+
+/** Creates the collections' indexes and removes a person's areas when their account is deleted. */
 export async function init(): Promise<void> {
   await Promise.all([InfoEntry.createIndexes(), InfoVersion.createIndexes(), InfoRead.createIndexes()]);
+  identity.onAccountDeleted(removePersonalAreas);
 }

@@ -5,6 +5,7 @@ import { isRight, type Right } from './access.js';
 import { mailToUser } from './mail-to.js';
 import { Organization, type OrganizationDoc } from './organization-model.js';
 import {
+  accountDeleted,
   loadManagedUser,
   normalizeEmail,
   reauthenticate,
@@ -317,6 +318,7 @@ export async function deleteSubAccount(caller: Caller, userId: string): Promise<
   if (target.accountType !== 'sub') throw new Forbidden('forbidden');
   await sessions.endAllForUser(userId, 'revoked');
   await User.deleteOne({ _id: target._id });
+  await accountDeleted({ id: String(target._id), email: target.email });
   await audit.record({
     action: 'subaccount.deleted',
     outcome: 'success',

@@ -905,3 +905,24 @@ export async function mailAccount<K extends MailKind>(userId: string, kind: K, p
 export function publicUrl(): string {
   return cfg().publicUrl;
 }
+
+/** What other modules do when an account is deleted (areas remove its files, …). */
+export type AccountDeletedHook = (account: { id: string; email: string }) => Promise<void>;
+const accountDeletedHooks: AccountDeletedHook[] = [];
+
+/**
+ * Registers a module's clean-up for deleted accounts, so identity needs to know no other module.
+ * Hooks run after the account is gone; a failing hook is logged and does not stop the others.
+ */
+export function onAccountDeleted(hook: AccountDeletedHook): void {
+  accountDeletedHooks.push(hook);
+}
+
+/** Runs the clean-ups of every module for a deleted account. */
+export async function accountDeleted(account: { id: string; email: string }): Promise<void> {
+  for (const hook of accountDeletedHooks) {
+    await hook(account).catch((err: unknown) =>
+      cfg().logger.error({ err, userId: account.id }, 'clean-up after account deletion failed'),
+    );
+  }
+}

@@ -250,5 +250,12 @@ describe('file rights of sub-accounts', () => {
     expect(granted.status).toBe(200);
     expect((await upload(sub, '/api/files?name=x.txt', Buffer.from('x'))).status).toBe(200);
     expect((await sub.get<FileList>('/api/files')).body.items.map((f) => f.name)).toEqual(['x.txt']);
+
+    // Deleting the sub-account takes its file area with it: no record, no bytes left.
+    const subId = created.body.id;
+    expect(await countIn(server, 'area_files', { ownerUserId: subId })).toBe(1);
+    expect((await main.request('DELETE', `/api/sub-accounts/${subId}`)).status).toBe(200);
+    expect(await countIn(server, 'area_files', { ownerUserId: subId })).toBe(0);
+    expect(await countIn(server, 'area_file_quotas', { _id: subId })).toBe(0);
   });
 });
