@@ -295,7 +295,7 @@ export async function openDownload(caller: Caller, fileId: string): Promise<Down
     target: doc.name,
     details: { fileId: String(doc._id), owner: doc.ownerUserId ?? null, size: doc.size },
   });
-  return { file: fileView(doc), stream: readFile(doc._id) };
+  return { file: fileView(doc), stream: readFile(doc._id, doc.size) };
 }
 
 /** Deletes a file of a file area (owner with the file right, or an operator). */
@@ -342,7 +342,7 @@ export async function openAttachment(entryId: string, fileId: string): Promise<D
   const id = toObjectId(fileId);
   const doc = id ? ((await AreaFile.findOne({ _id: id, entryId, state: 'ready' }).lean()) as FileDoc | null) : null;
   if (!doc) throw new NotFound('file_not_found');
-  return { file: fileView(doc), stream: readFile(doc._id) };
+  return { file: fileView(doc), stream: readFile(doc._id, doc.size) };
 }
 
 /** Removes one attachment, or all of an entry's. */
