@@ -181,7 +181,8 @@ async function receive(
       { _id: owner, used: { $lte: cfg().quotaBytes - declared } },
       { $inc: { used: declared } },
     );
-    if (reserved.modifiedCount !== 1) throw new TooLarge('quota_exceeded');
+    // matched, not modified: an empty file reserves nothing and changes nothing.
+    if (reserved.matchedCount !== 1) throw new TooLarge('quota_exceeded');
   }
   const id = new ObjectId();
   const record = (

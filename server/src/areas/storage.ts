@@ -104,8 +104,8 @@ export async function storeFile(
     return { size, sha256: hash.digest('hex'), contentType };
   } catch (err) {
     source.destroy?.();
+    // Stops the writes under way and deletes the chunks written so far.
     if (upload) await upload.abort().catch(() => undefined);
-    await removeChunks(id);
     throw err;
   }
 }

@@ -64,6 +64,16 @@ describe('file area (area 4)', () => {
     expect(got.headers.get('content-type')).toBe('application/octet-stream');
   });
 
+  it('takes an empty file and gives it back empty', async () => {
+    const empty = await upload<FileView>(anna, '/api/files?name=leer.txt', new Uint8Array(0));
+    expect(empty.status).toBe(200);
+    expect(empty.body).toMatchObject({ size: 0, sha256: createHash('sha256').digest('hex') });
+    const got = await download(anna, `/api/files/${empty.body.id}`);
+    expect(got.status).toBe(200);
+    expect(got.bytes.length).toBe(0);
+    expect((await anna.request('DELETE', `/api/files/${empty.body.id}`)).status).toBe(200);
+  });
+
   it('stores the type the content has, not the one the client claims', async () => {
     const png = await upload<FileView>(anna, '/api/files?name=bild.html', PNG, 'text/html');
     expect(png.body.contentType).toBe('image/png');
