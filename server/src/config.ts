@@ -161,6 +161,13 @@ export const configSchema = z.object({
    * needed. 90 days: a quarter, long enough for any exchange to have been read.
    */
   KIS_FILE_STALE_DAYS: z.coerce.number({ error: 'must be a number of days' }).int().min(1).default(90),
+  /**
+   * Largest area-3 document, in KiB of its Yjs encoding. 4 MiB holds a few hundred pages of text;
+   * beyond that edits are refused before they are stored, so nobody can fill the database by pasting.
+   */
+  KIS_DOCUMENT_MAX_KB: z.coerce.number({ error: 'must be a number of KiB' }).int().min(16).default(4096),
+  /** Seconds a document stays loaded after its last editor left: a reload or a short drop reuses it. */
+  KIS_DOCUMENT_IDLE_SECONDS: seconds.default(30),
   /** pino log level. info keeps one line per notable event; debug adds per-request detail. */
   KIS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** development, production or test. Only changes defaults that must differ (pretty logs, cache headers). */

@@ -14,6 +14,9 @@ import { auditRoutes } from './audit/routes.js';
 import * as areaFiles from './areas/files.js';
 import * as areaInfo from './areas/info.js';
 import { areaRoutes } from './areas/routes.js';
+import { documentRoutes } from './areas/document-routes.js';
+import { documentSocket, documentTransport } from './areas/document-socket.js';
+import * as areaDocuments from './areas/documents.js';
 import { areasNotifier } from './areas/socket.js';
 import { createSecretBox } from './crypto/secret-box.js';
 import { deriveKey } from './crypto/tokens.js';
@@ -116,6 +119,12 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       logger,
     });
     await areaInfo.init();
+    await areaDocuments.init({
+      maxBytes: config.KIS_DOCUMENT_MAX_KB * 1024,
+      idleMs: config.KIS_DOCUMENT_IDLE_SECONDS * 1000,
+      logger,
+    });
+    cleanups.push(() => areaDocuments.stop());
     await depots.init(createSecretBox(masterKey));
     const depotRuntime = await depots.start({
       logger,
@@ -155,6 +164,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(outboxRoutes, { cookie });
         await http.register(depotRoutes, { cookie });
         await http.register(areaRoutes, { cookie });
+        await http.register(documentRoutes, { cookie });
       },
     });
     const io: KisSocketServer = createSocketServer({
@@ -167,10 +177,11 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       cookieNameFor: cookie.nameFor,
       maxIdentities: MAX_IDENTITIES,
       clientIp: (req) => rawClientIp(req, config.KIS_TRUST_PROXY),
-      modules: [depotSocket],
+      modules: [depotSocket, documentSocket],
     });
     depots.setNotifier(depotNotifier(io));
     areaFiles.setNotifier(areasNotifier(io));
+    areaDocuments.setTransport(documentTransport(io));
     cleanups.push(() => app.close());
     // Sockets first, so browsers get a clean disconnect before the HTTP server stops.
     cleanups.push(() => new Promise<void>((resolve) => void io.close(() => resolve())));

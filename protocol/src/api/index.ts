@@ -39,3 +39,4 @@ export type ServerInfo = z.infer<typeof serverInfoSchema>;
 export * from './identity.js';
 export * from './depots.js';
 export * from './areas.js';
+export * from './documents.js';

@@ -344,3 +344,10 @@ export async function organizationOfDomain(domain: string): Promise<{ id: string
   const org = await Organization.findOne({ 'domains.domain': clean }, { name: 1 }).lean();
   return org ? { id: String(org._id), name: org.name } : undefined;
 }
+
+/** An organization's name by id (undefined for an unknown or malformed id). */
+export async function organizationName(organizationId: string): Promise<string | undefined> {
+  if (!isObjectId(organizationId)) return undefined;
+  const org = await Organization.findById(organizationId, { name: 1 }).lean();
+  return org?.name;
+}

@@ -84,8 +84,9 @@ export function createSocketServer(options: {
   const log = options.logger.child({ component: 'realtime' });
   const io: KisSocketServer = new Server(options.httpServer, {
     serveClient: false,
-    // Payloads are small state updates; anything bigger is a mistake or an attack.
-    maxHttpBufferSize: 64 * 1024,
+    // Payloads are small state updates, or an area-3 edit: a long paste is up to a few hundred KiB.
+    // Anything bigger is a mistake or an attack; every handler checks its payload besides.
+    maxHttpBufferSize: 2 * 1024 * 1024,
     allowRequest: (req, callback) => {
       const ok = isAllowedOrigin(req, options.config.publicUrl);
       if (!ok) log.warn({ origin: req.headers.origin }, 'socket refused: foreign origin');

@@ -1,0 +1,59 @@
+import { docAwarenessSchema, docCloseSchema, docOpenSchema, docSyncSchema } from '@kis/protocol/realtime';
+import { Unauthorized } from '../errors.js';
+import { handle } from '../realtime/handle.js';
+import type { KisSocketServer, SocketModule } from '../realtime/socket-server.js';
+import * as documents from './documents.js';
+
+/**
+ * Area 3 over Socket.IO: the standard y-protocols sync and awareness messages, one document per
+ * room `doc:<id>`. Every message is checked against the caller's current rights in the service.
+ */
+export const documentSocket: SocketModule = (socket, { log, caller }) => {
+  const who = async (): Promise<NonNullable<Awaited<ReturnType<typeof caller>>>> => {
+    const found = await caller();
+    if (!found) throw new Unauthorized('unauthorized');
+    return found;
+  };
+
+  socket.on(
+    'doc:open',
+    handle(docOpenSchema, log, async ({ docId }) => {
+      const opened = await documents.openDocument(await who(), docId, socket.id);
+      await socket.join(`doc:${docId}`);
+      return opened;
+    }),
+  );
+  socket.on(
+    'doc:sync',
+    handle(docSyncSchema, log, async ({ docId, message }) =>
+      documents.syncDocument(await who(), docId, socket.id, new Uint8Array(message)),
+    ),
+  );
+  socket.on('doc:awareness', (payload: unknown) => {
+    const parsed = docAwarenessSchema.safeParse(payload);
+    if (parsed.success) documents.awarenessOf(socket.id, parsed.data.docId, new Uint8Array(parsed.data.update));
+  });
+  socket.on(
+    'doc:close',
+    handle(docCloseSchema, log, async ({ docId }) => {
+      documents.closeDocument(socket.id, docId);
+      await socket.leave(`doc:${docId}`);
+      return {};
+    }),
+  );
+  socket.on('disconnect', () => documents.disconnected(socket.id));
+};
+
+/** Sends a document's messages to the sockets in its room. */
+export function documentTransport(io: KisSocketServer): documents.DocumentTransport {
+  const room = (docId: string, except: string | undefined) =>
+    except ? io.to(`doc:${docId}`).except(except) : io.to(`doc:${docId}`);
+  return {
+    relay: (docId, message, except) => room(docId, except).emit('doc:sync', { docId, message }),
+    relayAwareness: (docId, update, except) => room(docId, except).emit('doc:awareness', { docId, update }),
+    closed: (docId, reason) => {
+      io.to(`doc:${docId}`).emit('doc:closed', { docId, reason });
+      io.socketsLeave(`doc:${docId}`);
+    },
+  };
+}

@@ -1,0 +1,195 @@
+import * as encoding from 'lib0/encoding';
+import * as syncProtocol from 'y-protocols/sync';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DocumentView } from '@kis/protocol/api';
+import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
+import { connectSocket } from '../../helpers/areas.js';
+import { YClient } from '../../helpers/documents.js';
+import { acceptInvitation, customer, makeOrganization, type Org } from '../../helpers/organizations.js';
+import { startServer, type TestServer } from '../../helpers/server.js';
+import { startSmtp, type TestSmtp } from '../../helpers/smtp.js';
+
+let server: TestServer;
+let smtp: TestSmtp;
+let admin: ApiClient;
+let acme: { org: Org; main: ApiClient };
+const sockets: Array<{ close(): void }> = [];
+
+beforeAll(async () => {
+  smtp = await startSmtp();
+  server = await startServer({ env: { SMTP_URL: smtp.url, KIS_DOCUMENT_MAX_KB: '64' } });
+  admin = await createFirstAdmin(server);
+  acme = await makeOrganization(server, smtp, admin, 'Acme GmbH', 'chef@acme.example');
+});
+afterAll(async () => {
+  for (const s of sockets) s.close();
+  await server?.stop();
+  await smtp?.close();
+});
+
+async function editor(client: ApiClient, docId: string, on: TestServer = server): Promise<YClient> {
+  const socket = await connectSocket(on, client);
+  sockets.push(socket);
+  return new YClient(socket, docId);
+}
+
+/** An update message with bytes that are no Yjs update. */
+function garbageUpdate(): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, syncProtocol.messageYjsUpdate);
+  encoding.writeVarUint8Array(encoder, new Uint8Array([0xff, 0xfe, 0x01, 0x02, 0x03, 0x04, 0x05]));
+  return encoding.toUint8Array(encoder);
+}
+
+describe('area 3: texts edited together', () => {
+  let doc: DocumentView;
+
+  it('lets a customer create a company text that lists title, owner and last editor', async () => {
+    const created = await acme.main.post<DocumentView>('/api/documents', {
+      title: 'Leistungsbeschreibung',
+      forOrganization: true,
+    });
+    expect(created.status).toBe(200);
+    doc = created.body;
+    expect(doc).toMatchObject({
+      title: 'Leistungsbeschreibung',
+      access: 'edit',
+      owner: { kind: 'organization', name: 'Acme GmbH' },
+    });
+    const list = await acme.main.get<{ items: DocumentView[] }>('/api/documents');
+    expect(list.body.items.map((d) => [d.title, d.lastEditor])).toEqual([
+      ['Leistungsbeschreibung', 'chef@acme.example'],
+    ]);
+    // The operator sees it too.
+    expect((await admin.get<{ items: DocumentView[] }>('/api/documents')).body.items.map((d) => d.id)).toContain(
+      doc.id,
+    );
+  });
+
+  it('ends with the same text for a customer and the operator typing at once', async () => {
+    const a = await editor(acme.main, doc.id);
+    const b = await editor(admin, doc.id);
+    expect((await a.open()).ok).toBe(true);
+    expect((await b.open()).ok).toBe(true);
+    a.insert(0, 'Kunde schreibt. ');
+    b.insert(0, 'Betreiber schreibt. ');
+    for (let i = 0; i < 20; i++) {
+      a.insert(a.text.length, `a${i} `);
+      b.insert(0, `b${i} `);
+    }
+    expect((await a.settled()).every((r) => r.ok)).toBe(true);
+    expect((await b.settled()).every((r) => r.ok)).toBe(true);
+    await expect.poll(() => a.text === b.text && a.text.length > 0, { timeout: 5000 }).toBe(true);
+    expect(a.text).toContain('Kunde schreibt.');
+    expect(a.text).toContain('Betreiber schreibt.');
+    expect(a.text).toContain('a19');
+    expect(a.text).toContain('b19');
+
+    // A third editor opening later gets everything from the server, seeding nothing itself.
+    const c = await editor(admin, doc.id);
+    await c.open();
+    await expect.poll(() => c.text, { timeout: 5000 }).toBe(a.text);
+  });
+
+  it('keeps out a stranger and lets a reader read along without changing anything', async () => {
+    const stranger = await customer(server, smtp, 'fremd@other.example');
+    const s = await editor(stranger, doc.id);
+    const refused = await s.open();
+    expect(refused).toMatchObject({ ok: false, error: { code: 'not_found' } });
+
+    await acme.main.post(`/api/organizations/${acme.org.id}/sub-accounts`, {
+      email: 'leser@acme.example',
+      name: 'Leser',
+      rights: ['read_areas'],
+      redirectToMain: false,
+    });
+    const reader = await acceptInvitation(server, smtp, 'leser@acme.example', 'leser@acme.example');
+    const r = await editor(reader, doc.id);
+    const opened = await r.open();
+    expect(opened).toMatchObject({ ok: true, value: { access: 'read' } });
+    await expect.poll(() => r.text.length, { timeout: 5000 }).toBeGreaterThan(0);
+    const before = r.text;
+    r.insert(0, 'UNERLAUBT ');
+    const answers = await r.settled();
+    expect(answers.at(-1)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+
+    const fresh = await editor(admin, doc.id);
+    await fresh.open();
+    await expect.poll(() => fresh.text, { timeout: 5000 }).toBe(before);
+    expect(fresh.text).not.toContain('UNERLAUBT');
+  });
+
+  it('refuses malformed and oversized updates without harming the stored text', async () => {
+    const a = await editor(acme.main, doc.id);
+    await a.open();
+    await expect.poll(() => a.text.length, { timeout: 5000 }).toBeGreaterThan(0);
+    const before = a.text;
+    expect(await a.send(garbageUpdate())).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    expect(await a.send(new Uint8Array([0x07, 0x01]))).toMatchObject({ ok: false, error: { code: 'invalid' } });
+    const bad = await a.socket.timeout(5000).emitWithAck('doc:sync', { docId: doc.id, message: 'kein Binär' } as never);
+    expect(bad).toMatchObject({ ok: false, error: { code: 'invalid' } });
+
+    a.insert(0, 'x'.repeat(80 * 1024));
+    const answers = await a.settled();
+    expect(answers.at(-1)).toMatchObject({ ok: false, error: { code: 'invalid', message: 'document_too_large' } });
+
+    const fresh = await editor(admin, doc.id);
+    await fresh.open();
+    await expect.poll(() => fresh.text, { timeout: 5000 }).toBe(before);
+  });
+
+  it('renames and deletes with audit entries, and tells open editors', async () => {
+    const created = await acme.main.post<DocumentView>('/api/documents', { title: 'Entwurf' });
+    expect(created.body.owner).toMatchObject({ kind: 'user', name: 'chef@acme.example' });
+    const renamed = await acme.main.request<DocumentView>('PATCH', `/api/documents/${created.body.id}`, {
+      title: 'Fassung 2',
+    });
+    expect(renamed.body, JSON.stringify(renamed.body)).toMatchObject({ title: 'Fassung 2' });
+    const open = await editor(admin, created.body.id);
+    await open.open();
+    const closed = new Promise<string>((resolve) => open.socket.once('doc:closed', (p) => resolve(p.reason)));
+    expect((await acme.main.request('DELETE', `/api/documents/${created.body.id}`)).status).toBe(200);
+    expect(await closed).toBe('deleted');
+    expect((await acme.main.request('DELETE', `/api/documents/${created.body.id}`)).status).toBe(404);
+    const log = await admin.get<{ items: Array<{ action: string }> }>('/api/admin/audit?pageSize=100');
+    const actions = log.body.items.map((e) => e.action);
+    for (const action of ['document.created', 'document.renamed', 'document.deleted'])
+      expect(actions).toContain(action);
+  });
+});
+
+describe('durability', () => {
+  it('keeps every confirmed edit when the server is killed and started again', async () => {
+    const first = await startServer({ env: { KIS_DOCUMENT_IDLE_SECONDS: '600' } });
+    let second: TestServer | undefined;
+    try {
+      const boss = await createFirstAdmin(first);
+      const created = await boss.post<DocumentView>('/api/documents', { title: 'Protokoll' });
+      const a = await editor(boss, created.body.id, first);
+      await a.open();
+      for (let i = 0; i < 30; i++) a.insert(a.text.length, `Zeile ${i}\n`);
+      expect((await a.settled()).every((r) => r.ok)).toBe(true);
+      const confirmed = a.text;
+      a.socket.close();
+
+      first.process.kill('SIGKILL');
+      await new Promise((resolve) => first.process.once('exit', resolve));
+      second = await startServer({ env: { MONGODB_URI: first.mongoUri } });
+      const again = await createFirstAdminLogin(second);
+      const b = await editor(again, created.body.id, second);
+      await b.open();
+      await expect.poll(() => b.text, { timeout: 5000 }).toBe(confirmed);
+    } finally {
+      await second?.stop();
+      await first.stop();
+    }
+  });
+});
+
+/** Logs in as the admin created before a restart (the set-up link is not printed again). */
+async function createFirstAdminLogin(on: TestServer): Promise<ApiClient> {
+  const client = new ApiClient(on, '198.51.100.1');
+  const res = await client.login('admin@kis.test', GOOD_PASSWORD);
+  if (res.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(res.body)}`);
+  return client;
+}
