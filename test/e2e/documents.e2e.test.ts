@@ -1,0 +1,106 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DocumentView } from '@kis/protocol/api';
+import { ApiClient, GOOD_PASSWORD, createFirstAdmin, registerCustomer } from '../helpers/api.js';
+import { launchBrowser, watchErrors } from '../helpers/browser.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+
+let browser: Browser;
+let smtp: TestSmtp;
+let server: TestServer;
+let docId: string;
+
+beforeAll(async () => {
+  [browser, smtp] = await Promise.all([launchBrowser(), startSmtp()]);
+  server = await startServer({ env: { SMTP_URL: smtp.url } });
+  const admin = await createFirstAdmin(server, 'admin@kis.test');
+  await registerCustomer(server, smtp, 'chef@acme.example', '192.0.2.30');
+  await registerCustomer(server, smtp, 'fremd@other.example', '192.0.2.31');
+  expect(
+    (await admin.post('/api/admin/organizations', { name: 'Acme GmbH', mainEmail: 'chef@acme.example' })).status,
+  ).toBe(200);
+  const main = new ApiClient(server, '192.0.2.30');
+  await main.login('chef@acme.example', GOOD_PASSWORD);
+  const created = await main.post<DocumentView>('/api/documents', {
+    title: 'Wartungsplan 2027',
+    forOrganization: true,
+  });
+  docId = created.body.id;
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await smtp?.close();
+});
+
+async function signIn(email: string): Promise<{ page: Page; problems: string[] }> {
+  const page = await (await browser.newContext()).newPage();
+  const problems = watchErrors(page);
+  await page.goto(`${server.url}/anmelden`);
+  await page.getByLabel('E-Mail-Adresse').fill(email);
+  await page.getByLabel('Passwort').fill(GOOD_PASSWORD);
+  await page.getByRole('button', { name: 'Anmelden' }).click();
+  await page.getByTestId('welcome').waitFor();
+  return { page, problems };
+}
+
+/** Opens the text and waits until the editor may be typed in. */
+async function openText(page: Page): Promise<void> {
+  await page.goto(`${server.url}/texte/${docId}`);
+  await page.locator('[data-testid="editor"][contenteditable="true"]').waitFor();
+}
+
+describe('area 3 in the browser', () => {
+  it('lets a customer and the operator type at once and both end with the same text, with each other’s cursor', async () => {
+    const customer = await signIn('chef@acme.example');
+    const operator = await signIn('admin@kis.test');
+    await customer.page.getByRole('link', { name: 'Texte', exact: true }).click();
+    await customer.page.getByTestId('document-row').filter({ hasText: 'Wartungsplan 2027' }).getByRole('link').click();
+    await customer.page.locator('[data-testid="editor"][contenteditable="true"]').waitFor();
+    await openText(operator.page);
+
+    await customer.page.getByTestId('editor').click();
+    await operator.page.getByTestId('editor').click();
+    await Promise.all([
+      customer.page.keyboard.type('Kunde: Bitte Fach 3 prüfen. ', { delay: 15 }),
+      operator.page.keyboard.type('Betreiber: Termin am Montag. ', { delay: 15 }),
+    ]);
+
+    // The text itself, without the other editors' cursor labels (which differ per screen).
+    const text = (p: Page): Promise<string> =>
+      p.getByTestId('editor').evaluate((el) => {
+        const copy = el.cloneNode(true) as HTMLElement;
+        for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove();
+        return copy.innerText;
+      });
+    await expect
+      .poll(async () => (await text(customer.page)) === (await text(operator.page)), { timeout: 10_000 })
+      .toBe(true);
+    const final = await text(customer.page);
+    expect(final).toContain('Kunde: Bitte Fach 3 prüfen.');
+    expect(final).toContain('Betreiber: Termin am Montag.');
+    await customer.page.locator('[data-testid="doc-status"][data-status="saved"]').waitFor();
+
+    // The other editor's cursor, named and coloured.
+    await customer.page.locator('.collaboration-carets__label', { hasText: 'Ada Admin' }).waitFor({ timeout: 5000 });
+    await customer.page.screenshot({ path: '/tmp/kis-text.png', fullPage: true });
+
+    // A reload shows the stored text, not a doubled one.
+    await customer.page.reload();
+    await customer.page.locator('[data-testid="editor"][contenteditable="true"]').waitFor();
+    await expect.poll(() => text(customer.page), { timeout: 5000 }).toBe(final);
+    expect(customer.problems).toEqual([]);
+    expect(operator.problems).toEqual([]);
+    await customer.page.context().close();
+    await operator.page.context().close();
+  });
+
+  it('does not let someone without the right join', async () => {
+    const stranger = await signIn('fremd@other.example');
+    await stranger.page.goto(`${server.url}/texte/${docId}`);
+    await stranger.page.getByText('Diesen Text gibt es nicht, oder Sie dürfen ihn nicht öffnen.').waitFor();
+    expect(await stranger.page.getByText('Kunde: Bitte Fach 3 prüfen.').count()).toBe(0);
+    await stranger.page.context().close();
+  });
+});
