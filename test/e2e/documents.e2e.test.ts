@@ -70,9 +70,9 @@ describe('area 3 in the browser', () => {
     // The text itself, without the other editors' cursor labels (which differ per screen).
     const text = (p: Page): Promise<string> =>
       p.getByTestId('editor').evaluate((el) => {
-        const copy = el.cloneNode(true) as HTMLElement;
+        const copy = el.cloneNode(true) as typeof el;
         for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove();
-        return copy.innerText;
+        return copy.textContent ?? '';
       });
     await expect
       .poll(async () => (await text(customer.page)) === (await text(operator.page)), { timeout: 10_000 })
