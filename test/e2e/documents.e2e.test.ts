@@ -104,3 +104,36 @@ describe('area 3 in the browser', () => {
     await stranger.page.context().close();
   });
 });
+
+describe('area 3 offline', () => {
+  it('merges what was typed while the connection was down when it returns', async () => {
+    const customer = await signIn('chef@acme.example');
+    const operator = await signIn('admin@kis.test');
+    await openText(customer.page);
+    await openText(operator.page);
+    const text = (p: Page): Promise<string> =>
+      p.getByTestId('editor').evaluate((el) => {
+        const copy = el.cloneNode(true) as typeof el;
+        for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove();
+        return copy.textContent ?? '';
+      });
+
+    await customer.page.context().setOffline(true);
+    await customer.page.locator('[data-testid="doc-status"][data-status="offline"]').waitFor({ timeout: 30_000 });
+    await customer.page.getByTestId('editor').click();
+    await customer.page.keyboard.press('End');
+    await customer.page.keyboard.type(' Offline geschrieben.');
+    await operator.page.getByTestId('editor').click();
+    await operator.page.keyboard.type('Währenddessen online. ');
+    await customer.page.context().setOffline(false);
+
+    await expect
+      .poll(async () => (await text(customer.page)) === (await text(operator.page)), { timeout: 30_000 })
+      .toBe(true);
+    const final = await text(operator.page);
+    expect(final).toContain('Offline geschrieben.');
+    expect(final).toContain('Währenddessen online.');
+    await customer.page.context().close();
+    await operator.page.context().close();
+  });
+});
