@@ -96,6 +96,32 @@ describe('area 3 in the browser', () => {
     await operator.page.context().close();
   });
 
+  it('keeps only what the editor knows of pasted HTML', async () => {
+    const customer = await signIn('chef@acme.example');
+    await openText(customer.page);
+    const editorBox = customer.page.getByTestId('editor');
+    await editorBox.click();
+    // A paste as the browser delivers it (the tests have no DOM types: the script is a string).
+    await customer.page.evaluate(`(() => {
+      const data = new DataTransfer();
+      data.setData('text/html', '<p>Eingefügt <b>fett</b><img src="x" onerror="window.pwned=1">' +
+        '<script>window.pwned=2<\\/script><a href="javascript:window.pwned=3">Link</a>' +
+        '<iframe src="https://example.com"></iframe></p>');
+      const target = document.querySelector('[data-testid="editor"]');
+      target.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+    })()`);
+    await editorBox.getByText('Eingefügt').waitFor();
+    expect(await editorBox.locator('strong', { hasText: 'fett' }).count()).toBe(1);
+    expect(await editorBox.locator('img, script, iframe').count()).toBe(0);
+    expect(await editorBox.locator('a[href^="javascript:"]').count()).toBe(0);
+    await editorBox.getByText('Link').click();
+    expect(await customer.page.evaluate(() => (globalThis as { pwned?: number }).pwned)).toBeUndefined();
+    // Parsing the pasted HTML makes the browser try the image's handler; the CSP blocks it (and says so).
+    const others = customer.problems.filter((p) => !/Content Security Policy.*blocked/s.test(p));
+    expect(others, others.join('\n')).toEqual([]);
+    await customer.page.context().close();
+  });
+
   it('does not let someone without the right join', async () => {
     const stranger = await signIn('fremd@other.example');
     await stranger.page.goto(`${server.url}/texte/${docId}`);

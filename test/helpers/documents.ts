@@ -79,11 +79,37 @@ export class YClient {
     return all;
   }
 
-  get text(): string {
-    return this.doc.getText('t').toString();
+  /** The document as the editor keeps it: paragraphs of text in the XML fragment `default`. */
+  get fragment(): Y.XmlFragment {
+    return this.doc.getXmlFragment('default');
   }
 
+  /** The plain text, one line per paragraph. */
+  get text(): string {
+    return this.fragment
+      .toArray()
+      .map((node) =>
+        node instanceof Y.XmlElement
+          ? node
+              .toArray()
+              .map((t) => String(t.toString()))
+              .join('')
+          : '',
+      )
+      .join('\n');
+  }
+
+  /** Types into the first paragraph (made if there is none), as the editor would. */
   insert(index: number, text: string): void {
-    this.doc.getText('t').insert(index, text);
+    this.doc.transact(() => {
+      let paragraph = this.fragment.get(0);
+      if (!(paragraph instanceof Y.XmlElement)) {
+        paragraph = new Y.XmlElement('paragraph');
+        paragraph.insert(0, [new Y.XmlText()]);
+        this.fragment.insert(0, [paragraph]);
+      }
+      const textNode = (paragraph as Y.XmlElement).get(0);
+      if (textNode instanceof Y.XmlText) textNode.insert(Math.min(index, textNode.length), text);
+    });
   }
 }

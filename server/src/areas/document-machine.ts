@@ -4,6 +4,7 @@ import { assertEvent, enqueueActions, setup, type ActorRefFrom } from 'xstate';
 import * as awarenessProtocol from 'y-protocols/awareness';
 import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
+import { fitsSchema } from './document-schema.js';
 
 /**
  * The life of one open area-3 document on the server. Its Y.Doc is the source of truth: clients
@@ -180,6 +181,7 @@ export const documentMachine = setup({
           return event.reply({ ok: false, code: 'malformed' });
         update = decoding.readVarUint8Array(decoder);
         if (isEmptyUpdate(update)) return event.reply({ ok: true });
+        if (!fitsSchema(update)) return event.reply({ ok: false, code: 'malformed' });
       } catch {
         return event.reply({ ok: false, code: 'malformed' });
       }

@@ -1,5 +1,6 @@
 import * as encoding from 'lib0/encoding';
 import * as syncProtocol from 'y-protocols/sync';
+import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentView } from '@kis/protocol/api';
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
@@ -31,6 +32,13 @@ async function editor(client: ApiClient, docId: string, on: TestServer = server)
   const socket = await connectSocket(on, client);
   sockets.push(socket);
   return new YClient(socket, docId);
+}
+
+/** An update as the sync message carrying it. */
+function updateMessage(update: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  syncProtocol.writeUpdate(encoder, update);
+  return encoding.toUint8Array(encoder);
 }
 
 /** An update message with bytes that are no Yjs update. */
@@ -128,6 +136,20 @@ describe('area 3: texts edited together', () => {
     expect(await a.send(new Uint8Array([0x07, 0x01]))).toMatchObject({ ok: false, error: { code: 'invalid' } });
     const bad = await a.socket.timeout(5000).emitWithAck('doc:sync', { docId: doc.id, message: 'kein Binär' } as never);
     expect(bad).toMatchObject({ ok: false, error: { code: 'invalid' } });
+
+    // Content the editor never makes: another root type, an element outside the schema.
+    const evil = new Y.Doc();
+    evil.getMap('evil').set('x', 1);
+    expect(await a.send(updateMessage(Y.encodeStateAsUpdate(evil)))).toMatchObject({
+      ok: false,
+      error: { code: 'invalid' },
+    });
+    const script = new Y.Doc();
+    script.getXmlFragment('default').insert(0, [new Y.XmlElement('script')]);
+    expect(await a.send(updateMessage(Y.encodeStateAsUpdate(script)))).toMatchObject({
+      ok: false,
+      error: { code: 'invalid' },
+    });
 
     a.insert(0, 'x'.repeat(80 * 1024));
     const answers = await a.settled();
