@@ -125,6 +125,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       logger,
     });
     cleanups.push(() => areaDocuments.stop());
+    areaDocuments.startDailyVersions();
     await depots.init(createSecretBox(masterKey));
     const depotRuntime = await depots.start({
       logger,
@@ -237,20 +238,22 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config);
 
-  let running: Running;
-  try {
-    running = await start(config, logger);
-  } catch (err) {
-    logger.fatal({ err }, 'start-up failed');
-    process.stderr.write(`KIS: ${startupMessage(err, config)}\n`);
-    process.exit(1);
-  }
-
+  // Signals are taken from the start: a SIGTERM that comes while start-up finishes (a supervisor,
+  // a test that saw "listening") would otherwise kill the process before anything is shut down.
+  let running: Running | undefined;
+  let requested: string | undefined;
   let shuttingDown = false;
   const shutdown = (signal: string): void => {
     if (shuttingDown) {
       // A second Ctrl-C means "now": the exit hook still stops the embedded database.
       process.exit(130);
+    }
+    if (!running) {
+      // Still starting: shut down as soon as there is something to shut down; a second signal
+      // means "now" here too.
+      if (requested) process.exit(130);
+      requested = signal;
+      return;
     }
     shuttingDown = true;
     setTimeout(() => {
@@ -271,6 +274,15 @@ async function main(): Promise<void> {
     logger.fatal({ err }, 'uncaught exception');
     shutdown('uncaughtException');
   });
+
+  try {
+    running = await start(config, logger);
+  } catch (err) {
+    logger.fatal({ err }, 'start-up failed');
+    process.stderr.write(`KIS: ${startupMessage(err, config)}\n`);
+    process.exit(1);
+  }
+  if (requested) shutdown(requested);
 }
 
 void main();
