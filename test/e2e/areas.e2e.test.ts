@@ -138,7 +138,7 @@ describe('area 4 in the browser', () => {
     const rows = anna.page.getByTestId('file-row');
     await rows.filter({ hasText: 'Bauplan.dwg' }).waitFor();
     await rows.filter({ hasText: 'Notiz.txt' }).waitFor();
-    await expect.poll(() => anna.page.getByText(/3 MB von 10 GB belegt/).count()).toBe(1);
+    await expect.poll(() => anna.page.getByText(/3 MB von 10 GB belegt/).count(), { timeout: 15_000 }).toBe(1);
 
     const [download] = await Promise.all([
       anna.page.waitForEvent('download'),
