@@ -45,6 +45,15 @@ async function signIn(email: string): Promise<{ page: Page; problems: string[] }
   return { page, problems };
 }
 
+/** The text itself, without the other editors' cursor labels (which differ per screen). */
+function text(p: Page): Promise<string> {
+  return p.getByTestId('editor').evaluate((el) => {
+    const copy = el.cloneNode(true) as typeof el;
+    for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove();
+    return copy.textContent ?? '';
+  });
+}
+
 /** Opens the text and waits until the editor may be typed in. */
 async function openText(page: Page): Promise<void> {
   await page.goto(`${server.url}/texte/${docId}`);
@@ -67,13 +76,6 @@ describe('area 3 in the browser', () => {
       operator.page.keyboard.type('Betreiber: Termin am Montag. ', { delay: 15 }),
     ]);
 
-    // The text itself, without the other editors' cursor labels (which differ per screen).
-    const text = (p: Page): Promise<string> =>
-      p.getByTestId('editor').evaluate((el) => {
-        const copy = el.cloneNode(true) as typeof el;
-        for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove();
-        return copy.textContent ?? '';
-      });
     await expect
       .poll(async () => (await text(customer.page)) === (await text(operator.page)), { timeout: 10_000 })
       .toBe(true);
@@ -122,6 +124,42 @@ describe('area 3 in the browser', () => {
     await customer.page.context().close();
   });
 
+  it('keeps a version on the page, shows it, and restores it for the other editor too', async () => {
+    const customer = await signIn('chef@acme.example');
+    const operator = await signIn('admin@kis.test');
+    await openText(customer.page);
+    await openText(operator.page);
+    const kept = await text(customer.page);
+    await customer.page.getByLabel('Name der Version').fill('Stand Dienstag');
+    await customer.page.getByRole('button', { name: 'Version speichern' }).click();
+    const version = customer.page.getByTestId('version').filter({ hasText: 'Stand Dienstag' });
+    await version.waitFor();
+
+    await operator.page.getByTestId('editor').click();
+    await operator.page.keyboard.press('End');
+    await operator.page.keyboard.type(' Später ergänzt.');
+    await expect.poll(() => text(customer.page), { timeout: 5000 }).toContain('Später ergänzt.');
+
+    await version.getByRole('button', { name: 'Ansehen' }).click();
+    const preview = version.getByTestId('version-preview');
+    await preview.waitFor();
+    expect(await preview.textContent()).not.toContain('Später ergänzt.');
+
+    customer.page.once('dialog', (dialog) => void dialog.accept());
+    await version.getByRole('button', { name: 'Wiederherstellen' }).click();
+    await expect.poll(() => text(operator.page), { timeout: 5000 }).toBe(kept);
+    await expect.poll(() => text(customer.page), { timeout: 5000 }).toBe(kept);
+    await customer.page.getByTestId('version').filter({ hasText: 'Vor dem Wiederherstellen' }).waitFor();
+
+    const [download] = await Promise.all([
+      customer.page.waitForEvent('download'),
+      customer.page.getByRole('link', { name: 'Als Markdown' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('Wartungsplan 2027.md');
+    await customer.page.context().close();
+    await operator.page.context().close();
+  });
+
   it('does not let someone without the right join', async () => {
     const stranger = await signIn('fremd@other.example');
     await stranger.page.goto(`${server.url}/texte/${docId}`);
@@ -137,12 +175,6 @@ describe('area 3 offline', () => {
     const operator = await signIn('admin@kis.test');
     await openText(customer.page);
     await openText(operator.page);
-    const text = (p: Page): Promise<string> =>
-      p.getByTestId('editor').evaluate((el) => {
-        const copy = el.cloneNode(true) as typeof el;
-        for (const caret of copy.querySelectorAll('.collaboration-carets__caret')) caret.remove();
-        return copy.textContent ?? '';
-      });
 
     await customer.page.context().setOffline(true);
     await customer.page.locator('[data-testid="doc-status"][data-status="offline"]').waitFor({ timeout: 30_000 });

@@ -51,3 +51,18 @@ export const documentCreateSchema = z.object({
 export type DocumentCreate = z.infer<typeof documentCreateSchema>;
 
 export const documentRenameSchema = z.object({ title: documentTitle });
+
+/** A kept version of a text: named by an editor, or the automatic one of a day it changed. */
+export const documentVersionSchema = z.object({
+  id: z.string(),
+  kind: z.enum(['named', 'daily', 'before_restore']),
+  name: z.string(),
+  createdAt: z.string(),
+  createdBy: z.string(),
+});
+export type DocumentVersionView = z.infer<typeof documentVersionSchema>;
+export const documentVersionListSchema = z.object({ items: z.array(documentVersionSchema) });
+/** One version to look at: its content as Markdown (the web renders it like area 1 and 2 entries). */
+export const documentVersionContentSchema = documentVersionSchema.extend({ markdown: z.string() });
+export const documentVersionCreateSchema = z.object({ name: z.string().trim().min(1).max(100) });
+export const documentExportQuerySchema = z.object({ format: z.enum(['markdown', 'pdf']) });

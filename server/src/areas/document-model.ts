@@ -38,3 +38,25 @@ const updateSchema = new Schema(
 );
 export type DocumentUpdateDoc = InferSchemaType<typeof updateSchema>;
 export const DocumentUpdate = mongoose.model('DocumentUpdate', updateSchema);
+
+/** A version of a document kept for later: named by an editor, or made once a day when it changed. */
+const versionSchema = new Schema(
+  {
+    docId: { type: String, required: true, index: true },
+    /** Named by an editor, the automatic one of a day, or the text as it was before a restore. */
+    kind: { type: String, enum: ['named', 'daily', 'before_restore'], required: true },
+    name: { type: String, default: '' },
+    /** Yjs update encoding the whole document at that moment. */
+    state: { type: Buffer, required: true },
+    createdAt: { type: Date, required: true },
+    /** Who named it; the system for daily versions. */
+    createdBy: { type: String, default: '' },
+  },
+  { collection: 'document_versions', versionKey: false },
+);
+/** A version as a lean query returns it: the state as a BSON Binary. */
+export type DocumentVersionDoc = Omit<InferSchemaType<typeof versionSchema>, 'state'> & {
+  _id: mongoose.Types.ObjectId;
+  state: { buffer: ArrayBufferLike | Uint8Array } | Uint8Array;
+};
+export const DocumentVersion = mongoose.model('DocumentVersion', versionSchema);

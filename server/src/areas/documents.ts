@@ -1,6 +1,6 @@
 import { createActor } from 'xstate';
 import * as Y from 'yjs';
-import type { DocumentAccess, DocumentCreate, DocumentView } from '@kis/protocol/api';
+import type { DocumentAccess, DocumentCreate, DocumentVersionView, DocumentView } from '@kis/protocol/api';
 import type { DocOpenValue, DocSyncValue } from '@kis/protocol/realtime';
 import * as audit from '../audit/service.js';
 import { Forbidden, Invalid, NotFound, RateLimited } from '../errors.js';
@@ -10,7 +10,15 @@ import * as identity from '../identity/service.js';
 import * as organizations from '../identity/organizations.js';
 import type { Logger } from '../logger.js';
 import { documentMachine, type DocumentActor, type DocumentEffects, type SyncResult } from './document-machine.js';
-import { DocumentUpdate, TextDocument, type DocumentDoc } from './document-model.js';
+import { toMarkdown, toPdf } from './document-export.js';
+import {
+  DocumentUpdate,
+  DocumentVersion,
+  TextDocument,
+  type DocumentDoc,
+  type DocumentVersionDoc,
+} from './document-model.js';
+import { DOCUMENT_FIELD } from './document-schema.js';
 
 /** Limits and timings of area 3 (see KIS_DOCUMENT_* in config.ts). */
 export interface DocumentSettings {
@@ -59,7 +67,7 @@ function cfg(): DocumentSettings {
 /** Sets the limits; call once at start-up. */
 export async function init(options: DocumentSettings): Promise<void> {
   settings = options;
-  await Promise.all([TextDocument.createIndexes(), DocumentUpdate.createIndexes()]);
+  await Promise.all([TextDocument.createIndexes(), DocumentUpdate.createIndexes(), DocumentVersion.createIndexes()]);
 }
 
 export function setTransport(next: DocumentTransport | undefined): void {
@@ -239,6 +247,7 @@ export async function deleteDocument(caller: Caller, docId: string): Promise<voi
   for (const docs of openBy.values()) docs.delete(docId);
   await TextDocument.deleteOne({ _id: doc._id });
   await DocumentUpdate.deleteMany({ docId });
+  await DocumentVersion.deleteMany({ docId });
   await audit.record({
     action: 'document.deleted',
     outcome: 'success',
@@ -480,6 +489,7 @@ export function disconnected(clientId: string): void {
 
 /** Writes every loaded document's state and stops the actors (shutdown). */
 export async function stop(): Promise<void> {
+  if (dailyTimer) clearInterval(dailyTimer);
   for (const { timer } of touchTimers.values()) clearTimeout(timer);
   touchTimers.clear();
   const entries = [...loaded.entries()];
@@ -495,4 +505,229 @@ export async function stop(): Promise<void> {
     doc.destroy();
   }
   await Promise.all(unloading.values());
+}
+
+// ─── Versions and exports ────────────────────────────────────────────────────────────────────────
+
+/** How often the daily-version job looks for texts that changed. */
+const DAILY_CHECK_MS = 3600_000;
+const DAY_MS = 24 * 3600_000;
+let dailyTimer: NodeJS.Timeout | undefined;
+
+/** The whole document as it is now: from its actor when open, else rebuilt from the database. */
+async function currentState(docId: string): Promise<Uint8Array> {
+  const open = loaded.get(docId);
+  if (open) return Y.encodeStateAsUpdate(open.actor.getSnapshot().context.doc);
+  const stored = await rebuild(docId);
+  if (!stored) throw new NotFound('document_not_found');
+  return stored.state;
+}
+
+function versionView(v: DocumentVersionDoc): DocumentVersionView {
+  return {
+    id: String(v._id),
+    kind: v.kind as DocumentVersionView['kind'],
+    name: v.name ?? '',
+    createdAt: v.createdAt.toISOString(),
+    createdBy: v.createdBy ?? '',
+  };
+}
+
+/** The kept versions of a text, newest first (readers and editors). */
+export async function listVersions(caller: Caller, docId: string): Promise<{ items: DocumentVersionView[] }> {
+  await loadMeta(caller, docId);
+  const versions = (await DocumentVersion.find({ docId }, { state: 0 })
+    .sort({ createdAt: -1 })
+    .lean()) as DocumentVersionDoc[];
+  return { items: versions.map(versionView) };
+}
+
+/** Keeps the text as it is now under a name (editors). */
+export async function createVersion(caller: Caller, docId: string, name: string): Promise<DocumentVersionView> {
+  const { doc, access } = await loadMeta(caller, docId);
+  if (access !== 'edit') throw new Forbidden('read_only');
+  const state = await currentState(docId);
+  const version = (
+    await DocumentVersion.create({
+      docId,
+      kind: 'named',
+      name: name.trim(),
+      state: Buffer.from(state),
+      createdAt: new Date(),
+      createdBy: caller.email,
+    })
+  ).toObject() as DocumentVersionDoc;
+  await audit.record({
+    action: 'document.version_created',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: doc.title,
+    details: { documentId: docId, version: name.trim() },
+  });
+  return versionView(version);
+}
+
+async function loadVersion(docId: string, versionId: string): Promise<DocumentVersionDoc> {
+  const version = isObjectId(versionId)
+    ? ((await DocumentVersion.findOne({ _id: versionId, docId }).lean()) as DocumentVersionDoc | null)
+    : null;
+  if (!version) throw new NotFound('version_not_found');
+  return version;
+}
+
+/** One kept version's content, as Markdown to show (readers and editors). */
+export async function getVersion(
+  caller: Caller,
+  docId: string,
+  versionId: string,
+): Promise<DocumentVersionView & { markdown: string }> {
+  const { doc } = await loadMeta(caller, docId);
+  const version = await loadVersion(docId, versionId);
+  return { ...versionView(version), markdown: toMarkdown(doc.title, bytesOf(version.state)) };
+}
+
+/**
+ * The change that turns a document's content into a version's: the version's blocks in place of
+ * the current ones, as one Yjs update made on a copy (so it is stored before it is applied, like
+ * every other change).
+ */
+function restoreUpdate(current: Uint8Array, version: Uint8Array): Uint8Array {
+  const target = new Y.Doc();
+  const old = new Y.Doc();
+  try {
+    Y.applyUpdate(target, current);
+    Y.applyUpdate(old, version);
+    const before = Y.encodeStateVector(target);
+    const fragment = target.getXmlFragment(DOCUMENT_FIELD);
+    const blocks = old
+      .getXmlFragment(DOCUMENT_FIELD)
+      .toArray()
+      .flatMap((node) => (node instanceof Y.XmlElement || node instanceof Y.XmlText ? [node.clone()] : []));
+    target.transact(() => {
+      fragment.delete(0, fragment.length);
+      fragment.insert(0, blocks);
+    });
+    return Y.encodeStateAsUpdate(target, before);
+  } finally {
+    target.destroy();
+    old.destroy();
+  }
+}
+
+/** Brings a text back to a kept version (editors); everyone editing sees it at once. */
+export async function restoreVersion(caller: Caller, docId: string, versionId: string): Promise<void> {
+  const { doc, access } = await loadMeta(caller, docId);
+  if (access !== 'edit') throw new Forbidden('read_only');
+  const version = await loadVersion(docId, versionId);
+  const entry = await ensureLoaded(docId, doc);
+  const current = Y.encodeStateAsUpdate(entry.actor.getSnapshot().context.doc);
+  // Nothing is lost by a restore: the text as it was is kept first.
+  await DocumentVersion.create({
+    docId,
+    kind: 'before_restore',
+    name: version.name,
+    state: Buffer.from(current),
+    createdAt: new Date(),
+    createdBy: caller.email,
+  });
+  const update = restoreUpdate(current, bytesOf(version.state));
+  const result = await new Promise<SyncResult>((resolve) =>
+    entry.actor.send({ type: 'APPLY', update, by: caller.email, reply: resolve }),
+  );
+  if (!result.ok) throw REFUSALS[result.code]();
+  await audit.record({
+    action: 'document.version_restored',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: doc.title,
+    details: { documentId: docId, version: version.name || version.createdAt.toISOString() },
+  });
+}
+
+/** A text for download: Markdown, or a PDF streamed as it is written (readers and editors). */
+export async function exportDocument(
+  caller: Caller,
+  docId: string,
+  format: 'markdown' | 'pdf',
+): Promise<{ fileName: string; contentType: string; body: string | NodeJS.ReadableStream }> {
+  const { doc } = await loadMeta(caller, docId);
+  const state = await currentState(docId);
+  await audit.record({
+    action: 'document.exported',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: doc.title,
+    details: { documentId: docId, format },
+  });
+  const base = doc.title.replace(/[/\\:*?"<>|\u0000-\u001f]/g, '_').slice(0, 100) || 'text';
+  if (format === 'markdown') {
+    return { fileName: `${base}.md`, contentType: 'text/markdown; charset=utf-8', body: toMarkdown(doc.title, state) };
+  }
+  return {
+    fileName: `${base}.pdf`,
+    contentType: 'application/pdf',
+    body: toPdf(doc.title, state, { author: caller.email, exportedAt: new Date().toISOString() }),
+  };
+}
+
+/**
+ * True when a text needs its daily version: it changed since its newest version (of any kind),
+ * and its last daily version is at least a day old.
+ */
+export function needsDailyVersion(
+  doc: { updatedAt: Date; createdAt: Date },
+  newestVersionAt: Date | undefined,
+  lastDailyAt: Date | undefined,
+  now: number,
+): boolean {
+  if (newestVersionAt && doc.updatedAt <= newestVersionAt) return false;
+  return !lastDailyAt || now - lastDailyAt.getTime() >= DAY_MS;
+}
+
+/** Makes the daily versions that are due; returns how many. */
+export async function makeDailyVersions(now = Date.now()): Promise<number> {
+  const changed = (await TextDocument.find(
+    { updatedAt: { $gt: new Date(now - 2 * DAY_MS) } },
+    { state: 0 },
+  ).lean()) as DocumentDoc[];
+  let made = 0;
+  for (const doc of changed) {
+    const docId = String(doc._id);
+    const [newest, lastDaily] = await Promise.all([
+      DocumentVersion.findOne({ docId }, { createdAt: 1 }).sort({ createdAt: -1 }).lean(),
+      DocumentVersion.findOne({ docId, kind: 'daily' }, { createdAt: 1 }).sort({ createdAt: -1 }).lean(),
+    ]);
+    if (!needsDailyVersion(doc, newest?.createdAt, lastDaily?.createdAt, now)) continue;
+    const state = await currentState(docId).catch(() => undefined);
+    if (!state) continue;
+    await DocumentVersion.create({
+      docId,
+      kind: 'daily',
+      name: '',
+      state: Buffer.from(state),
+      createdAt: new Date(now),
+      createdBy: '',
+    });
+    made += 1;
+  }
+  return made;
+}
+
+/** Starts the hourly look for texts that need their daily version. */
+export function startDailyVersions(): void {
+  const run = (): void => {
+    makeDailyVersions().then(
+      (made) => made && cfg().logger.info({ made }, 'daily versions of texts made'),
+      (err: unknown) => cfg().logger.error({ err }, 'daily versions failed'),
+    );
+  };
+  dailyTimer = setInterval(run, DAILY_CHECK_MS);
+  dailyTimer.unref();
+  setTimeout(run, 60_000).unref();
 }

@@ -215,3 +215,89 @@ async function createFirstAdminLogin(on: TestServer): Promise<ApiClient> {
   if (res.status !== 200) throw new Error(`admin login failed: ${JSON.stringify(res.body)}`);
   return client;
 }
+
+describe('versions and exports', () => {
+  it('keeps a named version, shows it, and restores it for everyone editing', async () => {
+    const created = await acme.main.post<DocumentView>('/api/documents', { title: 'Vertrag', forOrganization: true });
+    const id = created.body.id;
+    const a = await editor(acme.main, id);
+    const b = await editor(admin, id);
+    await a.open();
+    await b.open();
+    a.insert(0, 'Fassung eins.');
+    await a.settled();
+    const kept = await acme.main.post<{ id: string; name: string; kind: string }>(`/api/documents/${id}/versions`, {
+      name: 'Vor der Verhandlung',
+    });
+    expect(kept.body).toMatchObject({ name: 'Vor der Verhandlung', kind: 'named' });
+
+    a.insert(a.text.length, ' Nachtrag, der wieder weg soll.');
+    await a.settled();
+    await expect.poll(() => b.text, { timeout: 5000 }).toContain('Nachtrag');
+
+    const shown = await acme.main.get<{ markdown: string }>(`/api/documents/${id}/versions/${kept.body.id}`);
+    expect(shown.body.markdown).toContain('Fassung eins.');
+    expect(shown.body.markdown).not.toContain('Nachtrag');
+
+    expect((await acme.main.post(`/api/documents/${id}/versions/${kept.body.id}/restore`)).status).toBe(200);
+    await expect.poll(() => b.text, { timeout: 5000 }).toBe('Fassung eins.');
+    await expect.poll(() => a.text, { timeout: 5000 }).toBe('Fassung eins.');
+
+    // The text as it was before the restore is kept too.
+    const list = await acme.main.get<{ items: Array<{ id: string; name: string; kind: string }> }>(
+      `/api/documents/${id}/versions`,
+    );
+    expect(list.body.items.map((v) => [v.kind, v.name])).toEqual([
+      ['before_restore', 'Vor der Verhandlung'],
+      ['named', 'Vor der Verhandlung'],
+    ]);
+    const before = await acme.main.get<{ markdown: string }>(`/api/documents/${id}/versions/${list.body.items[0]?.id}`);
+    expect(before.body.markdown).toContain('Nachtrag');
+    const log = await admin.get<{ items: Array<{ action: string }> }>('/api/admin/audit?pageSize=50');
+    expect(log.body.items.map((e) => e.action)).toContain('document.version_restored');
+  });
+
+  it('exports a text as Markdown with its formatting and as a PDF', async () => {
+    const created = await acme.main.post<DocumentView>('/api/documents', { title: 'Übergabe', forOrganization: true });
+    const id = created.body.id;
+    const a = await editor(acme.main, id);
+    await a.open();
+    a.doc.transact(() => {
+      const fragment = a.fragment;
+      const heading = new Y.XmlElement('heading');
+      heading.setAttribute('level', '1' as never);
+      const headingText = new Y.XmlText();
+      headingText.insert(0, 'Schlüssel');
+      heading.insert(0, [headingText]);
+      const paragraph = new Y.XmlElement('paragraph');
+      const text = new Y.XmlText();
+      text.insert(0, 'Fach 3 ist ');
+      text.insert(11, 'wichtig', { bold: {} });
+      paragraph.insert(0, [text]);
+      const list = new Y.XmlElement('bulletList');
+      const item = new Y.XmlElement('listItem');
+      const itemParagraph = new Y.XmlElement('paragraph');
+      itemParagraph.insert(0, [new Y.XmlText('Erster Punkt')]);
+      item.insert(0, [itemParagraph]);
+      list.insert(0, [item]);
+      fragment.insert(0, [heading, paragraph, list]);
+    });
+    expect((await a.settled()).every((r) => r.ok)).toBe(true);
+
+    const md = await fetch(`${server.url}/api/documents/${id}/export?format=markdown`, {
+      headers: { cookie: acme.main.cookie ?? '', 'x-forwarded-for': acme.main.ip },
+    });
+    expect(md.headers.get('content-disposition')).toContain('attachment');
+    expect(await md.text()).toBe('# Übergabe\n\n## Schlüssel\n\nFach 3 ist **wichtig**\n\n- Erster Punkt\n');
+
+    const pdf = await fetch(`${server.url}/api/documents/${id}/export?format=pdf`, {
+      headers: { cookie: acme.main.cookie ?? '', 'x-forwarded-for': acme.main.ip },
+    });
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    const bytes = Buffer.from(await pdf.arrayBuffer());
+    expect(bytes.subarray(0, 5).toString()).toBe('%PDF-');
+    const raw = bytes.toString('latin1');
+    expect(raw).toMatch(/\/Type \/Page\b/);
+    expect(raw.trimEnd().endsWith('%%EOF')).toBe(true);
+  });
+});
