@@ -665,7 +665,12 @@ export async function exportDocument(
     target: doc.title,
     details: { documentId: docId, format },
   });
-  const base = doc.title.replace(/[/\\:*?"<>|\u0000-\u001f]/g, '_').slice(0, 100) || 'text';
+  // A file name from the title: characters no file system takes, and control characters, become _.
+  const base =
+    [...doc.title]
+      .map((ch) => (/[/\\:*?"<>|]/.test(ch) || (ch.codePointAt(0) ?? 0) < 0x20 ? '_' : ch))
+      .join('')
+      .slice(0, 100) || 'text';
   if (format === 'markdown') {
     return { fileName: `${base}.md`, contentType: 'text/markdown; charset=utf-8', body: toMarkdown(doc.title, state) };
   }
