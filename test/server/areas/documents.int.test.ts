@@ -4,7 +4,7 @@ import * as Y from 'yjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocumentView } from '@kis/protocol/api';
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
-import { connectSocket } from '../../helpers/areas.js';
+import { connectSocket, countIn } from '../../helpers/areas.js';
 import { YClient } from '../../helpers/documents.js';
 import { acceptInvitation, customer, makeOrganization, type Org } from '../../helpers/organizations.js';
 import { startServer, type TestServer } from '../../helpers/server.js';
@@ -205,6 +205,36 @@ describe('durability', () => {
       await second?.stop();
       await first.stop();
     }
+  });
+});
+
+describe('compaction', () => {
+  it('folds stored updates into the document state in the background and loses nothing by it', async () => {
+    const created = await admin.post<DocumentView>('/api/documents', { title: 'Lang' });
+    const id = created.body.id;
+    // Two sockets, each below its rate limit, together past the compaction point (200 updates).
+    const a = await editor(admin, id);
+    await a.open();
+    for (let i = 0; i < 110; i++) {
+      a.insert(a.text.length, `a${i} `);
+      if (i % 50 === 49) await a.settled();
+    }
+    expect((await a.settled()).every((r) => r.ok)).toBe(true);
+    const c = await editor(admin, id);
+    await c.open();
+    await expect.poll(() => c.text, { timeout: 5000 }).toBe(a.text);
+    for (let i = 0; i < 110; i++) {
+      c.insert(0, `c${i} `);
+      if (i % 50 === 49) await c.settled();
+    }
+    expect((await c.settled()).every((r) => r.ok)).toBe(true);
+    await expect.poll(() => a.text, { timeout: 5000 }).toBe(c.text);
+
+    // 220 updates stored; the compaction at 200 took those into the state and dropped their rows.
+    await expect.poll(() => countIn(server, 'document_updates', { docId: id }), { timeout: 10_000 }).toBeLessThan(30);
+    const fresh = await editor(admin, id);
+    await fresh.open();
+    await expect.poll(() => fresh.text, { timeout: 5000 }).toBe(c.text);
   });
 });
 
