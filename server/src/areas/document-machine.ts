@@ -87,6 +87,8 @@ export type DocumentEvent =
       reply: (opened: { sync: Uint8Array; awareness: Uint8Array }) => void;
     }
   | { type: 'LEAVE'; clientId: string }
+  /** The client's user lost the right to edit since it joined: it reads along from now on. */
+  | { type: 'READ_ONLY'; clientId: string }
   | { type: 'SYNC'; clientId: string; message: Uint8Array; reply: (result: SyncResult) => void }
   | { type: 'AWARENESS'; clientId: string; update: Uint8Array }
   /** A change made by the server (restoring a version): stored and sent like a client's. */
@@ -241,6 +243,12 @@ export const documentMachine = setup({
         .catch((err: unknown) => effects.failed(docId, 'compact', err));
     }),
 
+    readOnly: ({ context, event }) => {
+      assertEvent(event, 'READ_ONLY');
+      const client = context.clients.get(event.clientId);
+      if (client) client.access = 'read';
+    },
+
     storeFailed: ({ event }) => {
       assertEvent(event, 'STORE_FAILED');
       event.reply({ ok: false, code: 'store_failed' });
@@ -294,6 +302,7 @@ export const documentMachine = setup({
     STORED: { actions: 'stored' },
     STORE_FAILED: { actions: 'storeFailed' },
     AWARENESS: { actions: 'awareness' },
+    READ_ONLY: { actions: 'readOnly' },
   },
   states: {
     active: {

@@ -453,11 +453,8 @@ export async function syncDocument(
 ): Promise<DocSyncValue> {
   const { entry, access } = openFor(caller, docId, clientId);
   if (!take(`sync:${clientId}`, SYNC_RATE, SYNC_BURST)) throw new RateLimited('too_many_updates', 1);
-  if (access === 'read') {
-    // The socket was admitted to edit and lost the right since: it reads along from now on.
-    const client = entry.actor.getSnapshot().context.clients.get(clientId);
-    if (client) client.access = 'read';
-  }
+  // Admitted to edit and lost the right since: it reads along from now on.
+  if (access === 'read') entry.actor.send({ type: 'READ_ONLY', clientId });
   const result = await new Promise<SyncResult>((resolve) =>
     entry.actor.send({ type: 'SYNC', clientId, message, reply: resolve }),
   );

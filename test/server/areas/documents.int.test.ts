@@ -127,6 +127,32 @@ describe('area 3: texts edited together', () => {
     expect(fresh.text).not.toContain('UNERLAUBT');
   });
 
+  it('stops a writer the moment the right to edit is taken away, without reopening', async () => {
+    const created = await acme.main.post<{ id: string }>(`/api/organizations/${acme.org.id}/sub-accounts`, {
+      email: 'schreiber@acme.example',
+      name: 'Schreiber',
+      rights: ['read_areas', 'edit_texts'],
+      redirectToMain: false,
+    });
+    const writer = await acceptInvitation(server, smtp, 'schreiber@acme.example', 'schreiber@acme.example');
+    const w = await editor(writer, doc.id);
+    expect(await w.open()).toMatchObject({ ok: true, value: { access: 'edit' } });
+    w.insert(0, 'Darf noch. ');
+    expect((await w.settled()).every((r) => r.ok)).toBe(true);
+
+    const changed = await acme.main.request('PATCH', `/api/sub-accounts/${created.body.id}`, {
+      rights: ['read_areas'],
+      password: GOOD_PASSWORD,
+    });
+    expect(changed.status).toBe(200);
+    w.insert(0, 'Darf nicht mehr. ');
+    expect((await w.settled()).at(-1)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+    const check = await editor(admin, doc.id);
+    await check.open();
+    await expect.poll(() => check.text, { timeout: 5000 }).toContain('Darf noch.');
+    expect(check.text).not.toContain('Darf nicht mehr.');
+  });
+
   it('refuses malformed and oversized updates without harming the stored text', async () => {
     const a = await editor(acme.main, doc.id);
     await a.open();
