@@ -65,6 +65,8 @@ export class YClient {
 
   /** Sends one raw sync message and returns the server's answer. */
   async send(message: Uint8Array): Promise<Ack<unknown>> {
+    // A disconnected Socket.IO client would buffer the message until the timeout: say so at once.
+    if (!this.socket.connected) return { ok: false, error: { code: 'internal', message: 'not connected' } };
     const answer = (await this.socket
       .timeout(10_000)
       .emitWithAck('doc:sync', { docId: this.docId, message })) as Ack<unknown>;
@@ -97,6 +99,17 @@ export class YClient {
           : '',
       )
       .join('\n');
+  }
+
+  /** Types like {@link insert} and returns the server's answer to exactly this change. */
+  typed(index: number, text: string): Promise<Ack<unknown>> {
+    const before = this.pending.length;
+    this.insert(index, text);
+    const answer = this.pending[before];
+    if (!answer) return Promise.resolve({ ok: true, value: {} });
+    // Taken out of `settled`: the caller handles this one, a lost connection included.
+    this.pending.splice(before, 1);
+    return answer.catch(() => ({ ok: false, error: { code: 'internal', message: 'connection lost' } }) as const);
   }
 
   /** Types into the first paragraph (made if there is none), as the editor would. */
