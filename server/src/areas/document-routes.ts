@@ -15,7 +15,7 @@ import {
   okSchema,
 } from '@kis/protocol/api';
 import { callerOf, requireSession, type CookiePolicy } from '../http/auth.js';
-import { contentDisposition } from './routes.js';
+import { sendGenerated } from '../http/download.js';
 import * as documents from './documents.js';
 
 const errors = { 400: apiErrorSchema, 401: apiErrorSchema, 403: apiErrorSchema, 404: apiErrorSchema };
@@ -151,11 +151,7 @@ export const documentRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = a
     },
     async (request, reply) => {
       const file = await documents.exportDocument(callerOf(request), request.params.id, request.query.format);
-      return reply
-        .header('content-type', file.contentType)
-        .header('content-disposition', contentDisposition(file.fileName))
-        .header('x-content-type-options', 'nosniff')
-        .send(file.body);
+      return sendGenerated(reply, file);
     },
   );
 };

@@ -17,6 +17,7 @@ import {
   okSchema,
 } from '@kis/protocol/api';
 import { callerOf, requireSession, type CookiePolicy } from '../http/auth.js';
+import { contentDisposition } from '../http/download.js';
 import * as files from './files.js';
 import * as info from './info.js';
 
@@ -30,13 +31,6 @@ const errors = {
 };
 const idParams = z.object({ id: z.string().max(40) });
 const attachmentParams = idParams.extend({ fileId: z.string().max(40) });
-
-/** `filename*` per RFC 6266/5987 beside an ASCII fallback, for names in any script. */
-export function contentDisposition(name: string): string {
-  const fallback = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\%]/g, '_');
-  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
-}
 
 /** Streams a download: always as an attachment, with the sniffed type, never rendered by the browser. */
 function sendDownload(reply: FastifyReply, download: files.Download): FastifyReply {
