@@ -168,6 +168,8 @@ export const configSchema = z.object({
   KIS_DOCUMENT_MAX_KB: z.coerce.number({ error: 'must be a number of KiB' }).int().min(16).default(4096),
   /** Seconds a document stays loaded after its last editor left: a reload or a short drop reuses it. */
   KIS_DOCUMENT_IDLE_SECONDS: seconds.default(30),
+  /** The operator's name as exported PDFs head their pages with it (and invoices, later). */
+  KIS_OPERATOR_NAME: z.string().trim().min(1).max(120).default('KIS Kundenportal'),
   /** pino log level. info keeps one line per notable event; debug adds per-request detail. */
   KIS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** development, production or test. Only changes defaults that must differ (pretty logs, cache headers). */

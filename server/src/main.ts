@@ -21,6 +21,7 @@ import { areasNotifier } from './areas/socket.js';
 import { createSecretBox } from './crypto/secret-box.js';
 import { deriveKey } from './crypto/tokens.js';
 import * as depots from './depots/service.js';
+import * as reports from './reports/service.js';
 import { depotRoutes } from './depots/routes.js';
 import { depotNotifier, depotSocket } from './depots/socket.js';
 import { buildHttpApp, rawClientIp } from './http/app.js';
@@ -112,6 +113,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
 
     await organizations.init();
+    reports.init({ operatorName: config.KIS_OPERATOR_NAME });
     await areaFiles.init({
       maxFileBytes: config.KIS_FILE_MAX_MB * 1024 * 1024,
       quotaBytes: config.KIS_FILE_QUOTA_MB * 1024 * 1024,

@@ -40,3 +40,4 @@ export * from './identity.js';
 export * from './depots.js';
 export * from './areas.js';
 export * from './documents.js';
+export * from './reports.js';

@@ -163,12 +163,8 @@ export interface AuditQuery {
   pageSize: number;
 }
 
-/** One page of entries, newest first, for administrators only. */
-export async function list(
-  caller: { role: string },
-  query: AuditQuery,
-): Promise<{ items: AuditView[]; total: number }> {
-  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+/** The database filter of the audit page's filters (shared by the page and the export). */
+function auditFilter(query: Omit<AuditQuery, 'page' | 'pageSize'>): Record<string, unknown> {
   const filter: Record<string, unknown> = {};
   if (query.action) filter.action = query.action;
   if (query.actorId) filter.actorId = query.actorId;
@@ -180,6 +176,16 @@ export async function list(
   if (query.from || query.to) {
     filter.at = { ...(query.from ? { $gte: query.from } : {}), ...(query.to ? { $lte: query.to } : {}) };
   }
+  return filter;
+}
+
+/** One page of entries, newest first, for administrators only. */
+export async function list(
+  caller: { role: string },
+  query: AuditQuery,
+): Promise<{ items: AuditView[]; total: number }> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+  const filter = auditFilter(query);
   const [docs, total] = await Promise.all([
     AuditEntry.find(filter)
       .sort({ seq: -1 })
@@ -203,4 +209,56 @@ export async function listForActor(actorId: string, limit: number): Promise<Audi
 /** Creates the audit collection's indexes (autoIndex is off). */
 export async function init(): Promise<void> {
   await AuditEntry.createIndexes();
+}
+
+/** One audit entry as an export writes it. */
+export interface AuditRow extends Record<string, unknown> {
+  seq: number;
+  at: Date;
+  actor: string;
+  ip: string;
+  action: string;
+  target: string;
+  outcome: string;
+  details: string;
+}
+
+/**
+ * The audit log for an export (administrators), oldest first with the page's filters, read from a
+ * cursor in batches as the export consumes it. The export itself is logged too.
+ */
+export async function rowsForExport(
+  caller: { role: string; userId?: string; email?: string; ip?: string },
+  query: Omit<AuditQuery, 'page' | 'pageSize'>,
+): Promise<AsyncIterable<AuditRow>> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+  const filter = auditFilter(query);
+  await record({
+    action: 'audit.exported',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    details: { action: query.action ?? null, text: query.text ?? null },
+  });
+  async function* rows(): AsyncGenerator<AuditRow> {
+    const cursor = AuditEntry.find(filter).sort({ seq: 1 }).lean().cursor({ batchSize: 1000 });
+    try {
+      for await (const d of cursor) {
+        yield {
+          seq: d.seq,
+          at: d.at,
+          actor: d.actorEmail ?? d.actorId ?? '',
+          ip: d.ip ?? '',
+          action: d.action,
+          target: d.target ?? '',
+          outcome: d.outcome,
+          details: d.details ? JSON.stringify(d.details) : '',
+        };
+      }
+    } finally {
+      await cursor.close();
+    }
+  }
+  return rows();
 }

@@ -24,7 +24,10 @@ import {
   pinRevealSchema,
   pinViewSchema,
 } from '@kis/protocol/api';
+import { exportQuerySchema } from '@kis/protocol/api';
 import { callerOf, requireSession, type CookiePolicy } from '../http/auth.js';
+import { sendGenerated } from '../http/download.js';
+import * as reports from '../reports/service.js';
 import * as depots from './service.js';
 
 const errors = {
@@ -298,4 +301,59 @@ export const depotRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asyn
       return { ok: true as const };
     },
   );
+
+  app.get(
+    '/api/depots/:id/history/export',
+    {
+      schema: {
+        tags,
+        summary: 'The history as CSV or PDF, oldest first, with the timeline filters (streamed)',
+        params: depotParams,
+        querystring: exportQuerySchema.extend(
+          historyQuerySchema.pick({ from: true, to: true, kind: true, comp: true }).shape,
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { from, to, kind, comp, ...format } = request.query;
+      const { depotName, rows } = await depots.historyForExport(callerOf(request), request.params.id, {
+        from,
+        to,
+        kind,
+        comp,
+      });
+      const de = format.lang === 'de';
+      const filters = [
+        kind,
+        comp !== undefined ? `${de ? 'Fach' : 'compartment'} ${comp}` : undefined,
+        from && `≥ ${from}`,
+        to && `< ${to}`,
+      ]
+        .filter(Boolean)
+        .join(', ');
+      const file = reports.exportTable(
+        format,
+        {
+          name: `verlauf-${request.params.id}`,
+          title: `${de ? 'Verlauf' : 'History'}: ${depotName}`,
+          subtitle: `${filters || (de ? 'alle Einträge' : 'all entries')} · ${reports.formatTime(new Date(), { ...format, format: 'pdf' })} (${format.tz})`,
+        },
+        HISTORY_COLUMNS,
+        rows,
+        (row, key) => (key === 'at' ? reports.formatTime(row.at, format) : String(row[key] ?? '')),
+      );
+      return sendGenerated(reply, file);
+    },
+  );
 };
+
+/** The columns of a history export. */
+const HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<depots.HistoryRow>> = [
+  { key: 'at', header: { de: 'Zeit', en: 'Time' }, width: 15 },
+  { key: 'source', header: { de: 'Quelle', en: 'Source' }, width: 7 },
+  { key: 'kind', header: { de: 'Ereignis', en: 'Event' }, width: 13 },
+  { key: 'comp', header: { de: 'Fach', en: 'Comp.' }, width: 5 },
+  { key: 'pin', header: { de: 'PIN für', en: 'PIN for' }, width: 15 },
+  { key: 'person', header: { de: 'Person', en: 'Person' }, width: 15 },
+  { key: 'info', header: { de: 'Info', en: 'Info' }, width: 30 },
+];

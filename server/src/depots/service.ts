@@ -20,6 +20,7 @@ import {
   DepotPin,
   commandId,
   type DepotDoc,
+  type HistoryDoc,
   type PinDoc,
 } from './model.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
@@ -751,4 +752,85 @@ export async function removeGrant(caller: DepotCaller, depotId: string, userId: 
 /** The live view a room sends, for a depot the runtime has loaded. */
 export function liveViewOf(depotId: string): DepotLiveView | undefined {
   return runtime?.view(depotId);
+}
+
+/** One history entry as an export writes it. */
+export interface HistoryRow extends Record<string, unknown> {
+  at: Date;
+  source: string;
+  kind: string;
+  comp: number | null;
+  pin: string;
+  person: string;
+  info: string;
+}
+
+/** Rows read from the database per round trip while exporting. */
+const EXPORT_BATCH = 1000;
+
+/**
+ * A depot's history for an export, oldest first, with the timeline's filters (viewers and up). The
+ * access is checked before the first row; rows are read from a cursor in batches as the export
+ * consumes them, and the cursor is closed when the reader stops early.
+ */
+export async function historyForExport(
+  caller: DepotCaller,
+  depotId: string,
+  filters: { from?: string | undefined; to?: string | undefined; kind?: string | undefined; comp?: number | undefined },
+): Promise<{ depotName: string; rows: AsyncIterable<HistoryRow> }> {
+  const { doc } = await loadDepot(caller, depotId, 'viewer');
+  const and: Record<string, unknown>[] = [{ depotId }];
+  if (filters.from || filters.to) {
+    and.push({
+      at: {
+        ...(filters.from ? { $gte: new Date(filters.from) } : {}),
+        ...(filters.to ? { $lt: new Date(filters.to) } : {}),
+      },
+    });
+  }
+  if (filters.kind) and.push({ kind: filters.kind });
+  if (filters.comp !== undefined) and.push({ comp: filters.comp });
+  await audit.record({
+    action: 'depot.history_exported',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: doc.name,
+    details: { depotId, kind: filters.kind ?? null, from: filters.from ?? null, to: filters.to ?? null },
+  });
+  async function* rows(): AsyncGenerator<HistoryRow> {
+    const labels = new Map<string, string>();
+    const cursor = DepotHistory.find({ $and: and }).sort({ at: 1, _id: 1 }).lean().cursor({ batchSize: EXPORT_BATCH });
+    try {
+      let batch: HistoryDoc[] = [];
+      const flush = async function* (): AsyncGenerator<HistoryRow> {
+        const unknown = [...new Set(batch.flatMap((d) => (d.pinId && !labels.has(d.pinId) ? [d.pinId] : [])))];
+        if (unknown.length) {
+          for (const p of await DepotPin.find({ _id: { $in: unknown } }, { label: 1 }).lean())
+            labels.set(p._id, p.label);
+        }
+        for (const d of batch) {
+          yield {
+            at: d.at,
+            source: d.source,
+            kind: d.kind,
+            comp: d.comp ?? null,
+            pin: d.pinId ? (labels.get(d.pinId) ?? d.pinId) : '',
+            person: d.userName ?? '',
+            info: d.info ?? '',
+          };
+        }
+        batch = [];
+      };
+      for await (const d of cursor) {
+        batch.push(d as HistoryDoc);
+        if (batch.length >= EXPORT_BATCH) yield* flush();
+      }
+      yield* flush();
+    } finally {
+      await cursor.close();
+    }
+  }
+  return { depotName: doc.name, rows: rows() };
 }
