@@ -78,13 +78,31 @@ export function fileView(doc: FileDoc): FileView {
   };
 }
 
+/**
+ * Runs changes of one user's quota one after another. MongoDB's $inc is atomic by itself, but
+ * FerretDB's SQLite backend reads, changes and writes a document, so two uploads at once lost
+ * one of their counts (measured: 42 of 60 bytes counted after ten parallel uploads).
+ */
+const quotaQueues = new Map<string, Promise<unknown>>();
+function withQuota<T>(userId: string, change: () => Promise<T>): Promise<T> {
+  const previous = quotaQueues.get(userId) ?? Promise.resolve();
+  const next = previous.then(change, change);
+  const settled = next.catch(() => undefined);
+  quotaQueues.set(userId, settled);
+  void settled.then(() => {
+    if (quotaQueues.get(userId) === settled) quotaQueues.delete(userId);
+  });
+  return next;
+}
+
 /** Removes a file record, its bytes and its share of the owner's quota. */
 async function discard(doc: FileDoc): Promise<void> {
   const removed = await AreaFile.deleteOne({ _id: doc._id });
   await removeChunks(doc._id);
   if (removed.deletedCount && doc.ownerUserId) {
     const held = doc.state === 'ready' ? doc.size : (doc.reserved ?? 0);
-    if (held) await FileQuota.updateOne({ _id: doc.ownerUserId }, { $inc: { used: -held } });
+    const owner = doc.ownerUserId;
+    if (held) await withQuota(owner, () => FileQuota.updateOne({ _id: owner }, { $inc: { used: -held } }));
   }
 }
 
@@ -176,12 +194,20 @@ async function receive(
   const declared = checkDeclared(input.declaredBytes);
   const owner = place.ownerUserId;
   if (owner !== undefined) {
-    await FileQuota.updateOne({ _id: owner }, { $setOnInsert: { used: 0 } }, { upsert: true });
-    const reserved = await FileQuota.updateOne(
-      { _id: owner, used: { $lte: cfg().quotaBytes - declared } },
-      { $inc: { used: declared } },
-    );
-    // matched, not modified: an empty file reserves nothing and changes nothing.
+    const reserved = await withQuota(owner, async () => {
+      // Two first uploads at once both try to create the record: the loser finds it there.
+      await FileQuota.updateOne({ _id: owner }, { $setOnInsert: { used: 0 } }, { upsert: true }).catch(
+        (err: unknown) => {
+          if ((err as { code?: number }).code !== 11000) throw err;
+        },
+      );
+      const result = await FileQuota.updateOne(
+        { _id: owner, used: { $lte: cfg().quotaBytes - declared } },
+        { $inc: { used: declared } },
+      );
+      // matched, not modified: an empty file reserves nothing and changes nothing.
+      return result;
+    });
     if (reserved.matchedCount !== 1) throw new TooLarge('quota_exceeded');
   }
   const id = new ObjectId();
@@ -216,7 +242,7 @@ async function receive(
     ).lean()) as FileDoc | null;
     if (!ready) throw new Error('file record vanished during upload');
     if (owner !== undefined && stored.size !== declared)
-      await FileQuota.updateOne({ _id: owner }, { $inc: { used: stored.size - declared } });
+      await withQuota(owner, () => FileQuota.updateOne({ _id: owner }, { $inc: { used: stored.size - declared } }));
     return ready;
   } catch (err) {
     await discard(record);

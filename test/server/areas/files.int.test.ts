@@ -146,9 +146,10 @@ describe('file area (area 4)', () => {
     await expect
       .poll(async () => countIn(server, 'area_files', { name: 'abgebrochen.bin' }), { timeout: 10_000 })
       .toBe(0);
-    expect(await countIn(server, 'areafiles.chunks')).toBe(chunks);
-    const list = await dora.get<FileList>('/api/files');
-    expect(list.body).toMatchObject({ items: [], usedBytes: 0 });
+    await expect.poll(() => countIn(server, 'areafiles.chunks'), { timeout: 5000 }).toBe(chunks);
+    // The record goes first (so nothing is released twice), the reservation right after.
+    await expect.poll(async () => (await dora.get<FileList>('/api/files')).body.usedBytes, { timeout: 5000 }).toBe(0);
+    expect((await dora.get<FileList>('/api/files')).body.items).toEqual([]);
     // The space is free again: a file of the full quota's half fits twice.
     expect((await upload(dora, '/api/files?name=a.bin', randomBytes(4 * MiB))).status).toBe(200);
     expect((await upload(dora, '/api/files?name=b.bin', randomBytes(4 * MiB))).status).toBe(200);
@@ -267,5 +268,18 @@ describe('file rights of sub-accounts', () => {
     expect((await main.request('DELETE', `/api/sub-accounts/${subId}`)).status).toBe(200);
     expect(await countIn(server, 'area_files', { ownerUserId: subId })).toBe(0);
     expect(await countIn(server, 'area_file_quotas', { _id: subId })).toBe(0);
+  });
+});
+
+describe('uploads at the same moment', () => {
+  it('takes ten first uploads of a new user at once', async () => {
+    const gustav = await customer(server, smtp, 'gustav@files.example');
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => upload(gustav, `/api/files?name=teil-${i}.txt`, Buffer.from(`Teil ${i}`))),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 10 }, () => 200));
+    const list = await gustav.get<FileList>('/api/files');
+    expect(list.body.total).toBe(10);
+    expect(list.body.usedBytes).toBe(answers.reduce((sum, a) => sum + Number((a.body as { size: number }).size), 0));
   });
 });
