@@ -12,6 +12,8 @@ export class PagedList<T> {
   items = $state<T[]>([]);
   total = $state(0);
   readonly loading = new Action();
+  /** Answers of overlapping loads may come back out of order: only the newest counts. */
+  private generation = 0;
 
   constructor(
     readonly pageSize: number,
@@ -22,10 +24,12 @@ export class PagedList<T> {
   async load(filters: Record<string, string> = {}): Promise<void> {
     const query: Record<string, string> = { page: String(this.page), pageSize: String(this.pageSize) };
     for (const [key, value] of Object.entries(filters)) if (value.trim()) query[key] = value.trim();
+    const mine = ++this.generation;
     await this.loading.run(async () => {
       // A one-off string, not reactive state: the plain class is right here.
       // eslint-disable-next-line svelte/prefer-svelte-reactivity
       const answer = await this.fetchPage(new URLSearchParams(query).toString());
+      if (mine !== this.generation) return;
       this.items = answer.items;
       this.total = answer.total;
     });

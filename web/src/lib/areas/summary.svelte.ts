@@ -17,6 +17,7 @@ const CONTEXT_KEY = Symbol('areas');
  */
 export class AreaState {
   summary = $state<AreaSummary | undefined>(undefined);
+  private generation = 0;
   // Callbacks, not state: nothing renders from this set.
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   private readonly listeners = new Set<(change: AreaChangedPayload) => void>();
@@ -34,10 +35,13 @@ export class AreaState {
 
   /** Loads the overview again (after login, a change, or reading an entry). */
   async refresh(): Promise<void> {
+    // Several changes in a row start several loads: only the newest answer counts.
+    const mine = ++this.generation;
     try {
-      this.summary = await api<AreaSummary>('GET', '/api/areas/summary');
+      const summary = await api<AreaSummary>('GET', '/api/areas/summary');
+      if (mine === this.generation) this.summary = summary;
     } catch {
-      this.summary = undefined;
+      if (mine === this.generation) this.summary = undefined;
     }
   }
 
