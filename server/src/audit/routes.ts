@@ -32,7 +32,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asyn
     },
     async (request, reply) => {
       const { action, outcome, text, ...format } = request.query;
-      const rows = await audit.rowsForExport(callerOf(request), { action, outcome, text });
+      const { total, rows } = await audit.rowsForExport(callerOf(request), { action, outcome, text });
       const de = format.lang === 'de';
       const file = reports.exportTable(
         format,
@@ -45,7 +45,7 @@ export const auditRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asyn
         rows,
         (row, key) => (key === 'at' ? reports.formatTime(row.at, format) : String(row[key] ?? '')),
       );
-      return sendGenerated(reply, file);
+      return sendGenerated(reply, { ...file, rows: total });
     },
   );
 };

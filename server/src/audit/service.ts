@@ -230,7 +230,7 @@ export interface AuditRow extends Record<string, unknown> {
 export async function rowsForExport(
   caller: { role: string; userId?: string; email?: string; ip?: string },
   query: Omit<AuditQuery, 'page' | 'pageSize'>,
-): Promise<AsyncIterable<AuditRow>> {
+): Promise<{ total: number; rows: AsyncIterable<AuditRow> }> {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   const filter = auditFilter(query);
   await record({
@@ -260,5 +260,5 @@ export async function rowsForExport(
       await cursor.close();
     }
   }
-  return rows();
+  return { total: await AuditEntry.countDocuments(filter), rows: rows() };
 }

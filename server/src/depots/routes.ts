@@ -316,7 +316,7 @@ export const depotRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asyn
     },
     async (request, reply) => {
       const { from, to, kind, comp, ...format } = request.query;
-      const { depotName, rows } = await depots.historyForExport(callerOf(request), request.params.id, {
+      const { depotName, total, rows } = await depots.historyForExport(callerOf(request), request.params.id, {
         from,
         to,
         kind,
@@ -342,7 +342,7 @@ export const depotRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asyn
         rows,
         (row, key) => (key === 'at' ? reports.formatTime(row.at, format) : String(row[key] ?? '')),
       );
-      return sendGenerated(reply, file);
+      return sendGenerated(reply, { ...file, rows: total });
     },
   );
 };

@@ -777,7 +777,7 @@ export async function historyForExport(
   caller: DepotCaller,
   depotId: string,
   filters: { from?: string | undefined; to?: string | undefined; kind?: string | undefined; comp?: number | undefined },
-): Promise<{ depotName: string; rows: AsyncIterable<HistoryRow> }> {
+): Promise<{ depotName: string; total: number; rows: AsyncIterable<HistoryRow> }> {
   const { doc } = await loadDepot(caller, depotId, 'viewer');
   const and: Record<string, unknown>[] = [{ depotId }];
   if (filters.from || filters.to) {
@@ -832,5 +832,7 @@ export async function historyForExport(
       await cursor.close();
     }
   }
-  return { depotName: doc.name, rows: rows() };
+  // The count lets the browser show how far the download is.
+  const total = await DepotHistory.countDocuments({ $and: and });
+  return { depotName: doc.name, total, rows: rows() };
 }

@@ -12,10 +12,13 @@ export interface GeneratedFile {
   fileName: string;
   contentType: string;
   body: string | Buffer | NodeJS.ReadableStream;
+  /** Rows a table export holds, sent as X-Export-Rows so the browser can show its progress. */
+  rows?: number;
 }
 
 /** Sends a generated file as a download that the browser never renders. */
 export function sendGenerated(reply: FastifyReply, file: GeneratedFile): FastifyReply {
+  if (file.rows !== undefined) reply.header('x-export-rows', String(file.rows));
   return reply
     .header('content-type', file.contentType)
     .header('content-disposition', contentDisposition(file.fileName))

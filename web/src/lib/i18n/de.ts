@@ -529,6 +529,20 @@ export const de = {
       refused: 'Diesen Text gibt es nicht, oder Sie dürfen ihn nicht öffnen.',
     },
   },
+  exports: {
+    format: 'Format',
+    csv: 'CSV (Tabellenkalkulation)',
+    pdf: 'PDF (zum Drucken)',
+    delimiter: 'Trennzeichen',
+    semicolon: 'Semikolon (deutsches Excel)',
+    comma: 'Komma (international)',
+    start: 'Exportieren',
+    cancel: 'Abbrechen',
+    rows: (rows: number, total: number, locale: string) =>
+      `${new Intl.NumberFormat(locale).format(rows)} von ${new Intl.NumberFormat(locale).format(total)} Zeilen`,
+    bytes: (bytes: number, locale: string) =>
+      `${new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(bytes / 1048576)} MB empfangen`,
+  },
   errors: {
     document_not_found: 'Text nicht gefunden.',
     read_only: 'Diesen Text dürfen Sie nur lesen.',

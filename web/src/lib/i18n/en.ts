@@ -513,6 +513,20 @@ export const en: Messages = {
       refused: 'This text does not exist, or you may not open it.',
     },
   },
+  exports: {
+    format: 'Format',
+    csv: 'CSV (spreadsheet)',
+    pdf: 'PDF (to print)',
+    delimiter: 'Separator',
+    semicolon: 'Semicolon (German Excel)',
+    comma: 'Comma (international)',
+    start: 'Export',
+    cancel: 'Cancel',
+    rows: (rows: number, total: number, locale: string) =>
+      `${new Intl.NumberFormat(locale).format(rows)} of ${new Intl.NumberFormat(locale).format(total)} rows`,
+    bytes: (bytes: number, locale: string) =>
+      `${new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(bytes / 1048576)} MB received`,
+  },
   errors: {
     document_not_found: 'Text not found.',
     read_only: 'You may only read this text.',

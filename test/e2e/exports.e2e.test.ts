@@ -1,0 +1,77 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GOOD_PASSWORD, createFirstAdmin, type ApiClient } from '../helpers/api.js';
+import { launchBrowser, watchErrors } from '../helpers/browser.js';
+import { registerDepot } from '../helpers/depots.js';
+import { startServer, type TestServer } from '../helpers/server.js';
+
+const run = promisify(execFile);
+let browser: Browser;
+let server: TestServer;
+let admin: ApiClient;
+let depotId: string;
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  server = await startServer();
+  admin = await createFirstAdmin(server, 'admin@kis.test');
+  depotId = (await registerDepot(admin, { name: 'Depot Mitte' })).depot.depotId;
+  for (let i = 1; i <= 5; i++)
+    await admin.post(`/api/depots/${depotId}/history`, { kind: 'note', comp: 1, text: `Notiz Nummer ${i} – Größe` });
+});
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function signIn(): Promise<{ page: Page; problems: string[] }> {
+  const page = await (await browser.newContext({ acceptDownloads: true })).newPage();
+  const problems = watchErrors(page);
+  await page.goto(`${server.url}/anmelden`);
+  await page.getByLabel('E-Mail-Adresse').fill('admin@kis.test');
+  await page.getByLabel('Passwort').fill(GOOD_PASSWORD);
+  await page.getByRole('button', { name: 'Anmelden' }).click();
+  await page.getByTestId('welcome').waitFor();
+  return { page, problems };
+}
+
+describe('exports in the browser', () => {
+  it('downloads the depot history as CSV from the depot page', async () => {
+    const { page, problems } = await signIn();
+    await page.goto(`${server.url}/depots/${depotId}`);
+    const exporter = page.getByTestId('export');
+    await exporter.waitFor();
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      exporter.getByRole('button', { name: 'Exportieren' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^verlauf-[0-9a-f]{16}-\d{4}-\d{2}-\d{2}\.csv$/);
+    const rows = parse(await readFile(await download.path()), { bom: true, delimiter: ';', columns: true }) as Array<
+      Record<string, string>
+    >;
+    expect(rows.map((r) => r.Info)).toEqual([1, 2, 3, 4, 5].map((i) => `Notiz Nummer ${i} – Größe`));
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
+  it('downloads the audit log as PDF', async () => {
+    const { page, problems } = await signIn();
+    await page.goto(`${server.url}/admin/protokoll`);
+    const exporter = page.getByTestId('export');
+    await exporter.getByLabel('Format').selectOption('pdf');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      exporter.getByRole('button', { name: 'Exportieren' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^protokoll-.*\.pdf$/);
+    const { stdout } = await run('pdftotext', [await download.path(), '-']);
+    expect(stdout).toContain('Protokoll');
+    expect(stdout).toContain('depot.history_exported');
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+});
