@@ -22,19 +22,28 @@ export interface TableColumn<R> extends Omit<ExportColumn<R>, 'header'> {
   header: { de: string; en: string };
 }
 
+/** Formatters by kind, language and zone: making one costs far more than using it, per row. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 /** A date and time in the reader's zone: German or English for PDF, sortable ISO-like for CSV. */
 export function formatTime(date: Date, query: Pick<ExportQuery, 'format' | 'lang' | 'tz'>): string {
-  if (query.format === 'csv') {
-    // sv-SE writes 2026-11-25 03:20:11: sortable, and every spreadsheet reads it as a date.
-    return new Intl.DateTimeFormat('sv-SE', { timeZone: query.tz, dateStyle: 'short', timeStyle: 'medium' }).format(
-      date,
-    );
+  const key = `${query.format}|${query.lang}|${query.tz}`;
+  let formatter = formatters.get(key);
+  if (!formatter) {
+    formatter =
+      query.format === 'csv'
+        ? // sv-SE writes 2026-11-25 03:20:11: sortable, and every spreadsheet reads it as a date.
+          new Intl.DateTimeFormat('sv-SE', { timeZone: query.tz, dateStyle: 'short', timeStyle: 'medium' })
+        : new Intl.DateTimeFormat(query.lang === 'de' ? 'de-DE' : 'en-GB', {
+            timeZone: query.tz,
+            dateStyle: 'medium',
+            timeStyle: 'medium',
+          });
+    // Zones are validated, but keep the map small whatever comes.
+    if (formatters.size > 200) formatters.clear();
+    formatters.set(key, formatter);
   }
-  return new Intl.DateTimeFormat(query.lang === 'de' ? 'de-DE' : 'en-GB', {
-    timeZone: query.tz,
-    dateStyle: 'medium',
-    timeStyle: 'medium',
-  }).format(date);
+  return formatter.format(date);
 }
 
 /**
