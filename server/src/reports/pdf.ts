@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import PDFDocument from 'pdfkit';
 import type { ExportColumn } from './csv.js';
 
@@ -17,6 +16,22 @@ export interface PdfTableHeading {
   subtitle: string;
   /** "Seite" / "Page". */
   pageLabel: string;
+}
+
+/**
+ * Resolves when the reader takes data again, or the document closes. Both listeners go when
+ * either fires, so a long export on a slow line piles none up.
+ */
+function flowing(doc: PDFKit.PDFDocument): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      doc.off('data', done);
+      doc.off('close', done);
+      resolve();
+    };
+    doc.on('data', done);
+    doc.on('close', done);
+  });
 }
 
 /** Cuts a cell's text to what fits its column in one line, with an ellipsis. */
@@ -103,8 +118,7 @@ export function pdfTable<R extends Record<string, unknown>>(
       y += ROW_HEIGHT;
       index += 1;
       // A slow reader: let what is written drain before writing more.
-      while (doc.readableLength > BUFFERED_BYTES && !doc.destroyed)
-        await Promise.race([once(doc, 'data'), once(doc, 'close')]);
+      while (doc.readableLength > BUFFERED_BYTES && !doc.destroyed) await flowing(doc);
       // The reader went away: stop reading rows (the row source closes its cursor).
       if (doc.destroyed) return;
     }
