@@ -1,10 +1,12 @@
 /**
  * Benchmark: export of a depot's history (1,000,000 events by default) as CSV and as PDF through
- * `GET /api/depots/:id/history/export`: rows per second end to end, time to first byte, output
- * size, CPU of server and database, and the resident memory of both while the rows stream, which
- * must stay flat for the server whatever the row count. Beside it, in the same run, the ceiling:
- * the same query read through the mongodb driver with nothing made of the rows. The events are
- * seeded straight into `depot_history` (the seeding rate is reported too). Prints one JSON object.
+ * `GET /api/depots/:id/history/export`: rows per second end to end and once the rows flow, time to
+ * the first byte and to the first rows, output size, CPU of server and database, and the resident
+ * memory of both while the rows stream, which must stay flat for the server whatever the row count.
+ * Beside it, in the same run, the ceiling: the same count and query through the mongodb driver
+ * with nothing made of the rows. The events are seeded straight into `depot_history` (the seeding
+ * rate is reported too). Both formats are exported by the same server process, CSV first: the
+ * PDF's `before` is what the CSV left. Prints one JSON object.
  *
  *   npm run bench:exports [-- --rows 1000000 --runs 1 --formats csv,pdf --batch 10000]
  *
@@ -143,6 +145,7 @@ interface RssRun {
   peakByQuarter: number[];
 }
 
+/** The memory of one process over one export, from the samples taken while it ran. */
 function rssRun(before: number, after: number, samples: Sample[], pick: 'server' | 'database', span: Span): RssRun {
   const peak = Math.max(before, ...samples.map((s) => s[pick]));
   const width = (span.to - span.from) / 4;
@@ -572,7 +575,7 @@ async function main(): Promise<void> {
   const uri = `${mongoBase}kis_bench_${randomBytes(4).toString('hex')}`;
   let server: RunningServer | undefined;
   const client = new MongoClient(uri, { directConnection: true });
-  const cleanUp = async (): Promise<void> => {
+  const stopAll = async (): Promise<void> => {
     // An external database keeps its data: this run's database goes with the run.
     if (db.kind === 'external')
       await client
@@ -587,6 +590,9 @@ async function main(): Promise<void> {
     await rm(dbDir, { recursive: true, force: true });
     await rm(workDir, { recursive: true, force: true });
   };
+  // Once only: a signal and the operation it interrupts (which then fails) both come here.
+  let cleaning: Promise<void> | undefined;
+  const cleanUp = (): Promise<void> => (cleaning ??= stopAll());
   // Ctrl-C or a kill stops the server and the database too, not only an error.
   const onSignal = (signal: NodeJS.Signals): void => {
     log(`${signal}: stopping the server and the database …`);
