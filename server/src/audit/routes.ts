@@ -32,32 +32,10 @@ export const auditRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asyn
     },
     async (request, reply) => {
       const { action, outcome, text, ...format } = request.query;
-      const { total, rows } = await audit.rowsForExport(callerOf(request), { action, outcome, text });
-      const de = format.lang === 'de';
-      const file = reports.exportTable(
-        format,
-        {
-          name: 'protokoll',
-          title: de ? 'Protokoll' : 'Audit log',
-          subtitle: `${[action, outcome, text].filter(Boolean).join(', ') || (de ? 'alle Einträge' : 'all entries')} · ${reports.formatTime(new Date(), { ...format, format: 'pdf' })} (${format.tz})`,
-        },
-        AUDIT_COLUMNS,
-        rows,
-        (row, key) => (key === 'at' ? reports.formatTime(row.at, format) : String(row[key] ?? '')),
+      return sendGenerated(
+        reply,
+        reports.exportTable(format, await audit.rowsForExport(callerOf(request), { action, outcome, text })),
       );
-      return sendGenerated(reply, { ...file, rows: total });
     },
   );
 };
-
-/** The columns of an audit export. */
-const AUDIT_COLUMNS: ReadonlyArray<reports.TableColumn<audit.AuditRow>> = [
-  { key: 'seq', header: { de: 'Nr.', en: 'No.' }, width: 5 },
-  { key: 'at', header: { de: 'Zeit', en: 'Time' }, width: 14 },
-  { key: 'actor', header: { de: 'Wer', en: 'Who' }, width: 16 },
-  { key: 'ip', header: { de: 'Adresse', en: 'Address' }, width: 10 },
-  { key: 'action', header: { de: 'Aktion', en: 'Action' }, width: 14 },
-  { key: 'target', header: { de: 'Ziel', en: 'Target' }, width: 14 },
-  { key: 'outcome', header: { de: 'Ergebnis', en: 'Outcome' }, width: 7 },
-  { key: 'details', header: { de: 'Details', en: 'Details' }, width: 20 },
-];

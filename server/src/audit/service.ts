@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { containsText } from '../db/query.js';
 import { Forbidden } from '../errors.js';
+import type { TableExport } from '../reports/service.js';
 import { AuditEntry, type AuditEntryDoc, type AuditOutcome } from './model.js';
 
 export type { AuditOutcome };
@@ -211,6 +212,18 @@ export async function init(): Promise<void> {
   await AuditEntry.createIndexes();
 }
 
+/** The columns of an audit export. */
+const AUDIT_COLUMNS: TableExport<AuditRow>['columns'] = [
+  { key: 'seq', header: { de: 'Nr.', en: 'No.' }, width: 5 },
+  { key: 'at', header: { de: 'Zeit', en: 'Time' }, width: 14 },
+  { key: 'actor', header: { de: 'Wer', en: 'Who' }, width: 16 },
+  { key: 'ip', header: { de: 'Adresse', en: 'Address' }, width: 10 },
+  { key: 'action', header: { de: 'Aktion', en: 'Action' }, width: 14 },
+  { key: 'target', header: { de: 'Ziel', en: 'Target' }, width: 14 },
+  { key: 'outcome', header: { de: 'Ergebnis', en: 'Outcome' }, width: 7 },
+  { key: 'details', header: { de: 'Details', en: 'Details' }, width: 20 },
+];
+
 /** One audit entry as an export writes it. */
 export interface AuditRow extends Record<string, unknown> {
   seq: number;
@@ -230,7 +243,7 @@ export interface AuditRow extends Record<string, unknown> {
 export async function rowsForExport(
   caller: { role: string; userId?: string; email?: string; ip?: string },
   query: Omit<AuditQuery, 'page' | 'pageSize'>,
-): Promise<{ total: number; rows: AsyncIterable<AuditRow> }> {
+): Promise<TableExport<AuditRow>> {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   const filter = auditFilter(query);
   await record({
@@ -260,5 +273,12 @@ export async function rowsForExport(
       await cursor.close();
     }
   }
-  return { total: await AuditEntry.countDocuments(filter), rows: rows() };
+  return {
+    name: 'protokoll',
+    title: { de: 'Protokoll', en: 'Audit log' },
+    filters: [query.action, query.outcome, query.text].filter((f): f is string => !!f),
+    columns: AUDIT_COLUMNS,
+    total: await AuditEntry.countDocuments(filter),
+    rows: rows(),
+  };
 }

@@ -316,44 +316,18 @@ export const depotRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asyn
     },
     async (request, reply) => {
       const { from, to, kind, comp, ...format } = request.query;
-      const { depotName, total, rows } = await depots.historyForExport(callerOf(request), request.params.id, {
-        from,
-        to,
-        kind,
-        comp,
-      });
-      const de = format.lang === 'de';
-      const filters = [
-        kind,
-        comp !== undefined ? `${de ? 'Fach' : 'compartment'} ${comp}` : undefined,
-        from && `≥ ${from}`,
-        to && `< ${to}`,
-      ]
-        .filter(Boolean)
-        .join(', ');
-      const file = reports.exportTable(
-        format,
-        {
-          name: `verlauf-${request.params.id}`,
-          title: `${de ? 'Verlauf' : 'History'}: ${depotName}`,
-          subtitle: `${filters || (de ? 'alle Einträge' : 'all entries')} · ${reports.formatTime(new Date(), { ...format, format: 'pdf' })} (${format.tz})`,
-        },
-        HISTORY_COLUMNS,
-        rows,
-        (row, key) => (key === 'at' ? reports.formatTime(row.at, format) : String(row[key] ?? '')),
+      return sendGenerated(
+        reply,
+        reports.exportTable(
+          format,
+          await depots.historyForExport(callerOf(request), request.params.id, {
+            from,
+            to,
+            kind,
+            comp,
+          }),
+        ),
       );
-      return sendGenerated(reply, { ...file, rows: total });
     },
   );
 };
-
-/** The columns of a history export. */
-const HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<depots.HistoryRow>> = [
-  { key: 'at', header: { de: 'Zeit', en: 'Time' }, width: 15 },
-  { key: 'source', header: { de: 'Quelle', en: 'Source' }, width: 7 },
-  { key: 'kind', header: { de: 'Ereignis', en: 'Event' }, width: 13 },
-  { key: 'comp', header: { de: 'Fach', en: 'Comp.' }, width: 5 },
-  { key: 'pin', header: { de: 'PIN für', en: 'PIN for' }, width: 15 },
-  { key: 'person', header: { de: 'Person', en: 'Person' }, width: 15 },
-  { key: 'info', header: { de: 'Info', en: 'Info' }, width: 30 },
-];

@@ -3,6 +3,7 @@ import type { CommandView, DepotRole, DepotView, HistoryEntryView, PinView, Prov
 import type { DepotLiveView } from '@kis/protocol/realtime';
 import { formatDepotId, type CommandPayload } from '@kis/protocol/telegram';
 import * as audit from '../audit/service.js';
+import type * as reports from '../reports/service.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { Conflict, Forbidden, Invalid, NotFound } from '../errors.js';
 import type { Caller } from '../identity/service.js';
@@ -765,6 +766,17 @@ export interface HistoryRow extends Record<string, unknown> {
   info: string;
 }
 
+/** The columns of a history export. */
+const HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<HistoryRow>> = [
+  { key: 'at', header: { de: 'Zeit', en: 'Time' }, width: 15 },
+  { key: 'source', header: { de: 'Quelle', en: 'Source' }, width: 7 },
+  { key: 'kind', header: { de: 'Ereignis', en: 'Event' }, width: 13 },
+  { key: 'comp', header: { de: 'Fach', en: 'Comp.' }, width: 5 },
+  { key: 'pin', header: { de: 'PIN für', en: 'PIN for' }, width: 15 },
+  { key: 'person', header: { de: 'Person', en: 'Person' }, width: 15 },
+  { key: 'info', header: { de: 'Info', en: 'Info' }, width: 30 },
+];
+
 /** Rows read from the database per round trip while exporting. */
 const EXPORT_BATCH = 1000;
 
@@ -777,7 +789,7 @@ export async function historyForExport(
   caller: DepotCaller,
   depotId: string,
   filters: { from?: string | undefined; to?: string | undefined; kind?: string | undefined; comp?: number | undefined },
-): Promise<{ depotName: string; total: number; rows: AsyncIterable<HistoryRow> }> {
+): Promise<reports.TableExport<HistoryRow>> {
   const { doc } = await loadDepot(caller, depotId, 'viewer');
   const and: Record<string, unknown>[] = [{ depotId }];
   if (filters.from || filters.to) {
@@ -834,5 +846,17 @@ export async function historyForExport(
   }
   // The count lets the browser show how far the download is.
   const total = await DepotHistory.countDocuments({ $and: and });
-  return { depotName: doc.name, total, rows: rows() };
+  return {
+    name: `verlauf-${depotId}`,
+    title: { de: `Verlauf: ${doc.name}`, en: `History: ${doc.name}` },
+    filters: [
+      ...(filters.kind ? [filters.kind] : []),
+      ...(filters.comp !== undefined ? [{ de: `Fach ${filters.comp}`, en: `compartment ${filters.comp}` }] : []),
+      ...(filters.from ? [`≥ ${filters.from}`] : []),
+      ...(filters.to ? [`< ${filters.to}`] : []),
+    ],
+    columns: HISTORY_COLUMNS,
+    total,
+    rows: rows(),
+  };
 }

@@ -15,6 +15,7 @@ export interface ExportFile {
   fileName: string;
   contentType: string;
   body: Readable | NodeJS.ReadableStream;
+  rows: number;
 }
 
 /** A column of a table export, with its heading in both languages. */
@@ -46,49 +47,67 @@ export function formatTime(date: Date, query: Pick<ExportQuery, 'format' | 'lang
   return formatter.format(date);
 }
 
+/** A text in both languages the exports speak. */
+export interface Bilingual {
+  de: string;
+  en: string;
+}
+
+/** What an export is: its file name, title and the filters it was made with. */
+export interface TableExport<R> {
+  name: string;
+  title: Bilingual;
+  /** The filters in effect, for the subtitle; none means all entries. */
+  filters: ReadonlyArray<string | Bilingual>;
+  columns: ReadonlyArray<TableColumn<R>>;
+  /** How many rows will come (X-Export-Rows, for the browser's progress). */
+  total: number;
+  rows: AsyncIterable<R>;
+}
+
 /**
- * Streams rows as the CSV or PDF the reader asked for. `cell` turns a row's field into text (it
- * formats times and amounts); the rows are read only as fast as the download goes.
+ * Streams rows as the CSV or PDF the reader asked for: headings in their language, times in their
+ * zone, the filters and the moment of the export under the title. The rows are read only as fast
+ * as the download goes.
  *
  * @example
- * return exportTable(query, { name: 'verlauf', title, subtitle }, columns, rows(), cell);
+ * return sendGenerated(reply, exportTable(query, await depots.historyExport(caller, id, filters)));
  */
-export function exportTable<R extends Record<string, unknown>>(
-  query: ExportQuery,
-  meta: { name: string; title: string; subtitle: string },
-  columns: ReadonlyArray<TableColumn<R>>,
-  rows: AsyncIterable<R>,
-  cell: (row: R, key: keyof R & string) => string,
-): ExportFile {
-  const localized = columns.map((c) => ({ ...c, header: c.header[query.lang] }));
+export function exportTable<R extends Record<string, unknown>>(query: ExportQuery, table: TableExport<R>): ExportFile {
+  const lang = query.lang;
+  const localized = table.columns.map((c) => ({ ...c, header: c.header[lang] }));
+  const cell = (row: R, key: keyof R & string): string => {
+    const value = row[key];
+    return value instanceof Date ? formatTime(value, query) : String(value ?? '');
+  };
+  const filters = table.filters.map((f) => (typeof f === 'string' ? f : f[lang])).join(', ');
+  const subtitle = `${filters || (lang === 'de' ? 'alle Einträge' : 'all entries')} · ${formatTime(new Date(), { ...query, format: 'pdf' })} (${query.tz})`;
   const stamp = new Date().toISOString().slice(0, 10);
+  const rows = table.rows;
   if (query.format === 'csv') {
     async function* text(): AsyncGenerator<Record<string, string>> {
       for await (const row of rows) {
         const out: Record<string, string> = {};
-        for (const c of columns) out[c.key] = cell(row, c.key);
+        for (const c of table.columns) out[c.key] = cell(row, c.key);
         yield out;
       }
     }
     return {
-      fileName: `${meta.name}-${stamp}.csv`,
+      fileName: `${table.name}-${stamp}.csv`,
       contentType: 'text/csv; charset=utf-8',
       body: csvStream(localized as unknown as ExportColumn<Record<string, string>>[], text(), query.delimiter),
+      rows: table.total,
     };
   }
   return {
-    fileName: `${meta.name}-${stamp}.pdf`,
+    fileName: `${table.name}-${stamp}.pdf`,
     contentType: 'application/pdf',
     body: pdfTable(
-      {
-        company: operatorName,
-        title: meta.title,
-        subtitle: meta.subtitle,
-        pageLabel: query.lang === 'de' ? 'Seite' : 'Page',
-      },
+      { company: operatorName, title: table.title[lang], subtitle, pageLabel: lang === 'de' ? 'Seite' : 'Page' },
       localized,
       rows,
       cell,
     ),
+    rows: table.total,
   };
 }
