@@ -3,6 +3,7 @@ import * as Y from 'yjs';
 import type { DocumentAccess, DocumentCreate, DocumentVersionView, DocumentView } from '@kis/protocol/api';
 import type { DocOpenValue, DocSyncValue } from '@kis/protocol/realtime';
 import * as audit from '../audit/service.js';
+import { isObjectId } from '../db/query.js';
 import { Forbidden, Invalid, NotFound, RateLimited } from '../errors.js';
 import { hasRight } from '../identity/access.js';
 import type { Caller } from '../identity/service.js';
@@ -96,10 +97,6 @@ export function accessTo(caller: Caller, doc: Owned): DocumentAccess | null {
   if (hasRight(caller, 'edit_texts')) return 'edit';
   if (hasRight(caller, 'read_areas')) return 'read';
   return null;
-}
-
-function isObjectId(id: string): boolean {
-  return /^[0-9a-f]{24}$/.test(id);
 }
 
 async function loadMeta(caller: Caller, docId: string): Promise<{ doc: DocumentDoc; access: DocumentAccess }> {

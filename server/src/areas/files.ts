@@ -3,6 +3,7 @@ import { ObjectId } from 'mongodb';
 import type { FileList, FileView } from '@kis/protocol/api';
 import type { AreaChangedPayload } from '@kis/protocol/realtime';
 import * as audit from '../audit/service.js';
+import { isObjectId } from '../db/query.js';
 import { Invalid, NotFound, TooLarge } from '../errors.js';
 import type { Caller } from '../identity/service.js';
 import * as identity from '../identity/service.js';
@@ -57,7 +58,7 @@ export async function init(options: FileSettings): Promise<void> {
 }
 
 function toObjectId(id: string): ObjectId | undefined {
-  return /^[0-9a-f]{24}$/.test(id) ? new ObjectId(id) : undefined;
+  return isObjectId(id) ? new ObjectId(id) : undefined;
 }
 
 function isStale(createdAt: Date, now = Date.now()): boolean {

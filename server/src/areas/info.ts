@@ -7,6 +7,7 @@ import type {
   InfoScope,
 } from '@kis/protocol/api';
 import * as audit from '../audit/service.js';
+import { isObjectId } from '../db/query.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import type { Caller } from '../identity/service.js';
 import * as identity from '../identity/service.js';
@@ -19,10 +20,6 @@ import { InfoEntry, InfoRead, InfoVersion, type InfoEntryDoc } from './info-mode
 /** A plausible address: one @, something before, a dotted domain after. Registration checks the rest. */
 const EMAIL = /^[^\s@]{1,64}@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const DOMAIN = /^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-
-function isObjectId(id: string): boolean {
-  return /^[0-9a-f]{24}$/.test(id);
-}
 
 function domainOf(email: string): string {
   return email.slice(email.lastIndexOf('@') + 1).toLowerCase();

@@ -1,5 +1,5 @@
 import * as audit from '../audit/service.js';
-import { containsText } from '../db/query.js';
+import { containsText, isObjectId } from '../db/query.js';
 import { Conflict, Forbidden, Invalid, NotFound } from '../errors.js';
 import { isRight, type Right } from './access.js';
 import { mailToUser } from './mail-to.js';
@@ -41,10 +41,6 @@ export interface MemberView extends PublicUser {
 
 function requireAdmin(caller: Caller): void {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
-}
-
-function isObjectId(id: string): boolean {
-  return /^[0-9a-f]{24}$/.test(id);
 }
 
 /** A plus-address (info+sales@example.com) is a pseudo address: fine for a sub-account, not for a main account. */
