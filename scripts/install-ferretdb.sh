@@ -12,7 +12,10 @@ version=v1.24.2
 gobin="$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 target="$gobin/ferretdb"
 
-if [ -x "$target" ] && "$target" --version 2>/dev/null | grep -q "version: $version"; then
+# The version is read whole before it is searched: `grep -q` or `head` stop reading early, and under
+# pipefail the SIGPIPE that ferretdb then gets fails the pipe (exit 141 on a fresh machine).
+installed() { [ -x "$target" ] && "$target" --version 2>/dev/null | sed -n 's/^version: //p' | grep -qx "$version"; }
+if installed; then
   echo "FerretDB $version already installed at $target"
   exit 0
 fi
@@ -30,4 +33,4 @@ echo "$version" > "$work/build/version/version.txt"
 mkdir -p "$gobin"
 (cd "$work" && go build -trimpath -o "$target.tmp" ./cmd/ferretdb)
 mv "$target.tmp" "$target"
-"$target" --version | head -1
+"$target" --version | sed -n 1p
