@@ -7,6 +7,7 @@ export interface ReceivedMail {
   from: string;
   subject: string;
   text: string;
+  attachments: Array<{ filename: string; contentType: string; content: Buffer }>;
 }
 
 /** A real SMTP server on 127.0.0.1 that keeps what it receives. */
@@ -33,6 +34,11 @@ export async function startSmtp(port = 0): Promise<TestSmtp> {
             from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
             subject: parsed.subject ?? '',
             text: parsed.text ?? '',
+            attachments: parsed.attachments.map((a) => ({
+              filename: a.filename ?? '',
+              contentType: a.contentType,
+              content: a.content,
+            })),
           });
           callback();
         })

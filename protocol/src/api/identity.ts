@@ -137,7 +137,7 @@ export const auditResponseSchema = z.object({
   total: z.number(),
 });
 
-export const outboxQuerySchema = pageQuerySchema.extend({ status: z.enum(['queued', 'sent']).optional() });
+export const outboxQuerySchema = pageQuerySchema.extend({ status: z.enum(['queued', 'sent', 'dropped']).optional() });
 export const outboxResponseSchema = z.object({
   items: z.array(
     z.object({
@@ -146,7 +146,7 @@ export const outboxResponseSchema = z.object({
       subject: z.string(),
       text: z.string(),
       kind: z.string(),
-      status: z.enum(['queued', 'sent']),
+      status: z.enum(['queued', 'sent', 'dropped']),
       attempts: z.number(),
       lastError: z.string().nullable(),
       createdAt: z.string(),

@@ -152,6 +152,8 @@ export class DepotRuntime {
       /** How long a command is retried before it is given up (ms). */
       commandTimeoutMs: number;
       now?: () => number;
+      /** Told of every commit once it is stored (other modules follow PIN events through it). */
+      stored?: (depotId: string, commit: DepotCommit) => void;
     },
   ) {
     this.actors = new ActorRegistry<DepotActor>('depot', options.logger);
@@ -456,6 +458,7 @@ export class DepotRuntime {
         for (const c of commit.send) this.send(link, 'COMMAND', c.payload as Record<string, unknown>, to);
       }
     }
+    this.options.stored?.(link.depotId, commit);
     this.publish(link, commit);
   }
 

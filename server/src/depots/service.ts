@@ -70,6 +70,7 @@ export async function start(options: {
     logger: options.logger,
     metrics: options.metrics,
     commandTimeoutMs: options.commandTimeoutMs,
+    stored: (depotId, commit) => firePinEvents(depotId, commit.history),
   });
   await runtime.start();
   options.metrics.depotsLoaded.set(runtime.size);
@@ -510,6 +511,23 @@ export async function createPin(
   },
 ): Promise<{ pin: PinView; digits: string }> {
   const { doc } = await loadDepot(caller, depotId, 'operator');
+  return makePin(caller, doc, input);
+}
+
+/** What a new PIN is: its compartment, holder label, window and uses; `pinId` for an idempotent release. */
+interface PinInput {
+  comp: number;
+  label: string;
+  digits: number;
+  validFrom?: string | undefined;
+  validUntil?: string | undefined;
+  uses?: number | undefined;
+  returnBy?: string | undefined;
+  pinId?: string | undefined;
+}
+
+async function makePin(caller: DepotCaller, doc: DepotDoc, input: PinInput): Promise<{ pin: PinView; digits: string }> {
+  const depotId = doc.depotId;
   if (input.comp > doc.compartments) throw new Invalid('compartment_invalid');
   const from = input.validFrom ? new Date(input.validFrom) : undefined;
   const until = input.validUntil ? new Date(input.validUntil) : undefined;
@@ -517,7 +535,7 @@ export async function createPin(
   if (from && until && from >= until) throw new Invalid('validity_invalid');
   if (until && until.getTime() <= Date.now()) throw new Invalid('validity_invalid');
   const digits = Array.from({ length: input.digits }, () => randomInt(10)).join('');
-  const pinId = `p-${randomBytes(6).toString('base64url')}`;
+  const pinId = input.pinId ?? `p-${randomBytes(6).toString('base64url')}`;
   const created = await DepotPin.create({
     _id: pinId,
     depotId,
@@ -578,6 +596,138 @@ export async function revokePin(caller: DepotCaller, depotId: string, pinId: str
   await queue(caller, doc, { op: 'revoke_pin', pinId });
   await auditFor(caller, 'depot.pin_revoked', depotId, { pinId });
   return pinView(pin);
+}
+
+// ─── PINs released by payments ───────────────────────────────────────────────────────────────────
+
+/**
+ * Who acts when a payment releases or revokes a PIN: no person, so the audit log names the
+ * payments module. The owner's right was checked when the invoice named the compartment
+ * ({@link billableCompartment}); the payment is what authorizes the release.
+ */
+const PAYMENTS: DepotCaller = { role: 'admin', userId: 'system:payments', email: 'payments', ip: '' };
+
+/** A PIN event other modules follow (the payments module: `key_removed` marks an invoice picked up). */
+export interface PinEvent {
+  depotId: string;
+  pinId: string;
+  kind: string;
+  comp: number | null;
+  at: Date;
+}
+export type PinEventHook = (event: PinEvent) => Promise<void>;
+const pinEventHooks: PinEventHook[] = [];
+
+/** Calls `hook` for every stored depot event that names a PIN, after it is stored. */
+export function onPinEvent(hook: PinEventHook): void {
+  pinEventHooks.push(hook);
+}
+
+function firePinEvents(
+  depotId: string,
+  history: ReadonlyArray<{ at: number; kind: string; comp?: number; pinId?: string }>,
+): void {
+  for (const h of history) {
+    if (!h.pinId) continue;
+    const event: PinEvent = { depotId, pinId: h.pinId, kind: h.kind, comp: h.comp ?? null, at: new Date(h.at) };
+    for (const hook of pinEventHooks) void hook(event).catch(() => undefined);
+  }
+}
+
+/**
+ * Checks that the caller may bill for a compartment (operator on the depot) and names the depot,
+ * for an invoice that releases a PIN there on payment.
+ */
+export async function billableCompartment(
+  caller: DepotCaller,
+  depotId: string,
+  comp: number,
+): Promise<{ name: string; location: string; organizationId: string | null }> {
+  const { doc } = await loadDepot(caller, depotId, 'operator');
+  if (comp > doc.compartments) throw new Invalid('compartment_invalid');
+  return { name: doc.name, location: doc.location ?? '', organizationId: doc.organizationId ?? null };
+}
+
+/** A depot's name and location, for pages that show where a key waits (no access check: callers hold the link). */
+export async function depotLabel(depotId: string): Promise<{ name: string; location: string } | undefined> {
+  const doc = await Depot.findOne({ _id: depotId }, { name: 1, location: 1 }).lean();
+  return doc ? { name: doc.name, location: doc.location ?? '' } : undefined;
+}
+
+/**
+ * Releases a one-use PIN for a paid invoice. Idempotent by `pinId`: a second call (a repeated
+ * return, the webhook after the return) gets the same digits and sends nothing again.
+ */
+export async function releasePin(input: {
+  depotId: string;
+  comp: number;
+  pinId: string;
+  label: string;
+  validFrom: Date;
+  validUntil: Date;
+}): Promise<{ digits: string; state: string }> {
+  const known = (await DepotPin.findOne({ _id: input.pinId }).lean()) as PinDoc | null;
+  if (known) {
+    return {
+      digits: sealer().open(known.sealedPin, pinContext(known.depotId, known._id)).toString(),
+      state: known.state,
+    };
+  }
+  const doc = (await Depot.findOne({ _id: input.depotId }).lean()) as DepotDoc | null;
+  if (!doc) throw new NotFound('depot_not_found');
+  try {
+    const made = await makePin(PAYMENTS, doc, {
+      comp: input.comp,
+      label: input.label,
+      digits: 6,
+      validFrom: input.validFrom.toISOString(),
+      validUntil: input.validUntil.toISOString(),
+      uses: 1,
+      pinId: input.pinId,
+    });
+    return { digits: made.digits, state: made.pin.state };
+  } catch (err) {
+    // Two confirmations at once: the other made it; answer with its digits.
+    if ((err as { code?: number }).code === 11000) return releasePin(input);
+    throw err;
+  }
+}
+
+/** A released PIN's digits and state, or undefined when it is gone. */
+export async function releasedPin(pinId: string): Promise<{ digits: string; state: string } | undefined> {
+  const pin = (await DepotPin.findOne({ _id: pinId }).lean()) as PinDoc | null;
+  if (!pin) return undefined;
+  return { digits: sealer().open(pin.sealedPin, pinContext(pin.depotId, pin._id)).toString(), state: pin.state };
+}
+
+/** Revokes a released PIN (a cancelled or refunded invoice); nothing to do when it is already gone. */
+export async function revokeReleasedPin(pinId: string): Promise<void> {
+  const pin = (await DepotPin.findOneAndUpdate(
+    { _id: pinId, state: { $in: ['pending', 'active', 'failed'] } },
+    { $set: { state: 'revoking' } },
+    { new: true },
+  ).lean()) as PinDoc | null;
+  if (!pin) return;
+  const doc = (await Depot.findOne({ _id: pin.depotId }).lean()) as DepotDoc | null;
+  if (!doc) return;
+  await queue(PAYMENTS, doc, { op: 'revoke_pin', pinId });
+  await auditFor(PAYMENTS, 'depot.pin_revoked', doc.depotId, { pinId });
+}
+
+/**
+ * When a stored event of this kind named this PIN first, if ever (for catching up after a restart).
+ * `since` keeps the look-up on the depot's time index.
+ */
+export async function firstPinEvent(
+  depotId: string,
+  pinId: string,
+  kind: string,
+  since: Date,
+): Promise<Date | undefined> {
+  const h = await DepotHistory.findOne({ depotId, at: { $gte: since }, pinId, kind }, { at: 1 })
+    .sort({ at: 1 })
+    .lean();
+  return h?.at ?? undefined;
 }
 
 // ─── History ─────────────────────────────────────────────────────────────────────────────────────

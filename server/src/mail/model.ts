@@ -1,6 +1,7 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 
-export const MAIL_STATUSES = ['queued', 'sent'] as const;
+/** `dropped`: its deferred content was gone at delivery (an erased invoice), so it was not sent. */
+export const MAIL_STATUSES = ['queued', 'sent', 'dropped'] as const;
 export type MailStatus = (typeof MAIL_STATUSES)[number];
 
 const outboxSchema = new Schema(
@@ -11,6 +12,11 @@ const outboxSchema = new Schema(
     /** Template name, for the admin outbox page and tests. */
     kind: { type: String, required: true },
     lang: { type: String, required: true },
+    /**
+     * Content made at delivery, not stored here: an attachment (an invoice PDF) or a secret (a PIN)
+     * that replaces its `{{name}}` placeholder in the text. The outbox never holds either.
+     */
+    deferred: { type: new Schema({ source: String, ref: String }, { _id: false }) },
     status: { type: String, enum: MAIL_STATUSES, required: true, default: 'queued' },
     attempts: { type: Number, required: true, default: 0 },
     nextAttemptAt: { type: Date, required: true },

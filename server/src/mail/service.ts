@@ -23,11 +23,29 @@ export interface OutboxView {
   subject: string;
   text: string;
   kind: string;
-  status: 'queued' | 'sent';
+  status: 'queued' | 'sent' | 'dropped';
   attempts: number;
   lastError: string | null;
   createdAt: string;
   sentAt: string | null;
+}
+
+/** What a deferred-content source gives a mail at delivery. */
+export interface DeferredContent {
+  /** Placeholders `{{name}}` in the text, filled only in the mail that leaves. */
+  fills?: Record<string, string>;
+  attachments?: Array<{ filename: string; content: Buffer; contentType: string }>;
+}
+/** Makes a mail's deferred content from its reference; undefined when the thing is gone. */
+export type DeferredSource = (ref: string) => Promise<DeferredContent | undefined>;
+const sources = new Map<string, DeferredSource>();
+
+/**
+ * Registers where deferred content of a kind comes from (the payments module: invoice PDFs and
+ * PINs). Registered once per process, before mails of that kind are delivered.
+ */
+export function registerDeferredSource(source: string, make: DeferredSource): void {
+  sources.set(source, make);
 }
 
 /** Longest pause between two attempts at one mail. */
@@ -51,6 +69,8 @@ export async function send<K extends MailKind>(mail: {
   params: MailParams[K];
   /** Set when a sub-account's mail is redirected to its main account: the address it was for. */
   onBehalfOf?: string | undefined;
+  /** Content made at delivery by a registered source (see {@link registerDeferredSource}). */
+  deferred?: { source: string; ref: string } | undefined;
 }): Promise<void> {
   const rendered = render(mail.kind, mail.lang, mail.params);
   const subject = mail.onBehalfOf ? `[${mail.onBehalfOf}] ${rendered.subject}` : rendered.subject;
@@ -62,6 +82,7 @@ export async function send<K extends MailKind>(mail: {
     text,
     kind: mail.kind,
     lang: mail.lang,
+    ...(mail.deferred ? { deferred: mail.deferred } : {}),
     nextAttemptAt: now,
     createdAt: now,
   });
@@ -71,7 +92,7 @@ export async function send<K extends MailKind>(mail: {
 /** One page of the outbox, newest first, for administrators only (it holds codes and links). */
 export async function listOutbox(
   caller: { role: string },
-  query: { page: number; pageSize: number; status?: 'queued' | 'sent' | undefined },
+  query: { page: number; pageSize: number; status?: 'queued' | 'sent' | 'dropped' | undefined },
 ): Promise<{
   items: OutboxView[];
   total: number;
@@ -94,7 +115,7 @@ export async function listOutbox(
       subject: d.subject,
       text: d.text,
       kind: d.kind,
-      status: d.status as 'queued' | 'sent',
+      status: d.status as OutboxView['status'],
       attempts: d.attempts,
       lastError: d.lastError ?? null,
       createdAt: d.createdAt.toISOString(),
@@ -189,7 +210,30 @@ class DeliveryJob {
       ).lean();
       if (!mail) return;
       try {
-        await this.transport.sendMail({ from: this.options.from, to: mail.to, subject: mail.subject, text: mail.text });
+        let text = mail.text;
+        let attachments: DeferredContent['attachments'] = [];
+        if (mail.deferred?.source) {
+          const make = sources.get(mail.deferred.source);
+          if (!make) throw new Error(`no source for deferred content ${mail.deferred.source}`);
+          const content = await make(mail.deferred.ref ?? '');
+          if (!content) {
+            await OutboxMail.updateOne(
+              { _id: mail._id },
+              { $set: { status: 'dropped', lastError: 'content gone' }, $unset: { claimedUntil: 1 } },
+            );
+            this.log.info({ mailId: String(mail._id), kind: mail.kind }, 'mail dropped: its content is gone');
+            continue;
+          }
+          for (const [name, value] of Object.entries(content.fills ?? {})) text = text.replaceAll(`{{${name}}}`, value);
+          attachments = content.attachments ?? [];
+        }
+        await this.transport.sendMail({
+          from: this.options.from,
+          to: mail.to,
+          subject: mail.subject,
+          text,
+          attachments,
+        });
         await OutboxMail.updateOne(
           { _id: mail._id },
           { $set: { status: 'sent', sentAt: new Date() }, $unset: { claimedUntil: 1, lastError: 1 } },
