@@ -170,6 +170,25 @@ export const configSchema = z.object({
   KIS_DOCUMENT_IDLE_SECONDS: seconds.default(30),
   /** The operator's name as exported PDFs head their pages with it (and invoices, later). */
   KIS_OPERATOR_NAME: z.string().trim().min(1).max(120).default('KIS Kundenportal'),
+  /**
+   * PayPal's API address for both modes, instead of api-m.sandbox.paypal.com / api-m.paypal.com:
+   * the stand-in (`npm run paypal`) for tests and demos. Unset in production.
+   */
+  KIS_PAYPAL_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+  /** Seconds one PayPal call may take before the payer is told to try again (nothing is booked twice). */
+  KIS_PAYPAL_TIMEOUT_SECONDS: seconds.default(15),
+  /** The operator's time zone: invoice dates are days there, and mails write times in it. */
+  KIS_TIME_ZONE: z
+    .string()
+    .refine((tz) => {
+      try {
+        new Intl.DateTimeFormat('en', { timeZone: tz });
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be an IANA time zone such as Europe/Berlin')
+    .default('Europe/Berlin'),
   /** pino log level. info keeps one line per notable event; debug adds per-request detail. */
   KIS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** development, production or test. Only changes defaults that must differ (pretty logs, cache headers). */

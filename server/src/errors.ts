@@ -61,3 +61,9 @@ export class RateLimited extends DomainError {
     super(code, `${code}: retry after ${retryAfterSeconds} s`);
   }
 }
+
+/** 503: a service KIS depends on (the payment provider) did not answer; nothing was changed, retry later. */
+export class Unavailable extends DomainError {
+  override name = 'Unavailable';
+  readonly status = 503;
+}

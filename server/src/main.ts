@@ -23,6 +23,9 @@ import { deriveKey } from './crypto/tokens.js';
 import * as depots from './depots/service.js';
 import * as reports from './reports/service.js';
 import { depotRoutes } from './depots/routes.js';
+import * as payments from './payments/service.js';
+import { PayPalClient } from './payments/paypal.js';
+import { paymentRoutes, publicPaymentRoutes } from './payments/routes.js';
 import { depotNotifier, depotSocket } from './depots/socket.js';
 import { buildHttpApp, rawClientIp } from './http/app.js';
 import { MAX_IDENTITIES, cookiePolicy } from './http/auth.js';
@@ -128,7 +131,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
     cleanups.push(() => areaDocuments.stop());
     areaDocuments.startDailyVersions();
-    await depots.init(createSecretBox(masterKey));
+    const secretBox = createSecretBox(masterKey);
+    await depots.init(secretBox);
     const depotRuntime = await depots.start({
       logger,
       metrics,
@@ -136,6 +140,18 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       server: config.KIS_DEPOT_SERVER ?? `${depotHost(config)}:${config.KIS_UDP_PORT}`,
     });
     cleanups.push(async () => depots.stop());
+    await payments.init({
+      box: secretBox,
+      paypal: new PayPalClient({
+        baseUrl: config.KIS_PAYPAL_BASE_URL,
+        timeoutMs: config.KIS_PAYPAL_TIMEOUT_SECONDS * 1000,
+      }),
+      publicUrl: config.publicUrl,
+      timeZone: config.KIS_TIME_ZONE,
+      logger,
+    });
+    payments.start();
+    cleanups.push(async () => payments.stop());
 
     const udp: UdpListener = await bindUdpListener({
       host: config.KIS_HOST,
@@ -168,6 +184,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(depotRoutes, { cookie });
         await http.register(areaRoutes, { cookie });
         await http.register(documentRoutes, { cookie });
+        await http.register(paymentRoutes, { cookie });
+        await http.register(publicPaymentRoutes);
       },
     });
     const io: KisSocketServer = createSocketServer({

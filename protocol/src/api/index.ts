@@ -41,3 +41,4 @@ export * from './depots.js';
 export * from './areas.js';
 export * from './documents.js';
 export * from './reports.js';
+export * from './payments.js';

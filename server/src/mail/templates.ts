@@ -18,6 +18,12 @@ export interface MailParams {
   email_changed: { newEmail: string; when: string };
   file_added: { name: string; link: string };
   info_added: { title: string; link: string };
+  /** The invoice PDF is attached at delivery. */
+  invoice_issued: { number: string; issuer: string; amount: string; dueDate: string; link: string; pickup: string };
+  /** The text carries `{{pin}}`, filled at delivery: the PIN is never stored in the outbox. */
+  invoice_pin: { number: string; issuer: string; validFrom: string; validUntil: string; place: string; link: string };
+  invoice_cancelled: { number: string; issuer: string };
+  invoice_refunded: { number: string; issuer: string; amount: string };
 }
 export type MailKind = keyof MailParams;
 
@@ -30,6 +36,22 @@ const signature = {
 };
 
 const de: Templates = {
+  invoice_issued: (p) => ({
+    subject: `Rechnung ${p.number} von ${p.issuer}`,
+    text: `Guten Tag,\n\nanbei erhalten Sie die Rechnung ${p.number} über ${p.amount}, fällig am ${p.dueDate}.\n\nSie können sie hier online mit PayPal bezahlen:\n${p.link}\n${p.pickup ? `\nNach der Zahlung erhalten Sie eine PIN, mit der Sie Ihren Schlüssel abholen: ${p.pickup}\n` : ''}\nDie Rechnung liegt dieser Nachricht als PDF bei.${signature.de}`,
+  }),
+  invoice_pin: (p) => ({
+    subject: `Ihre PIN zur Rechnung ${p.number}`,
+    text: `Guten Tag,\n\nvielen Dank für Ihre Zahlung der Rechnung ${p.number} an ${p.issuer}.\n\nIhre PIN für die Schlüsselabholung:\n\n    {{pin}}\n\nOrt: ${p.place}\nGültig von ${p.validFrom} bis ${p.validUntil}, für eine Entnahme.\n\nDie PIN steht auch auf der Zahlungsseite:\n${p.link}${signature.de}`,
+  }),
+  invoice_cancelled: (p) => ({
+    subject: `Rechnung ${p.number} storniert`,
+    text: `Guten Tag,\n\n${p.issuer} hat die Rechnung ${p.number} storniert. Sie müssen nichts bezahlen; eine zur Rechnung ausgegebene PIN gilt nicht mehr.${signature.de}`,
+  }),
+  invoice_refunded: (p) => ({
+    subject: `Rechnung ${p.number} erstattet`,
+    text: `Guten Tag,\n\n${p.issuer} hat Ihre Zahlung zur Rechnung ${p.number} über ${p.amount} über PayPal erstattet. Eine zur Rechnung ausgegebene PIN gilt nicht mehr.${signature.de}`,
+  }),
   file_added: (p) => ({
     subject: `Neue Datei im Kundenportal: ${p.name}`,
     text: `Guten Tag,\n\nwir haben Ihnen im Kundenportal eine Datei bereitgestellt: ${p.name}\n\nSie finden sie unter Dateien:\n${p.link}${signature.de}`,
@@ -81,6 +103,22 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  invoice_issued: (p) => ({
+    subject: `Invoice ${p.number} from ${p.issuer}`,
+    text: `Hello,\n\nplease find invoice ${p.number} for ${p.amount}, due on ${p.dueDate}.\n\nYou can pay it online with PayPal here:\n${p.link}\n${p.pickup ? `\nOnce paid, you get a PIN to collect your key: ${p.pickup}\n` : ''}\nThe invoice is attached to this message as a PDF.${signature.en}`,
+  }),
+  invoice_pin: (p) => ({
+    subject: `Your PIN for invoice ${p.number}`,
+    text: `Hello,\n\nthank you for paying invoice ${p.number} to ${p.issuer}.\n\nYour PIN to collect the key:\n\n    {{pin}}\n\nPlace: ${p.place}\nValid from ${p.validFrom} until ${p.validUntil}, for one collection.\n\nThe PIN is also on the payment page:\n${p.link}${signature.en}`,
+  }),
+  invoice_cancelled: (p) => ({
+    subject: `Invoice ${p.number} cancelled`,
+    text: `Hello,\n\n${p.issuer} has cancelled invoice ${p.number}. There is nothing to pay; a PIN issued for it is no longer valid.${signature.en}`,
+  }),
+  invoice_refunded: (p) => ({
+    subject: `Invoice ${p.number} refunded`,
+    text: `Hello,\n\n${p.issuer} has refunded your payment of ${p.amount} for invoice ${p.number} through PayPal. A PIN issued for it is no longer valid.${signature.en}`,
+  }),
   file_added: (p) => ({
     subject: `New file in the customer portal: ${p.name}`,
     text: `Hello,\n\nwe have put a file into your area of the customer portal: ${p.name}\n\nYou find it under Files:\n${p.link}${signature.en}`,

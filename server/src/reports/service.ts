@@ -53,6 +53,29 @@ export interface Bilingual {
   en: string;
 }
 
+/** An amount in euro cents as a table cell: written the reader's way (249,90 or 249.90), no symbol. */
+export interface MoneyCell {
+  cents: number;
+}
+
+/** Marks cents as an amount for {@link exportTable}. */
+export function money(cents: number): MoneyCell {
+  return { cents };
+}
+
+const amountFormats = {
+  de: new Intl.NumberFormat('de-DE', { minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false }),
+  en: new Intl.NumberFormat('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2, useGrouping: false }),
+};
+
+function isBilingual(value: unknown): value is Bilingual {
+  return typeof value === 'object' && value !== null && 'de' in value && 'en' in value;
+}
+
+function isMoney(value: unknown): value is MoneyCell {
+  return typeof value === 'object' && value !== null && 'cents' in value && typeof value.cents === 'number';
+}
+
 /** What an export is: its file name, title and the filters it was made with. */
 export interface TableExport<R> {
   name: string;
@@ -78,7 +101,10 @@ export function exportTable<R extends Record<string, unknown>>(query: ExportQuer
   const localized = table.columns.map((c) => ({ ...c, header: c.header[lang] }));
   const cell = (row: R, key: keyof R & string): string => {
     const value = row[key];
-    return value instanceof Date ? formatTime(value, query) : String(value ?? '');
+    if (value instanceof Date) return formatTime(value, query);
+    if (isMoney(value)) return amountFormats[lang].format(value.cents / 100);
+    if (isBilingual(value)) return value[lang];
+    return String(value ?? '');
   };
   const filters = table.filters.map((f) => (typeof f === 'string' ? f : f[lang])).join(', ');
   const subtitle = `${filters || (lang === 'de' ? 'alle Einträge' : 'all entries')} · ${formatTime(new Date(), { ...query, format: 'pdf' })} (${query.tz})`;
