@@ -457,6 +457,16 @@ export async function confirmCapture(invoiceId: string, capture: CaptureReport):
   ).lean()) as InvoiceDoc | null;
   if (paid)
     await record(undefined, 'payments.invoice_paid', paid, { captureId: capture.captureId, via: capture.source });
+  else if (known.state === 'cancelled' && known.captureId !== capture.captureId) {
+    // Cancelled while the payer was at PayPal: the money came in for nothing. The owner must refund
+    // it; the log and the audit say so (no PIN is released for a cancelled invoice).
+    ctx().logger.warn({ invoiceId, captureId: capture.captureId }, 'payment for a cancelled invoice; refund it');
+    await Invoice.updateOne(
+      { _id: known._id, captureId: { $exists: false } },
+      { $set: { captureId: capture.captureId, paidAt: new Date() } },
+    );
+    await record(undefined, 'payments.capture_on_cancelled_invoice', known, { captureId: capture.captureId });
+  }
   return release(invoiceId);
 }
 
@@ -612,7 +622,10 @@ export async function confirmRefund(
     if ((err as { code?: number }).code !== 11000) throw err;
   });
   const doc = (await Invoice.findOneAndUpdate(
-    { _id: known._id, state: { $in: [...PAID_STATES] } },
+    {
+      _id: known._id,
+      $or: [{ state: { $in: [...PAID_STATES] } }, { state: 'cancelled', captureId: { $exists: true } }],
+    },
     { $set: { state: 'refunded', closedAt: new Date() } },
     { new: true },
   ).lean()) as InvoiceDoc | null;
@@ -637,7 +650,9 @@ export async function confirmRefund(
 export async function refundInvoice(caller: Caller, id: string): Promise<InvoiceView> {
   const known = await loadInvoice(caller, id);
   if (known.state === 'refunded') return viewOf(known);
-  if (!PAID_STATES.has(known.state) || !known.captureId) throw new Conflict('invoice_not_paid');
+  // A cancelled invoice that was paid anyway (cancelled while the payer was at PayPal) is refunded too.
+  if (!known.captureId || !(PAID_STATES.has(known.state) || known.state === 'cancelled'))
+    throw new Conflict('invoice_not_paid');
   const creds = await credentialsOf(known.organizationId);
   if (!creds) throw new Invalid('paypal_not_configured');
   let refundId: string;

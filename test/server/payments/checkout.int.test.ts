@@ -369,6 +369,29 @@ describe('cancel and refund', () => {
     await smtp.waitFor('juergen.gross@kunde.example', new RegExp(`Rechnung ${inv.number} storniert`));
   });
 
+  it('keeps a payment that lands on an invoice cancelled meanwhile refundable, and releases no PIN', async () => {
+    const inv = await issueInvoice(owner, customerId, { depotId, comp: 1 });
+    const token = tokenOf(inv.payUrl);
+    const orderId = await approve(token);
+    // PayPal takes the money but its answer is slow; the owner cancels in that moment.
+    paypal.switches.timeoutMs = 1200;
+    const capturing = payer().post(`/api/pay/${token}/capture`, { orderId });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await owner.post(`/api/invoices/${inv.id}/cancel`)).status).toBe(200);
+    await capturing;
+    paypal.switches.timeoutMs = 0;
+    const after = await invoice(inv.id);
+    expect(after.state).toBe('cancelled');
+    expect(after.pin).toBeNull();
+    expect(after.paidAt).not.toBeNull();
+    const log = await admin.get<{ items: Array<{ target: string }> }>(
+      '/api/admin/audit?action=payments.capture_on_cancelled_invoice',
+    );
+    expect(log.body.items.some((e) => e.target === inv.id)).toBe(true);
+    const refunded = await owner.post<InvoiceView>(`/api/invoices/${inv.id}/refund`);
+    expect(refunded.body.state).toBe('refunded');
+  });
+
   it('refunds a paid invoice through PayPal and revokes its PIN on the depot', async () => {
     const inv = await issueInvoice(owner, customerId, { depotId, comp: 4 });
     const token = tokenOf(inv.payUrl);

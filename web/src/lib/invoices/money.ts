@@ -20,7 +20,12 @@ function parseDecimal(text: string, places: number): number | undefined {
   // The last , or . followed by 1..places digits is the decimal mark; other marks group thousands.
   const match = new RegExp(`^([0-9.,]*?)(?:[.,]([0-9]{1,${places}}))?$`).exec(t);
   if (!match) return undefined;
-  const whole = (match[1] ?? '').replace(/[.,]/g, '');
+  const grouped = match[1] ?? '';
+  // Thousands marks only between groups of three, and only with a decimal part: "12,345" could be
+  // 12.345 € or 12,35 € mistyped, so it is refused rather than guessed.
+  if (/[.,]/.test(grouped) && (match[2] === undefined || !/^[0-9]{1,3}([.,][0-9]{3})+$/.test(grouped)))
+    return undefined;
+  const whole = grouped.replace(/[.,]/g, '');
   if (!/^[0-9]*$/.test(whole) || (whole === '' && !match[2])) return undefined;
   const fraction = (match[2] ?? '').padEnd(places, '0');
   return Number(whole || '0') * 10 ** places + Number(fraction || '0');
