@@ -1,6 +1,7 @@
 import type { Config } from '../../server/src/config.js';
 import { adminCreate } from './admin-create.js';
 import { auditVerify } from './audit-verify.js';
+import { backup, restore } from './backup.js';
 import { dbStatus } from './db-status.js';
 import { depotAdd } from './depot-add.js';
 
@@ -13,4 +14,4 @@ export interface Command {
 }
 
 /** Every command of `npm run kis`, in the order --help lists them. */
-export const commands: readonly Command[] = [dbStatus, adminCreate, auditVerify, depotAdd];
+export const commands: readonly Command[] = [dbStatus, adminCreate, auditVerify, depotAdd, backup, restore];

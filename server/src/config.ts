@@ -189,6 +189,15 @@ export const configSchema = z.object({
       }
     }, 'must be an IANA time zone such as Europe/Berlin')
     .default('Europe/Berlin'),
+  /** Where the daily backups go; `<KIS_DATA_DIR>/backups` by default. Put it on another disk. */
+  KIS_BACKUP_DIR: z.string().min(1).optional(),
+  /** When the daily backup runs, HH:MM in KIS_TIME_ZONE, or `off`. A quiet hour: it reads every collection. */
+  KIS_BACKUP_TIME: z
+    .string()
+    .regex(/^(off|([01][0-9]|2[0-3]):[0-5][0-9])$/, 'must be HH:MM (24 hours) or off')
+    .default('03:30'),
+  /** How many daily backups are kept; older ones are deleted after a new one is written. */
+  KIS_BACKUP_KEEP: z.coerce.number({ error: 'must be a number' }).int().min(1).max(3650).default(14),
   /** pino log level. info keeps one line per notable event; debug adds per-request detail. */
   KIS_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** development, production or test. Only changes defaults that must differ (pretty logs, cache headers). */
@@ -206,6 +215,8 @@ type RawConfig = z.infer<typeof configSchema>;
 export interface Config extends RawConfig {
   /** KIS_DATA_DIR resolved to an absolute path. */
   dataDir: string;
+  /** KIS_BACKUP_DIR resolved to an absolute path. */
+  backupDir: string;
   /** KIS_PUBLIC_URL, or the local HTTP address when unset; never ends with a slash. */
   publicUrl: string;
 }
@@ -259,5 +270,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   if (raw.KIS_HTTPS_ONLY && !publicUrl.startsWith('https://')) {
     throw new ConfigError('KIS_PUBLIC_URL must be an https:// URL when KIS_HTTPS_ONLY is on');
   }
-  return { ...raw, dataDir, publicUrl };
+  const backupDir = raw.KIS_BACKUP_DIR ? path.resolve(cwd, raw.KIS_BACKUP_DIR) : path.join(dataDir, 'backups');
+  return { ...raw, dataDir, backupDir, publicUrl };
 }

@@ -23,6 +23,7 @@ import { deriveKey } from './crypto/tokens.js';
 import * as depots from './depots/service.js';
 import * as reports from './reports/service.js';
 import { depotRoutes } from './depots/routes.js';
+import { startBackupJob } from './jobs/backups.js';
 import * as payments from './payments/service.js';
 import { PayPalClient } from './payments/paypal.js';
 import { paymentRoutes, publicPaymentRoutes } from './payments/routes.js';
@@ -152,6 +153,19 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
     payments.start();
     cleanups.push(async () => payments.stop());
+    const backupJob = startBackupJob({
+      db: () => {
+        if (!connection.db) throw new Error('database not connected');
+        return connection.db;
+      },
+      masterKey,
+      dir: config.backupDir,
+      time: config.KIS_BACKUP_TIME,
+      timeZone: config.KIS_TIME_ZONE,
+      keep: config.KIS_BACKUP_KEEP,
+      logger,
+    });
+    cleanups.push(async () => backupJob.stop());
 
     const udp: UdpListener = await bindUdpListener({
       host: config.KIS_HOST,

@@ -1,0 +1,97 @@
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { Db } from 'mongodb';
+import * as audit from '../audit/service.js';
+import { backupFileName, writeBackup } from '../db/backup.js';
+import type { Logger } from '../logger.js';
+
+export interface BackupJobOptions {
+  db: () => Db;
+  masterKey: Buffer;
+  dir: string;
+  /** HH:MM in `timeZone`, or `off`. */
+  time: string;
+  timeZone: string;
+  keep: number;
+  logger: Logger;
+}
+
+/** Milliseconds from `now` until the next HH:MM wall-clock time in a zone (DST handled by asking Intl). */
+export function msUntil(time: string, timeZone: string, now: Date = new Date()): number {
+  const [hh, mm] = time.split(':').map(Number);
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(now);
+  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const nowSeconds = get('hour') * 3600 + get('minute') * 60 + get('second');
+  let wait = (hh ?? 0) * 3600 + (mm ?? 0) * 60 - nowSeconds;
+  if (wait <= 0) wait += 24 * 3600;
+  return wait * 1000 - now.getMilliseconds();
+}
+
+/** Deletes all but the newest `keep` backups in `dir`. */
+export async function pruneBackups(dir: string, keep: number): Promise<string[]> {
+  const files = (await readdir(dir)).filter((f) => /^kis-backup-.*\.kisbak$/.test(f)).sort();
+  const old = files.slice(0, Math.max(0, files.length - keep));
+  for (const f of old) await rm(path.join(dir, f), { force: true });
+  return old;
+}
+
+/** Writes one backup into the job's directory now and prunes old ones; returns the file. */
+export async function backupNow(options: Omit<BackupJobOptions, 'time' | 'timeZone'>): Promise<string> {
+  await mkdir(options.dir, { recursive: true, mode: 0o700 });
+  const file = path.join(options.dir, backupFileName());
+  const started = Date.now();
+  const summary = await writeBackup(options.db(), options.masterKey, file);
+  const removed = await pruneBackups(options.dir, options.keep);
+  options.logger.info(
+    { file, documents: summary.documents, ms: Date.now() - started, removed: removed.length },
+    'backup written',
+  );
+  await audit.record({
+    action: 'system.backup_written',
+    outcome: 'success',
+    actorId: 'system:backups',
+    target: path.basename(file),
+    details: { documents: summary.documents, removed: removed.length },
+  });
+  return file;
+}
+
+/**
+ * The daily backup: at `time` in `timeZone`, a backup into `dir`, keeping the newest `keep`.
+ * A failure is logged and audited; the next day tries again.
+ */
+export function startBackupJob(options: BackupJobOptions): { stop(): void } {
+  if (options.time === 'off') return { stop: () => undefined };
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const schedule = (): void => {
+    if (stopped) return;
+    timer = setTimeout(
+      () => {
+        void backupNow(options)
+          .catch(async (err: unknown) => {
+            options.logger.error({ err }, 'daily backup failed');
+            await audit
+              .record({ action: 'system.backup_failed', outcome: 'failure', actorId: 'system:backups' })
+              .catch(() => undefined);
+          })
+          .finally(schedule);
+      },
+      msUntil(options.time, options.timeZone),
+    );
+    timer.unref();
+  };
+  schedule();
+  return {
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
+}
