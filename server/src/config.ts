@@ -189,6 +189,8 @@ export const configSchema = z.object({
       }
     }, 'must be an IANA time zone such as Europe/Berlin')
     .default('Europe/Berlin'),
+  /** Seconds between two looks for erasure requests whose transfers have ended (hourly: a day's precision is plenty). */
+  KIS_ERASURE_CHECK_SECONDS: seconds.default(3600),
   /** Where the daily backups go; `<KIS_DATA_DIR>/backups` by default. Put it on another disk. */
   KIS_BACKUP_DIR: z.string().min(1).optional(),
   /** When the daily backup runs, HH:MM in KIS_TIME_ZONE, or `off`. A quiet hour: it reads every collection. */

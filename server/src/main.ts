@@ -24,6 +24,8 @@ import * as depots from './depots/service.js';
 import * as reports from './reports/service.js';
 import { depotRoutes } from './depots/routes.js';
 import { startBackupJob } from './jobs/backups.js';
+import * as erasures from './privacy/erasures.js';
+import { privacyRoutes } from './privacy/routes.js';
 import * as payments from './payments/service.js';
 import { PayPalClient } from './payments/paypal.js';
 import { paymentRoutes, publicPaymentRoutes } from './payments/routes.js';
@@ -153,6 +155,15 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
     payments.start();
     cleanups.push(async () => payments.stop());
+    await erasures.init({
+      box: secretBox,
+      masterKey,
+      logger,
+      publicUrl: config.publicUrl,
+      timeZone: config.KIS_TIME_ZONE,
+      checkMs: config.KIS_ERASURE_CHECK_SECONDS * 1000,
+    });
+    cleanups.push(async () => erasures.stop());
     const backupJob = startBackupJob({
       db: () => {
         if (!connection.db) throw new Error('database not connected');
@@ -200,6 +211,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(documentRoutes, { cookie });
         await http.register(paymentRoutes, { cookie });
         await http.register(publicPaymentRoutes);
+        await http.register(privacyRoutes, { cookie });
       },
     });
     const io: KisSocketServer = createSocketServer({

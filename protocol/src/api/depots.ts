@@ -140,6 +140,8 @@ export const pinCreateSchema = z.object({
   uses: z.number().int().min(1).max(10_000).optional(),
   /** The key must be back by then, or the depot raises an overdue alarm. */
   returnBy: z.iso.datetime({ offset: true }).optional(),
+  /** The portal account the PIN is for, if any: its erasure waits while the PIN is valid. */
+  holderEmail: z.email().max(254).optional(),
 });
 export const PIN_STATES = ['pending', 'active', 'revoking', 'revoked', 'failed'] as const;
 export const pinViewSchema = z.object({

@@ -42,3 +42,4 @@ export * from './areas.js';
 export * from './documents.js';
 export * from './reports.js';
 export * from './payments.js';
+export * from './privacy.js';

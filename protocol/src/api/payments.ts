@@ -150,7 +150,8 @@ export const invoiceViewSchema = z.object({
   /** RE-00042 once issued; null while a draft. */
   number: z.string().nullable(),
   state: z.enum(INVOICE_STATES),
-  customer: customerInputSchema.extend({ id: z.string() }),
+  /** The customer as billed; after an erasure the address is a pseudonym (not an e-mail). */
+  customer: customerInputSchema.extend({ id: z.string(), email: z.string() }),
   items: z.array(invoiceItemSchema),
   vat: z.array(vatLineSchema),
   netCents: z.number(),

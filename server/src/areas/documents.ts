@@ -256,6 +256,47 @@ export async function deleteDocument(caller: Caller, docId: string): Promise<voi
   });
 }
 
+/**
+ * Erases a person from the shared texts: their own texts (not shared with a company) are deleted;
+ * where their address names an editor or a version's author, a pseudonym stands instead. What they
+ * wrote into company texts stays: it is the company's text.
+ */
+export async function erasePerson(person: {
+  userId?: string | undefined;
+  email: string;
+  pseudonym: string;
+}): Promise<{ deleted: number; pseudonymized: number }> {
+  let deleted = 0;
+  if (person.userId) {
+    const own = await TextDocument.find(
+      { ownerUserId: person.userId, $or: [{ organizationId: { $exists: false } }, { organizationId: null }] },
+      { _id: 1 },
+    ).lean();
+    for (const doc of own) {
+      const docId = String(doc._id);
+      const open = loaded.get(docId);
+      if (open) {
+        loaded.delete(docId);
+        open.actor.stop();
+        open.actor.getSnapshot().context.awareness.destroy();
+      }
+      transport?.closed(docId, 'deleted');
+      for (const docs of openBy.values()) docs.delete(docId);
+      await TextDocument.deleteOne({ _id: doc._id });
+      await DocumentUpdate.deleteMany({ docId });
+      await DocumentVersion.deleteMany({ docId });
+      deleted += 1;
+    }
+  }
+  const address = new RegExp(`^${person.email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i');
+  const renamed = await Promise.all([
+    TextDocument.updateMany({ lastEditor: address }, { $set: { lastEditor: person.pseudonym } }),
+    DocumentVersion.updateMany({ createdBy: address }, { $set: { createdBy: person.pseudonym } }),
+    DocumentUpdate.updateMany({ by: address }, { $set: { by: person.pseudonym } }),
+  ]);
+  return { deleted, pseudonymized: renamed.reduce((sum, r) => sum + r.modifiedCount, 0) };
+}
+
 // ─── Live editing ────────────────────────────────────────────────────────────────────────────────
 
 const effects: DocumentEffects = {

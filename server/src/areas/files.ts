@@ -394,5 +394,18 @@ export async function removeFileArea(userId: string): Promise<number> {
   return docs.length;
 }
 
+/**
+ * Until when a person still has files handed to them that they may not have fetched yet: files an
+ * operator put into their area, until they count as stale. Undefined when there are none.
+ */
+export async function handedFilesUntil(userId: string): Promise<Date | undefined> {
+  const newest = (await AreaFile.findOne({ ownerUserId: userId, uploadedByRole: 'operator', state: 'ready' })
+    .sort({ createdAt: -1 })
+    .lean()) as FileDoc | null;
+  if (!newest) return undefined;
+  const until = new Date(newest.createdAt.getTime() + cfg().staleAfterDays * 86_400_000);
+  return until.getTime() > Date.now() ? until : undefined;
+}
+
 /** Whether a caller may use their own file area (for the overview). */
 export { mayUseFiles };

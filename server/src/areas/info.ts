@@ -392,7 +392,8 @@ export async function summary(caller: Caller): Promise<AreaSummary> {
  * A deleted account's areas go with it: its files, its read marks, and the entries written for
  * that person alone (with their attachments and versions). Company entries stay for the others.
  */
-async function removePersonalAreas(account: { id: string; email: string }): Promise<void> {
+/** Removes a person's personal areas: files, read marks, entries addressed to them (also without an account). */
+export async function removePersonalAreas(account: { id: string; email: string }): Promise<void> {
   const removedFiles = await files.removeFileArea(account.id);
   await InfoRead.deleteMany({ userId: account.id });
   const entries = await InfoEntry.find(

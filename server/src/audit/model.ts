@@ -17,6 +17,16 @@ const auditEntrySchema = new Schema(
     target: { type: String },
     outcome: { type: String, enum: AUDIT_OUTCOMES, required: true },
     details: { type: Schema.Types.Mixed },
+    /**
+     * 2 for entries whose personal fields (actorEmail, ip, target) sit outside the chained hash,
+     * committed to by `personalHash` with a random `salt`. Erasing a person removes the fields and
+     * the salt; the chain still verifies. Entries without `v` hash everything (written before).
+     */
+    v: { type: Number },
+    salt: { type: String },
+    personalHash: { type: String },
+    /** Set when the entry's personal fields were erased (the request's id). */
+    erasedBy: { type: String },
     /** Hash of the previous entry (empty for the first). */
     prevHash: { type: String, default: '' },
     /** SHA-256 over prevHash and this entry's canonical content. */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { containsText } from '../db/query.js';
 import { Forbidden } from '../errors.js';
 import type { TableExport } from '../reports/service.js';
@@ -46,21 +46,53 @@ function canonical(value: unknown): string {
 
 type Hashed = Pick<
   AuditEntryDoc,
-  'seq' | 'at' | 'actorId' | 'actorEmail' | 'ip' | 'action' | 'target' | 'outcome' | 'details' | 'prevHash'
+  | 'seq'
+  | 'at'
+  | 'actorId'
+  | 'actorEmail'
+  | 'ip'
+  | 'action'
+  | 'target'
+  | 'outcome'
+  | 'details'
+  | 'prevHash'
+  | 'v'
+  | 'personalHash'
 >;
 
+/** The commitment to an entry's personal fields: erasable, yet the chain around it verifies. */
+function personalCommitment(salt: string, entry: Pick<AuditEntryDoc, 'actorEmail' | 'ip' | 'target'>): string {
+  return createHash('sha256')
+    .update(
+      `${salt}\n${canonical({ actorEmail: entry.actorEmail ?? null, ip: entry.ip ?? null, target: entry.target ?? null })}`,
+    )
+    .digest('hex');
+}
+
 function entryHash(entry: Hashed): string {
-  const content = {
-    seq: entry.seq,
-    at: entry.at,
-    actorId: entry.actorId ?? null,
-    actorEmail: entry.actorEmail ?? null,
-    ip: entry.ip ?? null,
-    action: entry.action,
-    target: entry.target ?? null,
-    outcome: entry.outcome,
-    details: entry.details ?? null,
-  };
+  const content =
+    entry.v === 2
+      ? {
+          v: 2,
+          seq: entry.seq,
+          at: entry.at,
+          actorId: entry.actorId ?? null,
+          action: entry.action,
+          outcome: entry.outcome,
+          details: entry.details ?? null,
+          personalHash: entry.personalHash ?? null,
+        }
+      : {
+          seq: entry.seq,
+          at: entry.at,
+          actorId: entry.actorId ?? null,
+          actorEmail: entry.actorEmail ?? null,
+          ip: entry.ip ?? null,
+          action: entry.action,
+          target: entry.target ?? null,
+          outcome: entry.outcome,
+          details: entry.details ?? null,
+        };
   return createHash('sha256')
     .update(`${entry.prevHash}\n${canonical(content)}`)
     .digest('hex');
@@ -85,20 +117,22 @@ export function record(input: AuditInput): Promise<void> {
 async function append(input: AuditInput): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const last = await AuditEntry.findOne({}, { seq: 1, hash: 1 }).sort({ seq: -1 }).lean();
+    const salt = randomBytes(16).toString('base64url');
+    const personal = { actorEmail: input.actorEmail, ip: input.ip, target: input.target };
     const entry: Hashed = {
+      v: 2,
       seq: (last?.seq ?? 0) + 1,
       at: new Date(),
       actorId: input.actorId,
-      actorEmail: input.actorEmail,
-      ip: input.ip,
+      ...personal,
       action: input.action,
-      target: input.target,
       outcome: input.outcome,
       details: input.details,
+      personalHash: personalCommitment(salt, personal),
       prevHash: last?.hash ?? '',
     };
     try {
-      await AuditEntry.create({ ...entry, hash: entryHash(entry) });
+      await AuditEntry.create({ ...entry, salt, hash: entryHash(entry) });
       return;
     } catch (err) {
       if ((err as { code?: number }).code !== 11000 || attempt >= 20) throw err;
@@ -115,6 +149,56 @@ export interface ChainReport {
   reason?: 'hash' | 'link' | 'gap';
 }
 
+/** The pseudonym that replaces an erased person's e-mail address in the log. */
+export const ERASED = 'gelöschte Person';
+
+/**
+ * Erases a person's personal fields from the log: their address as actor or target, and the IP
+ * addresses of their own entries. Only the salt-committed fields of version-2 entries change, so
+ * the chain still verifies; what happened, when and by which (pseudonymous) account id stays.
+ * Returns how many entries were changed, and how many older entries could not be (hashed whole).
+ */
+export async function erasePerson(person: {
+  userId?: string | undefined;
+  emails: readonly string[];
+  requestId: string;
+}): Promise<{ erased: number; kept: number }> {
+  const emails = person.emails.map((e) => e.toLowerCase());
+  const patterns = emails.map((e) => new RegExp(`^${e.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i'));
+  const filter = {
+    $or: [
+      ...(person.userId ? [{ actorId: person.userId }] : []),
+      ...patterns.map((p) => ({ actorEmail: p })),
+      ...patterns.map((p) => ({ target: p })),
+    ],
+  };
+  let erased = 0;
+  let kept = 0;
+  for await (const doc of AuditEntry.find(filter).lean().cursor()) {
+    const entry = doc as unknown as AuditEntryDoc & { _id: unknown };
+    if (entry.v !== 2) {
+      kept += 1;
+      continue;
+    }
+    const own = person.userId !== undefined && entry.actorId === person.userId;
+    const targetIsPerson = typeof entry.target === 'string' && emails.includes(entry.target.toLowerCase());
+    const actorIsPerson = typeof entry.actorEmail === 'string' && emails.includes(entry.actorEmail.toLowerCase());
+    await AuditEntry.updateOne(
+      { _id: entry._id },
+      {
+        $set: {
+          erasedBy: person.requestId,
+          ...(own || actorIsPerson ? { actorEmail: ERASED } : {}),
+          ...(targetIsPerson ? { target: ERASED } : {}),
+        },
+        $unset: { salt: 1, ...(own || actorIsPerson ? { ip: 1 } : {}) },
+      },
+    );
+    erased += 1;
+  }
+  return { erased, kept };
+}
+
 /** Recomputes every hash in order; reports the first entry that was altered, removed or inserted. */
 export async function verifyChain(): Promise<ChainReport> {
   let prevHash = '';
@@ -125,6 +209,9 @@ export async function verifyChain(): Promise<ChainReport> {
     if (entry.seq !== expectedSeq) return { ok: false, entries, brokenAt: expectedSeq, reason: 'gap' };
     if (entry.prevHash !== prevHash) return { ok: false, entries, brokenAt: entry.seq, reason: 'link' };
     if (entryHash(entry) !== entry.hash) return { ok: false, entries, brokenAt: entry.seq, reason: 'hash' };
+    // Personal fields are checked against their commitment until they are erased (salt gone).
+    if (entry.v === 2 && entry.salt && personalCommitment(entry.salt, entry) !== entry.personalHash)
+      return { ok: false, entries, brokenAt: entry.seq, reason: 'hash' };
     prevHash = entry.hash;
     expectedSeq++;
     entries++;

@@ -508,10 +508,17 @@ export async function createPin(
     validUntil?: string | undefined;
     uses?: number | undefined;
     returnBy?: string | undefined;
+    holderEmail?: string | undefined;
   },
 ): Promise<{ pin: PinView; digits: string }> {
   const { doc } = await loadDepot(caller, depotId, 'operator');
-  return makePin(caller, doc, input);
+  let holderUserId: string | undefined;
+  if (input.holderEmail) {
+    const holder = await identity.findAccountByEmail(input.holderEmail);
+    if (!holder) throw new Invalid('user_not_found');
+    holderUserId = holder.id;
+  }
+  return makePin(caller, doc, { ...input, holderUserId });
 }
 
 /** What a new PIN is: its compartment, holder label, window and uses; `pinId` for an idempotent release. */
@@ -524,6 +531,7 @@ interface PinInput {
   uses?: number | undefined;
   returnBy?: string | undefined;
   pinId?: string | undefined;
+  holderUserId?: string | undefined;
 }
 
 async function makePin(caller: DepotCaller, doc: DepotDoc, input: PinInput): Promise<{ pin: PinView; digits: string }> {
@@ -542,6 +550,7 @@ async function makePin(caller: DepotCaller, doc: DepotDoc, input: PinInput): Pro
     comp: input.comp,
     sealedPin: sealer().seal(Buffer.from(digits), pinContext(depotId, pinId)),
     label: input.label.trim(),
+    ...(input.holderUserId ? { holderUserId: input.holderUserId } : {}),
     ...(from ? { validFrom: from } : {}),
     ...(until ? { validUntil: until } : {}),
     ...(input.uses ? { uses: input.uses } : {}),
@@ -728,6 +737,50 @@ export async function firstPinEvent(
     .sort({ at: 1 })
     .lean();
   return h?.at ?? undefined;
+}
+
+// ─── Erasure ─────────────────────────────────────────────────────────────────────────────────────
+
+/** Until when a person holds a PIN that is still valid (with an end), or undefined. */
+export async function validPinsUntil(userId: string): Promise<Date | undefined> {
+  const pin = await DepotPin.findOne({
+    holderUserId: userId,
+    state: { $in: ['pending', 'active'] },
+    validUntil: { $gt: new Date() },
+  })
+    .sort({ validUntil: -1 })
+    .lean();
+  return pin?.validUntil ?? undefined;
+}
+
+/**
+ * Erases a person from the depots: their grants go, PINs held by them are revoked and renamed,
+ * and where the history or a command names them, a pseudonym stands instead. The events stay: a
+ * depot's history is the owner's record of what happened to its keys.
+ */
+export async function erasePerson(person: {
+  userId?: string | undefined;
+  email: string;
+  pseudonym: string;
+}): Promise<{ grants: number; pins: number; history: number }> {
+  const address = new RegExp(`^${person.email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i');
+  let grants = 0;
+  let pins = 0;
+  if (person.userId) {
+    grants = (await DepotGrant.deleteMany({ userId: person.userId })).deletedCount;
+    for (const pin of await DepotPin.find({ holderUserId: person.userId }, { _id: 1 }).lean()) {
+      await revokeReleasedPin(pin._id);
+      pins += 1;
+    }
+    await DepotPin.updateMany(
+      { holderUserId: person.userId },
+      { $set: { label: person.pseudonym }, $unset: { holderUserId: 1 } },
+    );
+  }
+  const who = person.userId ? { $or: [{ userId: person.userId }, { userName: address }] } : { userName: address };
+  const history = await DepotHistory.updateMany(who, { $set: { userName: person.pseudonym } });
+  await DepotCommand.updateMany(who, { $set: { userName: person.pseudonym } });
+  return { grants, pins, history: history.modifiedCount };
 }
 
 // ─── History ─────────────────────────────────────────────────────────────────────────────────────

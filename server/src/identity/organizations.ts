@@ -100,7 +100,8 @@ export async function createOrganization(
     actorEmail: caller.email,
     ip: caller.ip,
     target: org.name,
-    details: { main: user.email },
+    // The main account by id: an address in the hashed details could never be erased.
+    details: { mainUserId: String(user._id) },
   });
   return view(org.toObject() as OrganizationDoc);
 }

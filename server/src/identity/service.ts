@@ -531,7 +531,8 @@ export async function confirmEmailChange(caller: Caller, input: { code: string }
     actorId: caller.userId,
     actorEmail: email,
     ip: caller.ip,
-    details: { previous: user.email },
+    // The old address as the target (outside the hashed part, so it can be erased).
+    target: user.email,
   });
   return toPublicUser(updated);
 }
@@ -893,6 +894,18 @@ export async function findAccount(userId: string): Promise<AccountRef | undefine
 export async function findAccountByEmail(email: string): Promise<AccountRef | undefined> {
   const doc = (await User.findOne({ emailLower: normalizeEmail(email).emailLower }).lean()) as UserDoc | null;
   return doc ? accountRef(doc) : undefined;
+}
+
+/** Mails every active administrator in their language; returns how many. */
+export async function mailAdmins<K extends MailKind>(
+  kind: K,
+  params: MailParams[K],
+  deferred?: { source: string; ref: string },
+): Promise<number> {
+  const admins = await activeAdmins();
+  for (const admin of admins)
+    await mail.send({ to: admin.email, lang: admin.language as UserLanguage, kind, params, deferred });
+  return admins.length;
 }
 
 /** Mails an account in its language, honouring a sub-account's redirect to its main account. */

@@ -124,6 +124,18 @@ export async function listOutbox(
   };
 }
 
+/**
+ * Deletes every mail to an address, and every mail whose text names it (an admin's notice of a
+ * registration, say): queued ones are then never sent.
+ */
+export async function eraseAddress(email: string): Promise<number> {
+  const escaped = email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const exact = new RegExp(`^${escaped}$`, 'i');
+  const within = new RegExp(escaped, 'i');
+  const result = await OutboxMail.deleteMany({ $or: [{ to: exact }, { text: within }, { subject: within }] });
+  return result.deletedCount;
+}
+
 /** True when mails actually leave the server. */
 export function isConfigured(): boolean {
   return job?.configured ?? false;

@@ -24,6 +24,8 @@ export interface MailParams {
   invoice_pin: { number: string; issuer: string; validFrom: string; validUntil: string; place: string; link: string };
   invoice_cancelled: { number: string; issuer: string };
   invoice_refunded: { number: string; issuer: string; amount: string };
+  /** The text carries `{{emails}}`, filled at delivery from the sealed request. */
+  erasure_done: { when: string; requestedBy: string; reason: string; kept: string; link: string };
 }
 export type MailKind = keyof MailParams;
 
@@ -36,6 +38,10 @@ const signature = {
 };
 
 const de: Templates = {
+  erasure_done: (p) => ({
+    subject: 'Personenbezogene Daten gelöscht',
+    text: `Guten Tag,\n\ndie Daten folgender Adressen wurden am ${p.when} gelöscht:\n\n{{emails}}\n\nAnlass: ${p.reason}\nVeranlasst von: ${p.requestedBy}\n${p.kept ? `\nAufbewahrt, weil das Gesetz es verlangt: ${p.kept}\n` : ''}\nEinzelheiten im Portal:\n${p.link}${signature.de}`,
+  }),
   invoice_issued: (p) => ({
     subject: `Rechnung ${p.number} von ${p.issuer}`,
     text: `Guten Tag,\n\nanbei erhalten Sie die Rechnung ${p.number} über ${p.amount}, fällig am ${p.dueDate}.\n\nSie können sie hier online mit PayPal bezahlen:\n${p.link}\n${p.pickup ? `\nNach der Zahlung erhalten Sie eine PIN, mit der Sie Ihren Schlüssel abholen: ${p.pickup}\n` : ''}\nDie Rechnung liegt dieser Nachricht als PDF bei.${signature.de}`,
@@ -103,6 +109,10 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  erasure_done: (p) => ({
+    subject: 'Personal data erased',
+    text: `Hello,\n\nthe data of these addresses was erased on ${p.when}:\n\n{{emails}}\n\nReason: ${p.reason}\nRequested by: ${p.requestedBy}\n${p.kept ? `\nKept because the law requires it: ${p.kept}\n` : ''}\nDetails in the portal:\n${p.link}${signature.en}`,
+  }),
   invoice_issued: (p) => ({
     subject: `Invoice ${p.number} from ${p.issuer}`,
     text: `Hello,\n\nplease find invoice ${p.number} for ${p.amount}, due on ${p.dueDate}.\n\nYou can pay it online with PayPal here:\n${p.link}\n${p.pickup ? `\nOnce paid, you get a PIN to collect your key: ${p.pickup}\n` : ''}\nThe invoice is attached to this message as a PDF.${signature.en}`,

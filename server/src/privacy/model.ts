@@ -1,0 +1,38 @@
+import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+
+export const ERASURE_REASONS = ['admin', 'revocation', 'self'] as const;
+export type ErasureReason = (typeof ERASURE_REASONS)[number];
+
+/**
+ * A request to erase one person's data. The address itself is kept only sealed (to name it in the
+ * admins' notice) and as a keyed hash (to find requests for it); neither reveals it to a scan of
+ * the database. The request waits while the person still has active transfers.
+ */
+const erasureSchema = new Schema(
+  {
+    /** HMAC of the lower-case address with a key from the master key. */
+    emailHash: { type: String, required: true, index: true },
+    /** The address, sealed with the master key; removed some days after the notice went out. */
+    sealedEmail: { type: String },
+    reason: { type: String, enum: ERASURE_REASONS, required: true },
+    requestedById: { type: String },
+    /** Who asked, as the notice names them: an operator's address, or "the person themselves". */
+    requestedBy: { type: String, required: true },
+    state: { type: String, enum: ['waiting', 'done'], required: true },
+    /** The request completes at the first run of the job after this (active transfers end). */
+    notBefore: { type: Date, required: true },
+    /** Why it waits, for the admin page: files, invoices, pins. */
+    waitingFor: { type: [String], default: [] },
+    createdAt: { type: Date, required: true },
+    completedAt: { type: Date },
+    /** What was removed, per kind; and what the law made us keep. */
+    report: { type: Schema.Types.Mixed },
+    kept: { type: String, default: '' },
+  },
+  { collection: 'erasure_requests', versionKey: false },
+);
+erasureSchema.index({ state: 1, notBefore: 1 });
+erasureSchema.index({ createdAt: -1 });
+
+export type ErasureDoc = InferSchemaType<typeof erasureSchema> & { _id: mongoose.Types.ObjectId };
+export const ErasureRequest = mongoose.model('ErasureRequest', erasureSchema);
