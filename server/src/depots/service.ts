@@ -677,10 +677,9 @@ export async function releasePin(input: {
 }): Promise<{ digits: string; state: string }> {
   const known = (await DepotPin.findOne({ _id: input.pinId }).lean()) as PinDoc | null;
   if (known) {
-    return {
-      digits: sealer().open(known.sealedPin, pinContext(known.depotId, known._id)).toString(),
-      state: known.state,
-    };
+    const digits = sealer().open(known.sealedPin, pinContext(known.depotId, known._id)).toString();
+    await resendIfLost(known, digits);
+    return { digits, state: known.state };
   }
   const doc = (await Depot.findOne({ _id: input.depotId }).lean()) as DepotDoc | null;
   if (!doc) throw new NotFound('depot_not_found');
@@ -702,6 +701,34 @@ export async function releasePin(input: {
   }
 }
 
+/**
+ * Sends a released PIN again when its `set_pin` was lost: stored without a command (a crash or a
+ * disabled depot between the two), or given up by the depot. Its window must still be open.
+ */
+async function resendIfLost(pin: PinDoc, digits: string): Promise<void> {
+  if (pin.state !== 'pending' && pin.state !== 'failed') return;
+  if (pin.validUntil && pin.validUntil.getTime() <= Date.now()) return;
+  const live = await DepotCommand.exists({
+    depotId: pin.depotId,
+    pinId: pin._id,
+    op: 'set_pin',
+    state: { $in: ['queued', 'sent', 'succeeded'] },
+  });
+  if (live) return;
+  const doc = (await Depot.findOne({ _id: pin.depotId }).lean()) as DepotDoc | null;
+  if (!doc || doc.status === 'disabled') return;
+  await DepotPin.updateOne({ _id: pin._id, state: 'failed' }, { $set: { state: 'pending' } });
+  await queue(PAYMENTS, doc, {
+    op: 'set_pin',
+    comp: pin.comp,
+    pin: digits,
+    pinId: pin._id,
+    ...(pin.validFrom ? { from: pin.validFrom.getTime() } : {}),
+    ...(pin.validUntil ? { until: pin.validUntil.getTime() } : {}),
+    ...(pin.uses ? { uses: pin.uses } : {}),
+  });
+}
+
 /** A released PIN's digits and state, or undefined when it is gone. */
 export async function releasedPin(pinId: string): Promise<{ digits: string; state: string } | undefined> {
   const pin = (await DepotPin.findOne({ _id: pinId }).lean()) as PinDoc | null;
@@ -709,18 +736,34 @@ export async function releasedPin(pinId: string): Promise<{ digits: string; stat
   return { digits: sealer().open(pin.sealedPin, pinContext(pin.depotId, pin._id)).toString(), state: pin.state };
 }
 
-/** Revokes a released PIN (a cancelled or refunded invoice); nothing to do when it is already gone. */
+/**
+ * Revokes a released PIN (a cancelled or refunded invoice). Idempotent, and it repairs a revoke
+ * that was lost (the PIN marked `revoking` but no `revoke_pin` on its way): run again, it sends one.
+ */
 export async function revokeReleasedPin(pinId: string): Promise<void> {
-  const pin = (await DepotPin.findOneAndUpdate(
-    { _id: pinId, state: { $in: ['pending', 'active', 'failed'] } },
-    { $set: { state: 'revoking' } },
-    { new: true },
-  ).lean()) as PinDoc | null;
-  if (!pin) return;
+  const pin = (await DepotPin.findOne({ _id: pinId }).lean()) as PinDoc | null;
+  if (!pin || pin.state === 'revoked') return;
+  if (pin.state === 'revoking') {
+    const live = await DepotCommand.exists({
+      depotId: pin.depotId,
+      pinId,
+      op: 'revoke_pin',
+      state: { $in: ['queued', 'sent', 'succeeded'] },
+    });
+    if (live) return;
+  } else {
+    await DepotPin.updateOne({ _id: pinId, state: pin.state }, { $set: { state: 'revoking' } });
+  }
   const doc = (await Depot.findOne({ _id: pin.depotId }).lean()) as DepotDoc | null;
   if (!doc) return;
   await queue(PAYMENTS, doc, { op: 'revoke_pin', pinId });
   await auditFor(PAYMENTS, 'depot.pin_revoked', doc.depotId, { pinId });
+}
+
+/** Whether a released PIN still opens something (pending or active). */
+export async function pinStillValid(pinId: string): Promise<boolean> {
+  const pin = await DepotPin.findOne({ _id: pinId }, { state: 1 }).lean();
+  return pin !== null && (pin.state === 'pending' || pin.state === 'active' || pin.state === 'failed');
 }
 
 /**

@@ -21,13 +21,17 @@ async function byToken(token: string): Promise<InvoiceDoc> {
   return doc;
 }
 
-/** What the payer sees. The PIN shows once paid, until the key is taken or the window closes. */
-export async function payView(token: string): Promise<PayView> {
+/**
+ * What the payer sees. The PIN's digits only in the answer to the payer's return from PayPal
+ * (`withPin`): whoever holds just the link, from a forwarded invoice PDF say, does not see them.
+ */
+export async function payView(token: string, withPin = false): Promise<PayView> {
   const doc = await byToken(token);
   const issuer = doc.issuer as Issuer;
   const customer = doc.customer as InvoiceView['customer'];
   let pin: PayView['pin'] = null;
   if (
+    withPin &&
     doc.state === 'paid' &&
     doc.pinId &&
     doc.pinValidFrom &&
@@ -89,14 +93,26 @@ export async function startPayment(token: string, lang: 'de' | 'en'): Promise<{ 
   const id = String(doc._id);
   try {
     if (doc.orderId) {
-      const order = await ctx().paypal.getOrder(creds, doc.orderId);
-      if (order.status === 'COMPLETED') {
+      // The order under way is reused; one PayPal no longer knows (expired, another app since),
+      // or one that was voided, makes way for a new one.
+      const order = await ctx()
+        .paypal.getOrder(creds, doc.orderId)
+        .catch((err: unknown) => {
+          if (err instanceof PayPalError && (err.failure === 'not_found' || err.failure === 'rejected'))
+            return undefined;
+          throw err;
+        });
+      if (order?.status === 'COMPLETED') {
         const capture = captureOf(order);
-        if (capture) await book(id, order, capture, 'return');
-        throw new Conflict('invoice_not_open');
+        if (capture) {
+          await book(id, order, capture, 'return');
+          throw new Conflict('invoice_paid');
+        }
+        // Completed without a completed capture: PayPal still decides (pending).
+        throw new Conflict('payment_pending');
       }
-      const link = approveLink(order);
-      if (link && order.status !== 'VOIDED') return { approveUrl: link };
+      const link = order ? approveLink(order) : undefined;
+      if (order && link && order.status !== 'VOIDED') return { approveUrl: link };
     }
     const attempt = (doc.orderAttempt ?? 0) + 1;
     const base = `${ctx().publicUrl}/bezahlen/${token}`;
@@ -116,7 +132,10 @@ export async function startPayment(token: string, lang: 'de' | 'en'): Promise<{ 
     );
     const link = approveLink(order);
     if (!link) throw new Unavailable('payment_provider_unavailable', 'order without approval link');
-    await Invoice.updateOne({ _id: doc._id, state: 'open' }, { $set: { orderId: order.id, orderAttempt: attempt } });
+    await Invoice.updateOne(
+      { _id: doc._id, state: 'open' },
+      { $set: { orderId: order.id, orderAttempt: attempt, orderAt: new Date() } },
+    );
     await audit.record({
       action: 'payments.order_created',
       outcome: 'success',
@@ -133,7 +152,7 @@ async function book(
   invoiceId: string,
   order: PayPalOrder,
   capture: PayPalCapture,
-  source: 'return' | 'webhook',
+  source: 'return' | 'webhook' | 'reconcile',
 ): Promise<InvoiceDoc> {
   return confirmCapture(invoiceId, {
     captureId: capture.id,
@@ -152,7 +171,7 @@ async function book(
 export async function capturePayment(token: string, orderId: string): Promise<PayView> {
   const doc = await byToken(token);
   const id = String(doc._id);
-  if (doc.state === 'paid' || doc.state === 'picked_up') return payView(token);
+  if (doc.state === 'paid' || doc.state === 'picked_up') return payView(token, doc.orderId === orderId);
   if (doc.state !== 'open') throw new Conflict('invoice_not_open');
   if (doc.orderId !== orderId) throw new Invalid('order_unknown');
   const creds = await credentialsOf(doc.organizationId);
@@ -173,12 +192,45 @@ export async function capturePayment(token: string, orderId: string): Promise<Pa
       throw new Conflict('payment_declined');
     } else if (err instanceof PayPalError && err.failure === 'not_approved') {
       throw new Conflict('payment_not_approved');
+    } else if (err instanceof PayPalError && (err.failure === 'not_found' || err.issue === 'ORDER_EXPIRED')) {
+      // The order is gone at PayPal: the next "pay" makes a new one.
+      await Invoice.updateOne({ _id: doc._id, orderId }, { $unset: { orderId: 1 } });
+      throw new Conflict('payment_expired');
     } else return unavailable(err);
   }
   const capture = captureOf(order);
-  if (!capture) throw new Conflict('payment_not_completed');
+  if (!capture) throw new Conflict('payment_pending');
   await book(id, order, capture, 'return');
-  return payView(token);
+  return payView(token, true);
+}
+
+/**
+ * Orders the payer did not come back from (a lost answer, a closed tab): read at PayPal, booked
+ * when completed, captured when approved. Orders between two minutes and three days old, newest
+ * first; PayPal's webhook usually got there before.
+ */
+export async function reconcileOrders(now = new Date()): Promise<void> {
+  const open = (await Invoice.find({
+    state: 'open',
+    orderId: { $exists: true },
+    orderAt: { $lt: new Date(now.getTime() - 2 * 60_000), $gt: new Date(now.getTime() - 3 * 86_400_000) },
+  })
+    .sort({ orderAt: -1 })
+    .limit(50)
+    .lean()) as InvoiceDoc[];
+  for (const doc of open) {
+    const creds = await credentialsOf(doc.organizationId);
+    if (!creds || !doc.orderId) continue;
+    try {
+      let order = await ctx().paypal.getOrder(creds, doc.orderId);
+      if (order.status === 'APPROVED')
+        order = await ctx().paypal.captureOrder(creds, doc.orderId, `kis-capture-${doc.orderId}`);
+      const capture = captureOf(order);
+      if (capture) await book(String(doc._id), order, capture, 'reconcile');
+    } catch (err) {
+      ctx().logger.info({ invoiceId: String(doc._id), err: (err as Error).message }, 'open order not settled yet');
+    }
+  }
 }
 
 /** Where a refund's capture is: PayPal links a refund "up" to it. */

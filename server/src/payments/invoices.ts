@@ -20,6 +20,26 @@ const PAID_STATES: ReadonlySet<string> = new Set(['paid', 'picked_up']);
 /** The prefix of PIN ids that payments release: `inv-<invoice id>`, one PIN per invoice. */
 const PIN_PREFIX = 'inv-';
 
+/** Above this gross amount (§33 UStDV: 250 €) an invoice must name the recipient's address. */
+const SMALL_INVOICE_CENTS = 25_000;
+
+/**
+ * Changes of one invoice, one after another in this process. FerretDB's findOneAndUpdate reads and
+ * then writes, so two confirmations at the same moment (the payer's return and PayPal's webhook)
+ * could both pass a guard; in line, the second sees what the first did.
+ */
+const invoiceLocks = new Map<string, Promise<unknown>>();
+function withInvoice<T>(invoiceId: string, run: () => Promise<T>): Promise<T> {
+  const before = invoiceLocks.get(invoiceId) ?? Promise.resolve();
+  const mine = before.then(run, run);
+  const settled = mine.catch(() => undefined);
+  invoiceLocks.set(invoiceId, settled);
+  void settled.then(() => {
+    if (invoiceLocks.get(invoiceId) === settled) invoiceLocks.delete(invoiceId);
+  });
+  return mine;
+}
+
 function tokenContext(invoiceId: string): string {
   return `payments:invoice:${invoiceId}:token`;
 }
@@ -278,6 +298,9 @@ async function claimNumber(org: string, invoiceId: string): Promise<number> {
         return seq;
       } catch (err) {
         if ((err as { code?: number }).code !== 11000) throw err;
+        // Another server claimed a number for this very invoice: that one it is.
+        const theirs = await InvoiceNumber.findOne({ invoiceId }).lean();
+        if (theirs) return theirs.seq;
       }
     }
   };
@@ -296,6 +319,11 @@ async function claimNumber(org: string, invoiceId: string): Promise<number> {
  * the PDF attached. Issuing twice issues once.
  */
 export async function issueInvoice(caller: Caller, id: string): Promise<InvoiceView> {
+  await loadInvoice(caller, id);
+  return withInvoice(id, () => issueNow(caller, id));
+}
+
+async function issueNow(caller: Caller, id: string): Promise<InvoiceView> {
   const known = await loadInvoice(caller, id);
   if (known.state !== 'draft') {
     if (known.state === 'open') return viewOf(known);
@@ -305,6 +333,10 @@ export async function issueInvoice(caller: Caller, id: string): Promise<InvoiceV
   if (!settings.issuer) throw new Invalid('issuer_missing');
   const customer = await Customer.findById(known.customerId).lean();
   if (!customer) throw new Invalid('customer_not_found');
+  // What §14 (4) UStG and §33 UStDV ask before a number is spent on it.
+  if (known.grossCents > SMALL_INVOICE_CENTS && (!customer.street || !customer.postalCode || !customer.city))
+    throw new Invalid('customer_address_required');
+  if (known.items.some((i) => i.vatRate === 0) && !known.note?.trim()) throw new Invalid('vat_exemption_note_required');
   const seq = await claimNumber(known.organizationId, id);
   const number = `${settings.numberPrefix}${String(seq).padStart(5, '0')}`;
   const issueDate = dayIn(ctx().timeZone);
@@ -426,7 +458,11 @@ export interface CaptureReport {
  * the invoice from open to paid; every report then makes sure the PIN is released and mailed.
  * A capture that does not match the invoice (amount, invoice id) is refused and logged.
  */
-export async function confirmCapture(invoiceId: string, capture: CaptureReport): Promise<InvoiceDoc> {
+export function confirmCapture(invoiceId: string, capture: CaptureReport): Promise<InvoiceDoc> {
+  return withInvoice(invoiceId, () => bookCapture(invoiceId, capture));
+}
+
+async function bookCapture(invoiceId: string, capture: CaptureReport): Promise<InvoiceDoc> {
   const known = isObjectId(invoiceId) ? ((await Invoice.findById(invoiceId).lean()) as InvoiceDoc | null) : null;
   if (!known) throw new NotFound('invoice_not_found');
   if (capture.customId !== invoiceId || capture.amountCents !== known.grossCents) {
@@ -457,7 +493,11 @@ export async function confirmCapture(invoiceId: string, capture: CaptureReport):
   ).lean()) as InvoiceDoc | null;
   if (paid)
     await record(undefined, 'payments.invoice_paid', paid, { captureId: capture.captureId, via: capture.source });
-  else if (known.state === 'cancelled' && known.captureId !== capture.captureId) {
+  else if (known.captureId && known.captureId !== capture.captureId) {
+    // A second, different payment for the same invoice: the owner must refund one.
+    ctx().logger.warn({ invoiceId, captureId: capture.captureId }, 'second payment for one invoice; refund it');
+    await record(undefined, 'payments.extra_capture', known, { captureId: capture.captureId });
+  } else if (known.state === 'cancelled' && known.captureId !== capture.captureId) {
     // Cancelled while the payer was at PayPal: the money came in for nothing. The owner must refund
     // it; the log and the audit say so (no PIN is released for a cancelled invoice).
     ctx().logger.warn({ invoiceId, captureId: capture.captureId }, 'payment for a cancelled invoice; refund it');
@@ -467,7 +507,7 @@ export async function confirmCapture(invoiceId: string, capture: CaptureReport):
     );
     await record(undefined, 'payments.capture_on_cancelled_invoice', known, { captureId: capture.captureId });
   }
-  return release(invoiceId);
+  return releaseNow(invoiceId);
 }
 
 /**
@@ -475,7 +515,7 @@ export async function confirmCapture(invoiceId: string, capture: CaptureReport):
  * then the depot gets the PIN (idempotent by its id), then the mail is queued once. Run again after
  * an interruption, it finishes what is missing.
  */
-async function release(invoiceId: string): Promise<InvoiceDoc> {
+async function releaseNow(invoiceId: string): Promise<InvoiceDoc> {
   let doc = (await Invoice.findById(invoiceId).lean()) as InvoiceDoc | null;
   if (!doc) throw new NotFound('invoice_not_found');
   if (doc.state !== 'paid' || !doc.depotId || !doc.comp) return doc;
@@ -491,6 +531,8 @@ async function release(invoiceId: string): Promise<InvoiceDoc> {
   }
   const { depotId, comp, pinId, pinValidFrom, pinValidUntil } = doc;
   if (!depotId || !comp || !pinId || !pinValidFrom || !pinValidUntil) throw new Error('release window not stored');
+  // A window that closed unused: nothing to send any more (the owner sees the paid invoice).
+  if (pinValidUntil.getTime() <= Date.now()) return doc;
   const customer = doc.customer as InvoiceView['customer'];
   await depots.releasePin({
     depotId,
@@ -500,12 +542,8 @@ async function release(invoiceId: string): Promise<InvoiceDoc> {
     validFrom: pinValidFrom,
     validUntil: pinValidUntil,
   });
-  const mailing = await Invoice.findOneAndUpdate(
-    { _id: doc._id, pinMailedAt: { $exists: false } },
-    { $set: { pinMailedAt: new Date() } },
-    { new: true },
-  ).lean();
-  if (mailing) {
+  // The mail first, then the mark: a crash between the two sends it twice, never not at all.
+  if (!doc.pinMailedAt) {
     await mail.send({
       to: customer.email,
       lang: 'de',
@@ -520,6 +558,7 @@ async function release(invoiceId: string): Promise<InvoiceDoc> {
       },
       deferred: { source: 'invoice_pin', ref: invoiceId },
     });
+    await Invoice.updateOne({ _id: doc._id }, { $set: { pinMailedAt: new Date() } });
     await record(undefined, 'payments.pin_released', doc, { pinId: doc.pinId ?? null });
   }
   return (await Invoice.findById(invoiceId).lean()) as InvoiceDoc;
@@ -537,21 +576,48 @@ async function pinUsed(event: depots.PinEvent): Promise<void> {
 }
 
 /**
- * Finishes what an interruption left: paid invoices whose PIN or mail is missing, and paid
- * invoices whose key was taken while KIS did not listen. Runs at start and then every minute.
+ * Finishes what an interruption left, one invoice at a time:
+ * - paid invoices whose PIN, its `set_pin` or its mail is missing (released again, idempotently);
+ * - paid invoices whose key was taken while KIS did not listen (marked picked up);
+ * - cancelled and refunded invoices whose PIN still opens the compartment (revoked again).
+ * Runs at start and then every minute; each query is bounded and sorted, newest first.
  */
 export async function reconcile(): Promise<void> {
-  const paid = (await Invoice.find({ state: 'paid' }).limit(500).lean()) as InvoiceDoc[];
-  for (const doc of paid) {
+  const now = new Date();
+  const toRelease = (await Invoice.find({
+    state: 'paid',
+    depotId: { $exists: true },
+    $or: [{ pinValidUntil: { $exists: false } }, { pinValidUntil: { $gt: now } }],
+  })
+    .sort({ paidAt: -1 })
+    .limit(200)
+    .lean()) as InvoiceDoc[];
+  for (const doc of toRelease) {
+    const id = String(doc._id);
     try {
-      if (!doc.pinId || !doc.pinMailedAt) await release(String(doc._id));
-      else if (doc.depotId && doc.paidAt) {
+      await withInvoice(id, () => releaseNow(id));
+      if (doc.pinId && doc.depotId && doc.paidAt) {
         const at = await depots.firstPinEvent(doc.depotId, doc.pinId, 'key_removed', doc.paidAt);
         if (at)
           await pinUsed({ depotId: doc.depotId, pinId: doc.pinId, kind: 'key_removed', comp: doc.comp ?? null, at });
       }
     } catch (err) {
-      ctx().logger.warn({ err, invoiceId: String(doc._id) }, 'reconciling a paid invoice failed; next round');
+      ctx().logger.warn({ err, invoiceId: id }, 'reconciling a paid invoice failed; next round');
+    }
+  }
+  const closed = (await Invoice.find({
+    state: { $in: ['cancelled', 'refunded'] },
+    pinId: { $exists: true },
+    pinValidUntil: { $gt: now },
+  })
+    .sort({ closedAt: -1 })
+    .limit(200)
+    .lean()) as InvoiceDoc[];
+  for (const doc of closed) {
+    if (doc.pinId && (await depots.pinStillValid(doc.pinId))) {
+      await depots
+        .revokeReleasedPin(doc.pinId)
+        .catch((err: unknown) => ctx().logger.warn({ err, invoiceId: String(doc._id) }, 'revoking again failed'));
     }
   }
 }
@@ -559,12 +625,17 @@ export async function reconcile(): Promise<void> {
 let reconciler: NodeJS.Timeout | undefined;
 
 /** Hooks the payments module into depots and mail, and starts the reconciliation job. */
-export function start(options: { reconcileMs?: number } = {}): void {
+export function start(options: { reconcileMs?: number; alsoReconcile?: () => Promise<void> } = {}): void {
   depots.onPinEvent(pinUsed);
   mail.registerDeferredSource('invoice_pdf', invoiceAttachment);
   mail.registerDeferredSource('invoice_pin', pinFill);
-  void reconcile().catch(() => undefined);
-  reconciler = setInterval(() => void reconcile().catch(() => undefined), options.reconcileMs ?? 60_000);
+  const round = async (): Promise<void> => {
+    await reconcile();
+    await options.alsoReconcile?.();
+  };
+  const failed = (err: unknown): void => ctx().logger.warn({ err }, 'payments reconciliation failed');
+  void round().catch(failed);
+  reconciler = setInterval(() => void round().catch(failed), options.reconcileMs ?? 60_000);
   reconciler.unref();
 }
 
@@ -577,6 +648,11 @@ export function stop(): void {
 
 /** Cancels an open invoice: it can no longer be paid; the customer is told. */
 export async function cancelInvoice(caller: Caller, id: string): Promise<InvoiceView> {
+  await loadInvoice(caller, id);
+  return withInvoice(id, () => cancelNow(caller, id));
+}
+
+async function cancelNow(caller: Caller, id: string): Promise<InvoiceView> {
   const known = await loadInvoice(caller, id);
   if (PAID_STATES.has(known.state)) throw new Conflict('invoice_paid_refund_first');
   const doc = (await Invoice.findOneAndUpdate(
@@ -602,25 +678,44 @@ export async function cancelInvoice(caller: Caller, id: string): Promise<Invoice
  * Books a refund (made here or in PayPal's dashboard): the invoice is refunded and its PIN revoked,
  * once however often it is reported.
  */
-export async function confirmRefund(
+export function confirmRefund(
   invoiceId: string,
-  refund: { refundId: string; amountCents: number; source: 'owner' | 'webhook' },
+  refund: { refundId: string | undefined; amountCents: number; source: 'owner' | 'webhook' },
+  caller?: Caller,
+): Promise<InvoiceDoc> {
+  return withInvoice(invoiceId, () => bookRefund(invoiceId, refund, caller));
+}
+
+async function bookRefund(
+  invoiceId: string,
+  refund: { refundId: string | undefined; amountCents: number; source: 'owner' | 'webhook' },
   caller?: Caller,
 ): Promise<InvoiceDoc> {
   const known = (await Invoice.findById(invoiceId).lean()) as InvoiceDoc | null;
   if (!known) throw new NotFound('invoice_not_found');
-  await Payment.create({
-    _id: refund.refundId,
-    organizationId: known.organizationId,
-    invoiceId,
-    invoiceNumber: known.number ?? '',
-    kind: 'refund',
-    amountCents: -Math.abs(refund.amountCents),
-    source: refund.source,
-    at: new Date(),
-  }).catch((err: unknown) => {
-    if ((err as { code?: number }).code !== 11000) throw err;
-  });
+  // A refund learnt of without its id (made in PayPal's dashboard before) is recorded by the
+  // webhook that brings the id.
+  if (refund.refundId)
+    await Payment.create({
+      _id: refund.refundId,
+      organizationId: known.organizationId,
+      invoiceId,
+      invoiceNumber: known.number ?? '',
+      kind: 'refund',
+      amountCents: -Math.abs(refund.amountCents),
+      source: refund.source,
+      at: new Date(),
+    }).catch((err: unknown) => {
+      if ((err as { code?: number }).code !== 11000) throw err;
+    });
+  if (Math.abs(refund.amountCents) < known.grossCents) {
+    // Part of the money back (a goodwill refund in PayPal's dashboard): the invoice stays paid.
+    await record(caller, 'payments.partial_refund', known, {
+      refundId: refund.refundId ?? null,
+      cents: refund.amountCents,
+    });
+    return known;
+  }
   const doc = (await Invoice.findOneAndUpdate(
     {
       _id: known._id,
@@ -642,7 +737,7 @@ export async function confirmRefund(
       amount: formatEuro(Math.abs(refund.amountCents)),
     },
   });
-  await record(caller, 'payments.invoice_refunded', doc, { refundId: refund.refundId, via: refund.source });
+  await record(caller, 'payments.invoice_refunded', doc, { refundId: refund.refundId ?? null, via: refund.source });
   return doc;
 }
 
@@ -655,12 +750,12 @@ export async function refundInvoice(caller: Caller, id: string): Promise<Invoice
     throw new Conflict('invoice_not_paid');
   const creds = await credentialsOf(known.organizationId);
   if (!creds) throw new Invalid('paypal_not_configured');
-  let refundId: string;
+  let refundId: string | undefined;
   try {
     refundId = (await ctx().paypal.refundCapture(creds, known.captureId, `kis-refund-${id}`)).id;
   } catch (err) {
     if (err instanceof PayPalError && err.failure !== 'unavailable' && err.issue === 'CAPTURE_FULLY_REFUNDED') {
-      refundId = `refund-of-${known.captureId}`;
+      refundId = undefined;
     } else if (err instanceof PayPalError && err.failure !== 'unavailable') {
       throw new Conflict('refund_refused', err.message);
     } else throw new Unavailable('payment_provider_unavailable');

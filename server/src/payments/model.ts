@@ -115,6 +115,8 @@ const invoiceSchema = new Schema(
     /** The PayPal order in progress, and how many were made (each order gets its own request id). */
     orderId: { type: String },
     orderAttempt: { type: Number, default: 0 },
+    /** When the current order was made: the reconciliation reads orders the payer did not come back from. */
+    orderAt: { type: Date },
     captureId: { type: String },
     paidAt: { type: Date },
     /** The PIN released on payment (an id in depot_pins) and its window. */
@@ -134,6 +136,7 @@ invoiceSchema.index({ organizationId: 1, createdAt: -1 });
 invoiceSchema.index({ payTokenHash: 1 });
 invoiceSchema.index({ state: 1 });
 invoiceSchema.index({ pinId: 1 });
+invoiceSchema.index({ state: 1, orderAt: -1 });
 export type InvoiceDoc = Omit<InferSchemaType<typeof invoiceSchema>, 'items'> & {
   _id: mongoose.Types.ObjectId;
   items: Array<{ description: string; quantity: number; unitNetCents: number; vatRate: number }>;
@@ -156,7 +159,7 @@ const numberSchema = new Schema(
   { collection: 'invoice_numbers', versionKey: false, _id: false },
 );
 numberSchema.index({ organizationId: 1, seq: -1 });
-numberSchema.index({ invoiceId: 1 });
+numberSchema.index({ invoiceId: 1 }, { unique: true });
 export const InvoiceNumber = mongoose.model('InvoiceNumber', numberSchema);
 
 /**

@@ -1,4 +1,5 @@
 import { Customer, Invoice, InvoiceNumber, Payment, PaymentSettings } from './model.js';
+import * as checkout from './checkout.js';
 import * as invoices from './invoices.js';
 import { initContext, type PaymentsContext } from './settings.js';
 
@@ -24,7 +25,7 @@ export async function init(context: PaymentsContext): Promise<void> {
 
 /** Follows depot events (pick-up), serves mail content, and reconciles paid invoices every minute. */
 export function start(options: { reconcileMs?: number } = {}): void {
-  invoices.start(options);
+  invoices.start({ ...options, alsoReconcile: () => checkout.reconcileOrders() });
 }
 
 export function stop(): void {

@@ -136,7 +136,13 @@ export async function updateSettings(
       sealedSecret: secret ? ctx().box.seal(Buffer.from(secret), secretContext(org)) : (stored?.sealedSecret ?? ''),
       secretHint: secret ? `…${secret.slice(-4)}` : (stored?.secretHint ?? ''),
       mode: input.paypal.mode,
-      webhookId: input.paypal.webhookId || (sameClient && !secret ? (known?.paypal?.webhookId ?? '') : ''),
+      // A webhook belongs to one app: with another client or mode, the old id would fail every
+      // verification, so KIS registers anew (unless the owner names a new one).
+      webhookId: sameClient
+        ? input.paypal.webhookId || (!secret ? (stored?.webhookId ?? '') : '')
+        : input.paypal.webhookId && input.paypal.webhookId !== stored?.webhookId
+          ? input.paypal.webhookId
+          : '',
     };
     if (known?.paypal) ctx().paypal.forget(known.paypal.clientId);
     if (!paypal.webhookId) {

@@ -196,6 +196,36 @@ describe('invoices', () => {
     expect((await owner.request('DELETE', `/api/invoices/${draft.body.id}`)).status).toBe(409);
   });
 
+  it('asks for what §14 UStG needs before it spends a number: the address above 250 €, a reason for 0 % VAT', async () => {
+    const noAddress = await addCustomer(owner, {
+      email: 'ohne.anschrift@kunde.example',
+      street: '',
+      postalCode: '',
+      city: '',
+    });
+    const big = await owner.post<InvoiceView>('/api/invoices', {
+      customerId: noAddress.id,
+      items: [{ description: 'Motor', quantity: 1000, unitNetCents: 30_000, vatRate: 19 }],
+    });
+    const refused = await owner.post<{ error: { code: string } }>(`/api/invoices/${big.body.id}/issue`);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe('customer_address_required');
+    expect((await invoice(big.body.id)).number).toBeNull();
+
+    const exempt = await owner.post<InvoiceView>('/api/invoices', {
+      customerId,
+      items: [{ description: 'Versicherungsleistung', quantity: 1000, unitNetCents: 1000, vatRate: 0 }],
+    });
+    const noReason = await owner.post<{ error: { code: string } }>(`/api/invoices/${exempt.body.id}/issue`);
+    expect(noReason.body.error.code).toBe('vat_exemption_note_required');
+    await owner.request('PUT', `/api/invoices/${exempt.body.id}`, {
+      customerId,
+      items: [{ description: 'Versicherungsleistung', quantity: 1000, unitNetCents: 1000, vatRate: 0 }],
+      note: 'Steuerfrei nach § 4 Nr. 10 UStG',
+    });
+    expect((await owner.post<InvoiceView>(`/api/invoices/${exempt.body.id}/issue`)).body.state).toBe('open');
+  });
+
   it('shows invoices only to those who bill for the organization', async () => {
     const mine = await issueInvoice(owner, customerId);
     const { main: other } = await makeOrganization(server, smtp, admin, 'Andere GmbH', 'chef@andere.example');
@@ -238,6 +268,11 @@ describe('paying an invoice releases a PIN', () => {
     expect(a.body.pin?.digits).toMatch(/^\d{6}$/);
     expect(b.body.pin?.digits).toBe(a.body.pin?.digits);
     const digits = a.body.pin?.digits ?? '';
+    // Whoever has only the link (a forwarded invoice PDF) sees that it is paid, not the PIN.
+    const forwarded = await payPage(token);
+    expect(forwarded.state).toBe('paid');
+    expect(forwarded.pin).toBeNull();
+    expect(JSON.stringify(forwarded)).not.toContain(digits);
     await eventually(() => paypal.webhooksSent().filter((w) => w.status === 200).length >= 2, 5000, 'two webhooks');
 
     const pinMail = await smtp.waitFor('juergen.gross@kunde.example', new RegExp(`PIN zur Rechnung ${inv.number}`), {
@@ -275,8 +310,10 @@ describe('paying an invoice releases a PIN', () => {
     expect(depot.enterPin(digits)).toEqual({ pinId: pinId, comp: 2 });
     depot.takeKey(2, pinId);
     await eventually(async () => (await invoice(inv.id)).state === 'picked_up', 5000, 'picked up');
-    // Picked up: the page no longer shows the PIN.
-    expect((await payPage(token)).pin).toBeNull();
+    // Picked up: even the payer's own return no longer shows the PIN.
+    const late = await payer().post<PayView>(`/api/pay/${token}/capture`, { orderId });
+    expect(late.body.state).toBe('picked_up');
+    expect(late.body.pin).toBeNull();
     paypal.switches.duplicateWebhook = false;
   });
 

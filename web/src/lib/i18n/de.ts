@@ -688,6 +688,7 @@ export const de = {
     pickup: (depot: string, location: string, comp: number) =>
       `Abholung: ${depot}${location ? ` (${location})` : ''}, Fach ${comp}`,
     pickupAfterPayment: 'Nach der Zahlung erhalten Sie hier eine PIN für das Fach.',
+    pinByMail: 'Ihre PIN für die Abholung haben wir Ihnen per E-Mail geschickt.',
     pickedUp: 'Der Schlüssel wurde abgeholt.',
     cancelled: 'Diese Rechnung wurde storniert.',
     refunded: 'Die Zahlung wurde erstattet.',
@@ -712,10 +713,16 @@ export const de = {
       'PayPal ist gerade nicht erreichbar. Es wurde nichts abgebucht; bitte versuchen Sie es in einem Moment noch einmal.',
     payment_declined: 'PayPal hat die Zahlung abgelehnt. Bitte wählen Sie bei PayPal eine andere Zahlungsquelle.',
     payment_not_approved: 'Die Zahlung ist bei PayPal noch nicht freigegeben.',
-    payment_not_completed: 'Die Zahlung ist bei PayPal noch nicht abgeschlossen.',
     order_unknown: 'Diese Zahlung gehört nicht zu dieser Rechnung. Bitte starten Sie die Zahlung neu.',
     capture_mismatch: 'Die Zahlung passt nicht zur Rechnung; wir prüfen das.',
     refund_refused: 'PayPal hat die Erstattung abgelehnt.',
+    invoice_paid: 'Die Rechnung ist bereits bezahlt.',
+    payment_pending: 'PayPal prüft die Zahlung noch. Sie erhalten eine E-Mail, sobald sie bestätigt ist.',
+    payment_expired: 'Die Zahlung ist bei PayPal abgelaufen. Bitte starten Sie sie neu.',
+    customer_address_required:
+      'Über 250 € muss die Rechnung die Anschrift des Kunden nennen. Bitte ergänzen Sie sie beim Kunden.',
+    vat_exemption_note_required:
+      'Für Positionen mit 0 % USt nennen Sie bitte im Hinweis den Grund der Steuerbefreiung.',
     too_many_requests: 'Zu viele Anfragen. Bitte warten Sie einen Moment.',
     document_not_found: 'Text nicht gefunden.',
     read_only: 'Diesen Text dürfen Sie nur lesen.',
