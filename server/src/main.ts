@@ -25,7 +25,7 @@ import * as reports from './reports/service.js';
 import { depotRoutes } from './depots/routes.js';
 import { startBackupJob } from './jobs/backups.js';
 import * as erasures from './privacy/erasures.js';
-import { privacyRoutes } from './privacy/routes.js';
+import { privacyRoutes, publicPrivacyRoutes } from './privacy/routes.js';
 import * as payments from './payments/service.js';
 import { PayPalClient } from './payments/paypal.js';
 import { paymentRoutes, publicPaymentRoutes } from './payments/routes.js';
@@ -212,6 +212,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(paymentRoutes, { cookie });
         await http.register(publicPaymentRoutes);
         await http.register(privacyRoutes, { cookie });
+        await http.register(publicPrivacyRoutes);
       },
     });
     const io: KisSocketServer = createSocketServer({

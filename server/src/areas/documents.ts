@@ -256,6 +256,25 @@ export async function deleteDocument(caller: Caller, docId: string): Promise<voi
   });
 }
 
+/** The texts a person owns, as Markdown, for their data export. */
+export async function ownDocumentsForExport(
+  userId: string,
+): Promise<Array<{ id: string; title: string; markdown: string; createdAt: Date; updatedAt: Date }>> {
+  const docs = await TextDocument.find({ ownerUserId: userId }, { state: 0 }).lean();
+  const out = [];
+  for (const doc of docs) {
+    const id = String(doc._id);
+    out.push({
+      id,
+      title: doc.title,
+      markdown: toMarkdown(doc.title, await currentState(id)),
+      createdAt: doc.createdAt,
+      updatedAt: doc.updatedAt,
+    });
+  }
+  return out;
+}
+
 /**
  * Erases a person from the shared texts: their own texts (not shared with a company) are deleted;
  * where their address names an editor or a version's author, a pseudonym stands instead. What they

@@ -407,5 +407,15 @@ export async function handedFilesUntil(userId: string): Promise<Date | undefined
   return until.getTime() > Date.now() ? until : undefined;
 }
 
+/** A person's files for their data export: what each is, and how to read its bytes. */
+export async function filesForExport(
+  userId: string,
+): Promise<Array<{ view: FileView; open: () => NodeJS.ReadableStream }>> {
+  const docs = (await AreaFile.find({ ownerUserId: userId, state: 'ready' })
+    .sort({ createdAt: 1 })
+    .lean()) as FileDoc[];
+  return docs.map((doc) => ({ view: fileView(doc), open: () => readFile(doc._id, doc.size) }));
+}
+
 /** Whether a caller may use their own file area (for the overview). */
 export { mayUseFiles };

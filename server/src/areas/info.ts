@@ -392,6 +392,26 @@ export async function summary(caller: Caller): Promise<AreaSummary> {
  * A deleted account's areas go with it: its files, its read marks, and the entries written for
  * that person alone (with their attachments and versions). Company entries stay for the others.
  */
+/** The entries left for a person (by account or address) with the versions they read, for their data export. */
+export async function personalEntriesForExport(account: { id: string; email: string }): Promise<unknown[]> {
+  const entries = await InfoEntry.find({
+    scope: 'person',
+    $or: [{ userId: account.id }, { emailLower: account.email.toLowerCase() }],
+  }).lean();
+  const reads = new Map(
+    (await InfoRead.find({ userId: account.id }).lean()).map((r) => [String(r.entryId), r] as const),
+  );
+  return entries.map((e) => ({
+    id: String(e._id),
+    title: e.title,
+    body: e.body,
+    version: e.version,
+    createdAt: e.createdAt,
+    updatedAt: e.updatedAt,
+    readVersion: reads.get(String(e._id))?.version ?? null,
+  }));
+}
+
 /** Removes a person's personal areas: files, read marks, entries addressed to them (also without an account). */
 export async function removePersonalAreas(account: { id: string; email: string }): Promise<void> {
   const removedFiles = await files.removeFileArea(account.id);

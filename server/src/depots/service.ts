@@ -784,6 +784,34 @@ export async function firstPinEvent(
 
 // ─── Erasure ─────────────────────────────────────────────────────────────────────────────────────
 
+/** What the depots hold about a person, for their data export (PIN digits excepted: they are secrets). */
+export async function personalDataForExport(userId: string): Promise<Record<string, unknown>> {
+  const [grants, pins, history, commands] = await Promise.all([
+    DepotGrant.find({ userId }).lean(),
+    DepotPin.find({ holderUserId: userId }, { sealedPin: 0 }).lean(),
+    DepotHistory.find({ userId }).sort({ at: -1 }).limit(10_000).lean(),
+    DepotCommand.find({ userId }, { sealedArgs: 0 }).sort({ createdAt: -1 }).limit(10_000).lean(),
+  ]);
+  return {
+    grants: grants.map((g) => ({ depotId: g.depotId, role: g.role, since: g.createdAt })),
+    pins: (pins as PinDoc[]).map(pinView),
+    historyEntries: history.map((h) => ({
+      depotId: h.depotId,
+      at: h.at,
+      kind: h.kind,
+      comp: h.comp ?? null,
+      info: h.info ?? null,
+    })),
+    commands: commands.map((c) => ({
+      depotId: c.depotId,
+      op: c.op,
+      comp: c.comp ?? null,
+      state: c.state,
+      createdAt: c.createdAt,
+    })),
+  };
+}
+
 /** Until when a person holds a PIN that is still valid (with an end), or undefined. */
 export async function validPinsUntil(userId: string): Promise<Date | undefined> {
   const pin = await DepotPin.findOne({

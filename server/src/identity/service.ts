@@ -242,6 +242,8 @@ export async function setPassword(input: {
       invite: 'invite.accepted',
       admin_setup: 'admin.created',
       email_change: 'email_change.completed',
+      // A revocation code never leads to a password; listed so every purpose has a name.
+      revocation: 'revocation.confirmed',
     }[used.purpose],
     outcome: 'success',
     actorId: String(found._id),

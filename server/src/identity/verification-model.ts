@@ -1,7 +1,14 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 
 /** What a one-time code or link proves. */
-export const VERIFICATION_PURPOSES = ['register', 'reset', 'admin_setup', 'invite', 'email_change'] as const;
+export const VERIFICATION_PURPOSES = [
+  'register',
+  'reset',
+  'admin_setup',
+  'invite',
+  'email_change',
+  'revocation',
+] as const;
 export type VerificationPurpose = (typeof VERIFICATION_PURPOSES)[number];
 
 const verificationSchema = new Schema(

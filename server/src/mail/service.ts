@@ -124,6 +124,22 @@ export async function listOutbox(
   };
 }
 
+/** The mails to an address, for the person's data export (deferred content stays out: PINs). */
+export async function mailsToForExport(email: string): Promise<unknown[]> {
+  const escaped = email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const docs = await OutboxMail.find({ to: new RegExp(`^${escaped}$`, 'i') })
+    .sort({ createdAt: -1 })
+    .limit(10_000)
+    .lean();
+  return docs.map((d) => ({
+    subject: d.subject,
+    text: d.text,
+    status: d.status,
+    createdAt: d.createdAt,
+    sentAt: d.sentAt ?? null,
+  }));
+}
+
 /**
  * Deletes every mail to an address, and every mail whose text names it (an admin's notice of a
  * registration, say): queued ones are then never sent.

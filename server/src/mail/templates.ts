@@ -25,6 +25,7 @@ export interface MailParams {
   invoice_cancelled: { number: string; issuer: string };
   invoice_refunded: { number: string; issuer: string; amount: string };
   /** The text carries `{{emails}}`, filled at delivery from the sealed request. */
+  revocation_code: { code: string; minutes: number };
   erasure_done: { when: string; requestedBy: string; reason: string; kept: string; link: string };
 }
 export type MailKind = keyof MailParams;
@@ -38,6 +39,10 @@ const signature = {
 };
 
 const de: Templates = {
+  revocation_code: (p) => ({
+    subject: `Widerruf bestätigen: ${p.code}`,
+    text: `Guten Tag,\n\njemand – vermutlich Sie – möchte die Einwilligung zur Speicherung der Daten zu dieser Adresse widerrufen. Ihr Bestätigungscode:\n\n    ${p.code}\n\nDer Code gilt ${p.minutes} Minuten. Wenn Sie das nicht waren, ignorieren Sie diese Nachricht; es geschieht nichts.${signature.de}`,
+  }),
   erasure_done: (p) => ({
     subject: 'Personenbezogene Daten gelöscht',
     text: `Guten Tag,\n\ndie Daten folgender Adressen wurden am ${p.when} gelöscht:\n\n{{emails}}\n\nAnlass: ${p.reason}\nVeranlasst von: ${p.requestedBy}\n${p.kept ? `\nAufbewahrt, weil das Gesetz es verlangt: ${p.kept}\n` : ''}\nEinzelheiten im Portal:\n${p.link}${signature.de}`,
@@ -109,6 +114,10 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  revocation_code: (p) => ({
+    subject: `Confirm your revocation: ${p.code}`,
+    text: `Hello,\n\nsomeone – probably you – wants to revoke consent to storing the data of this address. Your confirmation code:\n\n    ${p.code}\n\nThe code is valid for ${p.minutes} minutes. If this was not you, ignore this message; nothing happens.${signature.en}`,
+  }),
   erasure_done: (p) => ({
     subject: 'Personal data erased',
     text: `Hello,\n\nthe data of these addresses was erased on ${p.when}:\n\n{{emails}}\n\nReason: ${p.reason}\nRequested by: ${p.requestedBy}\n${p.kept ? `\nKept because the law requires it: ${p.kept}\n` : ''}\nDetails in the portal:\n${p.link}${signature.en}`,

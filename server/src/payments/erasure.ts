@@ -58,3 +58,39 @@ export async function erasePerson(
   const customers = (await Customer.deleteMany({ email: address })).deletedCount;
   return { customers, drafts, cancelled, kept };
 }
+
+/** What payments hold about a person (customer records and invoices to their address), for their data export. */
+export async function personalDataForExport(email: string): Promise<Record<string, unknown>> {
+  const address = addressPattern(email);
+  const [customers, invoices] = await Promise.all([
+    Customer.find({ email: address }).lean(),
+    Invoice.find({ 'customer.email': address, state: { $ne: 'draft' } }, { sealedPayToken: 0, payTokenHash: 0 }).lean(),
+  ]);
+  return {
+    customerRecords: customers.map((c) => ({
+      organizationId: c.organizationId,
+      name: c.name,
+      email: c.email,
+      phone: c.phone,
+      reference: c.reference,
+      street: c.street,
+      postalCode: c.postalCode,
+      city: c.city,
+      createdAt: c.createdAt,
+    })),
+    invoices: (invoices as InvoiceDoc[]).map((i) => ({
+      number: i.number,
+      state: i.state,
+      issuer: i.issuer,
+      customer: i.customer,
+      items: i.items,
+      netCents: i.netCents,
+      vatCents: i.vatCents,
+      grossCents: i.grossCents,
+      issueDate: i.issueDate,
+      dueDate: i.dueDate,
+      paidAt: i.paidAt ?? null,
+      pickedUpAt: i.pickedUpAt ?? null,
+    })),
+  };
+}

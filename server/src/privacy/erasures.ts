@@ -7,7 +7,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import { deriveKey } from '../crypto/tokens.js';
 import * as depots from '../depots/service.js';
 import { Forbidden, Invalid } from '../errors.js';
-import * as identityErasure from '../identity/erasure.js';
+import * as identityErasure from '../identity/personal-data.js';
 import type { Caller } from '../identity/service.js';
 import * as identity from '../identity/service.js';
 import type { Logger } from '../logger.js';
@@ -184,6 +184,30 @@ export async function requestOwnErasure(caller: Caller, reason: 'self' | 'revoca
   await runDue();
   const fresh = (await ErasureRequest.findById(doc._id).lean()) as ErasureDoc;
   return view(fresh);
+}
+
+/**
+ * The public revocation form, first step: a code to the address, but only if KIS holds anything for
+ * it (no mail to strangers). The answer is the same either way, so nobody learns who is known.
+ */
+export async function startRevocation(email: string): Promise<void> {
+  const address = email.trim().toLowerCase();
+  const account = await identityErasure.accountOf(address);
+  const billed = await paymentsErasure.personalDataForExport(address);
+  const holds =
+    account !== undefined ||
+    (billed.customerRecords as unknown[]).length > 0 ||
+    (billed.invoices as unknown[]).length > 0;
+  if (!holds) return;
+  const code = await identityErasure.revocationCode(address);
+  if (!code) return;
+  await mail.send({ to: address, lang: 'de', kind: 'revocation_code', params: { code, minutes: 15 } });
+}
+
+/** The public revocation form, second step: the code from the mail makes the request. */
+export async function confirmRevocation(email: string, code: string): Promise<void> {
+  await identityErasure.checkRevocationCode(email, code);
+  await requestRevocation(email);
 }
 
 /** A revocation confirmed by a mailed code (no account needed): the request waits like any other. */

@@ -98,6 +98,23 @@ export class Auth {
     }
   }
 
+  /**
+   * Removes another identity from this browser: signs it out (its cookie goes, its session ends
+   * on the server) and stays with the current one. Nothing else of the browser is touched.
+   */
+  async remove(slot: number): Promise<void> {
+    const current = this.slot;
+    if (slot === current) return this.logout();
+    this.useSlot(slot);
+    try {
+      await this.load();
+      if (this.session) await api('POST', '/api/auth/logout').catch(() => undefined);
+    } finally {
+      this.useSlot(current);
+      await this.load();
+    }
+  }
+
   /** "Stay signed in" after the idle warning. */
   async extend(): Promise<void> {
     this.apply(await api<SessionInfo>('POST', '/api/auth/session/extend'));

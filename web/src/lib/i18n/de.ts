@@ -16,6 +16,7 @@ export const de = {
     disconnected: 'Getrennt',
   },
   nav: {
+    privacy: 'Datenschutz',
     invoices: 'Rechnungen',
     texts: 'Texte',
     information: 'Informationen',
@@ -99,7 +100,11 @@ export const de = {
     sent: (email: string) => `Wenn es für ${email} ein Konto gibt, ist eine E-Mail mit einem Code unterwegs.`,
     done: 'Ihr Passwort wurde geändert. Alle Sitzungen wurden beendet; bitte melden Sie sich an.',
   },
-  identities: { switchTo: 'Wechseln zu', add: 'Weiteres Konto hinzufügen' },
+  identities: {
+    switchTo: 'Wechseln zu',
+    add: 'Weiteres Konto hinzufügen',
+    remove: (email: string) => `${email} aus diesem Browser entfernen (abmelden)`,
+  },
   invite: { title: 'Einladung annehmen' },
   setup: {
     title: 'Ersten Administrator anlegen',
@@ -694,6 +699,60 @@ export const de = {
     refunded: 'Die Zahlung wurde erstattet.',
     notFound: 'Diese Rechnung gibt es nicht, oder der Link ist unvollständig.',
     secure: 'Die Zahlung läuft über PayPal; wir sehen Ihre Kontodaten nicht.',
+  },
+  privacy: {
+    title: 'Meine Daten',
+    exportHint:
+      'Laden Sie alles herunter, was das Portal über Sie gespeichert hat: Konto, Informationen, Dateien, Texte, Depot-Einträge, Rechnungen, Protokoll und Nachrichten (ZIP).',
+    export: 'Meine Daten herunterladen',
+    eraseTitle: 'Konto löschen oder Einwilligung widerrufen',
+    deleteAccount: 'Konto löschen',
+    revoke: 'Einwilligung zur Speicherung widerrufen',
+    eraseHint:
+      'Ihr Konto wird sofort gesperrt. Ihre Daten werden gelöscht, sobald nichts mehr für Sie unterwegs ist (Dateien für Sie, offene Rechnungen, gültige PINs). Rechnungen bewahren wir mit Name und Anschrift auf, solange das Gesetz es verlangt.',
+    password: 'Ihr Passwort zur Bestätigung',
+    deleteNow: 'Konto endgültig löschen',
+    revokeNow: 'Einwilligung widerrufen',
+    confirmDelete: 'Ihr Konto und Ihre Daten werden gelöscht. Das lässt sich nicht rückgängig machen. Fortfahren?',
+    confirmRevoke:
+      'Sie widerrufen Ihre Einwilligung; Ihr Konto wird gesperrt und Ihre Daten werden gelöscht. Fortfahren?',
+    waiting: (when: string) => `Ihr Konto ist gesperrt. Die Löschung wird frühestens am ${when} abgeschlossen.`,
+    publicTitle: 'Einwilligung widerrufen',
+    publicIntro:
+      'Mit diesem Formular widerrufen Sie Ihre Einwilligung, dass wir Ihre Daten speichern. Wir senden Ihnen einen Code, um zu prüfen, dass die Adresse Ihnen gehört.',
+    email: 'Ihre E-Mail-Adresse',
+    sendCode: 'Code senden',
+    codeSent:
+      'Falls zu dieser Adresse Daten gespeichert sind, haben wir Ihnen einen Code geschickt. Geben Sie ihn hier ein.',
+    code: 'Code aus der E-Mail',
+    confirm: 'Widerruf bestätigen',
+    confirmed:
+      'Ihr Widerruf ist eingegangen. Ihre Daten werden gelöscht, sobald nichts mehr für Sie unterwegs ist; Sie erhalten keine weiteren Nachrichten.',
+    footerLink: 'Einwilligung widerrufen',
+  },
+  erasures: {
+    title: 'Datenschutz: Löschungen',
+    intro:
+      'Löschen Sie die Daten von Personen anhand ihrer Adresse. Solange für eine Person noch etwas unterwegs ist (Dateien, offene Rechnungen, gültige PINs), wartet die Löschung; danach erhalten alle Administratoren eine Nachricht.',
+    new: 'Daten löschen',
+    addresses: 'E-Mail-Adressen (eine pro Zeile)',
+    submit: 'Löschung beantragen',
+    confirm: (n: number) =>
+      `Die Daten von ${n} ${n === 1 ? 'Person' : 'Personen'} werden gelöscht. Das lässt sich nicht rückgängig machen. Fortfahren?`,
+    address: 'Adresse',
+    reason: 'Anlass',
+    requestedBy: 'Veranlasst von',
+    state: 'Stand',
+    when: 'Abschluss',
+    kept: 'Aufbewahrt',
+    done: 'gelöscht',
+    waiting: 'wartet',
+    waitsFor: (what: string) => `auf: ${what}`,
+    transfers: { files: 'Dateien', pins: 'gültige PINs', invoices: 'offene Rechnungen' },
+    notBefore: (when: string) => `frühestens ${when}`,
+    reasons: { admin: 'Administrator', revocation: 'Widerruf', self: 'selbst gelöscht' },
+    empty: 'Keine Löschungen.',
+    exportOrganization: 'Alle Daten exportieren (ZIP)',
   },
   errors: {
     invoice_not_found: 'Rechnung nicht gefunden.',

@@ -1,13 +1,15 @@
 import { Organization } from './organization-model.js';
-import { accountDeleted } from './service.js';
+import { accountDeleted, toPublicUser } from './service.js';
+import type { UserDoc } from './user-model.js';
 import { Session } from './session-model.js';
 import * as sessions from './sessions.js';
 import { Throttle } from './throttle-model.js';
 import { User } from './user-model.js';
+import * as verification from './verification.js';
 import { Verification } from './verification-model.js';
 
 /**
- * What identity erases of a person: the account and everything hanging on it (sessions, codes,
+ * What identity holds of a person, for their data export and their erasure. What identity erases of a person: the account and everything hanging on it (sessions, codes,
  * throttle records), after which the other modules' clean-ups for deleted accounts run
  * ({@link accountDeleted}). Called by the privacy module only.
  */
@@ -56,4 +58,33 @@ export async function eraseAccount(
   const escaped = emailLower.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const throttles = (await Throttle.deleteMany({ key: new RegExp(escaped, 'i') })).deletedCount;
   return { account: user ? 1 : 0, sessions: sessionCount, codes, throttles };
+}
+
+/** The account, its company membership and sessions, for the person's data export. */
+export async function accountForExport(userId: string): Promise<Record<string, unknown> | undefined> {
+  const user = (await User.findById(userId).lean()) as UserDoc | null;
+  if (!user) return undefined;
+  const organization = user.organizationId ? await Organization.findById(user.organizationId).lean() : null;
+  return {
+    account: toPublicUser(user),
+    organization: organization
+      ? { name: organization.name, accountType: user.accountType ?? null, rights: user.rights ?? [] }
+      : null,
+    sessions: await sessions.listForUser(userId),
+  };
+}
+
+/** A code for the public revocation form, for an address (undefined when too many were sent). */
+export async function revocationCode(email: string): Promise<string | undefined> {
+  const issued = await verification.issue({
+    purpose: 'revocation',
+    emailLower: email.trim().toLowerCase(),
+    withCode: true,
+  });
+  return issued?.code;
+}
+
+/** Checks a revocation code; throws Invalid (code_invalid, code_exhausted) when it does not fit. */
+export async function checkRevocationCode(email: string, code: string): Promise<void> {
+  await verification.verifyCode('revocation', email.trim().toLowerCase(), code);
 }
