@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GOOD_PASSWORD, createFirstAdmin, type ApiClient } from '../helpers/api.js';
+import { GOOD_PASSWORD, createFirstAdmin } from '../helpers/api.js';
 import { launchBrowser, watchErrors } from '../helpers/browser.js';
 import { customer } from '../helpers/organizations.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -11,13 +11,12 @@ const ADMIN = 'admin@kis.test';
 let browser: Browser;
 let smtp: TestSmtp;
 let server: TestServer;
-let admin: ApiClient;
 
 beforeAll(async () => {
   browser = await launchBrowser();
   smtp = await startSmtp();
   server = await startServer({ env: { SMTP_URL: smtp.url } });
-  admin = await createFirstAdmin(server, ADMIN);
+  await createFirstAdmin(server, ADMIN);
 });
 afterAll(async () => {
   await browser?.close();
