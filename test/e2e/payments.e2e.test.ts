@@ -123,7 +123,7 @@ describe('an invoice paid online releases the key', () => {
     const customerProblems = watchErrors(customer);
     await customer.goto(payLink);
     await customer.getByRole('heading', { name: 'Rechnung RE-00001' }).waitFor();
-    expect(await customer.getByTestId('pay-gross').textContent()).toContain('249,90');
+    expect(await customer.getByTestId('pay-totals-gross').textContent()).toContain('249,90');
     await customer.getByRole('button', { name: 'Mit PayPal bezahlen' }).click();
     // At PayPal (the stand-in): approve.
     await customer.waitForURL(`${paypal.url}/checkoutnow**`);

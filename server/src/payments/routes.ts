@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -22,8 +21,8 @@ import {
   paymentSettingsUpdateSchema,
   PAYPAL_MODES,
 } from '@kis/protocol/api';
-import { RateLimited } from '../errors.js';
-import { callerOf, clientIp, requireSession, type CookiePolicy } from '../http/auth.js';
+import { perAddressLimit } from '../http/rate-limit.js';
+import { callerOf, requireSession, type CookiePolicy } from '../http/auth.js';
 import { sendGenerated } from '../http/download.js';
 import * as reports from '../reports/service.js';
 import * as checkout from './checkout.js';
@@ -270,20 +269,7 @@ const PUBLIC_PER_MINUTE = 60;
  */
 export const publicPaymentRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['payments'];
-  const windows = new Map<string, { start: number; count: number }>();
-  const limit = async (request: FastifyRequest): Promise<void> => {
-    const ip = clientIp(request);
-    const now = Date.now();
-    const window = windows.get(ip);
-    if (!window || now - window.start >= 60_000) {
-      if (windows.size > 10_000) windows.clear();
-      windows.set(ip, { start: now, count: 1 });
-      return;
-    }
-    window.count += 1;
-    if (window.count > PUBLIC_PER_MINUTE)
-      throw new RateLimited('too_many_requests', Math.ceil((window.start + 60_000 - now) / 1000));
-  };
+  const limit = perAddressLimit(PUBLIC_PER_MINUTE);
 
   app.get(
     '/api/pay/:token',

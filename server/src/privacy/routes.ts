@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import {
   apiErrorSchema,
@@ -10,15 +9,8 @@ import {
   pageQuerySchema,
 } from '@kis/protocol/api';
 import { z } from 'zod';
-import { RateLimited } from '../errors.js';
-import {
-  callerOf,
-  clearSessionCookie,
-  clientIp,
-  identitySlot,
-  requireSession,
-  type CookiePolicy,
-} from '../http/auth.js';
+import { callerOf, clearSessionCookie, identitySlot, requireSession, type CookiePolicy } from '../http/auth.js';
+import { perAddressLimit } from '../http/rate-limit.js';
 import * as identity from '../identity/service.js';
 import { sendGenerated } from '../http/download.js';
 import * as dataExport from './data-export.js';
@@ -103,20 +95,7 @@ const PUBLIC_PER_MINUTE = 10;
 /** The public revocation form: no account, confirmed by a code mailed to the address. */
 export const publicPrivacyRoutes: FastifyPluginAsyncZod = async (app) => {
   const tags = ['privacy'];
-  const windows = new Map<string, { start: number; count: number }>();
-  const limit = async (request: FastifyRequest): Promise<void> => {
-    const ip = clientIp(request);
-    const now = Date.now();
-    const window = windows.get(ip);
-    if (!window || now - window.start >= 60_000) {
-      if (windows.size > 10_000) windows.clear();
-      windows.set(ip, { start: now, count: 1 });
-      return;
-    }
-    window.count += 1;
-    if (window.count > PUBLIC_PER_MINUTE)
-      throw new RateLimited('too_many_requests', Math.ceil((window.start + 60_000 - now) / 1000));
-  };
+  const limit = perAddressLimit(PUBLIC_PER_MINUTE);
   const email = z.string().trim().toLowerCase().pipe(z.email().max(254));
 
   app.post(

@@ -103,7 +103,7 @@ export const de = {
   identities: {
     switchTo: 'Wechseln zu',
     add: 'Weiteres Konto hinzufügen',
-    remove: (email: string) => `${email} aus diesem Browser entfernen (abmelden)`,
+    remove: (email: string) => `${email} aus diesem Browser entfernen`,
   },
   invite: { title: 'Einladung annehmen' },
   setup: {

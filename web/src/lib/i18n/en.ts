@@ -100,7 +100,7 @@ export const en: Messages = {
   identities: {
     switchTo: 'Switch to',
     add: 'Add another account',
-    remove: (email: string) => `Remove ${email} from this browser (sign out)`,
+    remove: (email: string) => `Remove ${email} from this browser`,
   },
   invite: { title: 'Accept the invitation' },
   setup: {
