@@ -2,6 +2,7 @@ import type { Config } from '../../server/src/config.js';
 import { adminCreate } from './admin-create.js';
 import { auditVerify } from './audit-verify.js';
 import { backup, restore } from './backup.js';
+import { legacyImport } from './legacy-import.js';
 import { dbStatus } from './db-status.js';
 import { depotAdd } from './depot-add.js';
 
@@ -14,4 +15,12 @@ export interface Command {
 }
 
 /** Every command of `npm run kis`, in the order --help lists them. */
-export const commands: readonly Command[] = [dbStatus, adminCreate, auditVerify, depotAdd, backup, restore];
+export const commands: readonly Command[] = [
+  dbStatus,
+  adminCreate,
+  auditVerify,
+  depotAdd,
+  backup,
+  restore,
+  legacyImport,
+];

@@ -35,6 +35,8 @@ import { MAX_IDENTITIES, cookiePolicy } from './http/auth.js';
 import { accountRoutes, adminUserRoutes, authRoutes } from './identity/routes.js';
 import * as identity from './identity/service.js';
 import { organizationRoutes } from './identity/organization-routes.js';
+import { legacyRoutes } from './identity/legacy-routes.js';
+import { init as legacyInit } from './identity/legacy.js';
 import * as organizations from './identity/organizations.js';
 import * as sessions from './identity/sessions.js';
 import * as mail from './mail/service.js';
@@ -119,6 +121,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
 
     await organizations.init();
+    await legacyInit();
     reports.init({ operatorName: config.KIS_OPERATOR_NAME });
     await areaFiles.init({
       maxFileBytes: config.KIS_FILE_MAX_MB * 1024 * 1024,
@@ -204,6 +207,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(accountRoutes, routeOptions);
         await http.register(adminUserRoutes, routeOptions);
         await http.register(organizationRoutes, { cookie });
+        await http.register(legacyRoutes, { cookie });
         await http.register(auditRoutes, { cookie });
         await http.register(outboxRoutes, { cookie });
         await http.register(depotRoutes, { cookie });

@@ -42,6 +42,7 @@ import {
   type CookiePolicy,
 } from '../http/auth.js';
 import * as identity from './service.js';
+import * as legacy from './legacy.js';
 import * as sessions from './sessions.js';
 
 /** What the identity routes need from the composition root. */
@@ -55,6 +56,7 @@ const errors = {
   401: apiErrorSchema,
   403: apiErrorSchema,
   404: apiErrorSchema,
+  409: apiErrorSchema,
   429: apiErrorSchema,
 };
 
@@ -163,6 +165,28 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
     },
     async (request, reply) => {
       const created = await identity.login({
+        ...request.body,
+        ip: clientIp(request),
+        userAgent: request.headers['user-agent'] ?? '',
+        previousCookie: sessionCookie(request, options.cookie),
+      });
+      setSessionCookie(reply, options.cookie, created.cookie, identitySlot(request));
+      return sessionInfo(created.session, created.csrfToken, options.warningSeconds);
+    },
+  );
+
+  app.post(
+    '/api/auth/legacy-login',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Log in with a user name from an older product (until its company has switched)',
+        body: z.object({ username: z.string().trim().min(1).max(64), password: z.string().min(1).max(256) }),
+        response: { 200: sessionInfoSchema, ...errors },
+      },
+    },
+    async (request, reply) => {
+      const created = await legacy.legacyLogin({
         ...request.body,
         ip: clientIp(request),
         userAgent: request.headers['user-agent'] ?? '',

@@ -343,6 +343,23 @@ export async function login(input: {
     throw new Unauthorized('invalid_credentials');
   }
   await throttle.clear(userKey);
+  return openSession(user, input);
+}
+
+/** The login throttle's policy, for the legacy user-name login (the same limits). */
+export function loginThrottlePolicy(): IdentitySettings['throttle'] {
+  return cfg().throttle;
+}
+
+/**
+ * Opens a session for a user whose credentials were checked: the allowed address ranges, the
+ * rotation of this browser's previous session, the audit entry. Shared by the e-mail login and the
+ * legacy user-name login.
+ */
+export async function openSession(
+  user: UserDoc,
+  input: { ip: string; userAgent: string; previousCookie?: string | undefined },
+): Promise<sessions.CreatedSession> {
   if (!inAllowedRanges(input.ip, user.allowedIpRanges ?? [])) {
     await audit.record({
       action: 'login.ip_not_allowed',

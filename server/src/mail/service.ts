@@ -72,6 +72,8 @@ export async function send<K extends MailKind>(mail: {
   /** Content made at delivery by a registered source (see {@link registerDeferredSource}). */
   deferred?: { source: string; ref: string } | undefined;
 }): Promise<void> {
+  // Placeholder addresses (legacy accounts before their migration) end in .invalid: never sent.
+  if (/\.invalid$/i.test(mail.to)) return;
   const rendered = render(mail.kind, mail.lang, mail.params);
   const subject = mail.onBehalfOf ? `[${mail.onBehalfOf}] ${rendered.subject}` : rendered.subject;
   const text = mail.onBehalfOf ? forwardedNote(mail.lang, mail.onBehalfOf) + rendered.text : rendered.text;

@@ -1,0 +1,109 @@
+import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { pageQuerySchema } from '@kis/protocol/api';
+import { Forbidden } from '../errors.js';
+import { callerOf, requireSession, type CookiePolicy } from '../http/auth.js';
+import { importLegacy, parseLegacyFile } from './legacy-import.js';
+import * as legacy from './legacy.js';
+
+/** Largest import file: 10,000 accounts are about 2 MB. */
+const IMPORT_MAX_BYTES = 20 * 1024 * 1024;
+
+/** The legacy status of the signed-in account, imports and migration waves (operators). */
+export const legacyRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
+  app.addHook('preHandler', requireSession(options.cookie));
+  const tags = ['migration'];
+
+  app.get(
+    '/api/legacy/status',
+    { schema: { tags, summary: 'Whether this account logs in by user name, and may switch now' } },
+    async (request) => legacy.legacyStatus(callerOf(request)),
+  );
+
+  // The import file is the body itself (CSV or JSON text), parsed and checked by line.
+  app.register(async (plain) => {
+    const raw = plain.withTypeProvider<ZodTypeProvider>();
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser('*', { parseAs: 'string', bodyLimit: IMPORT_MAX_BYTES }, (_request, body, done) =>
+      done(null, body),
+    );
+    raw.post(
+      '/api/admin/legacy/import',
+      {
+        schema: {
+          tags,
+          summary: 'Import legacy accounts (CSV or JSON body); dryRun only reports; any problem writes nothing',
+          querystring: z.object({
+            format: z.enum(['csv', 'json']),
+            dryRun: z
+              .enum(['true', 'false'])
+              .default('true')
+              .transform((v) => v === 'true'),
+          }),
+        },
+      },
+      async (request) => {
+        const caller = callerOf(request);
+        if (caller.role !== 'admin') throw new Forbidden('admin_only');
+        const text = typeof request.body === 'string' ? request.body : '';
+        const parsed = parseLegacyFile(text, request.query.format);
+        const lines = text.split(/\r?\n/).filter((l) => l.trim()).length;
+        return importLegacy(parsed, { dryRun: request.query.dryRun, lines });
+      },
+    );
+  });
+
+  app.get(
+    '/api/admin/migration/waves',
+    { schema: { tags, summary: 'Migration waves with their progress' } },
+    async (request) => ({
+      items: await legacy.listWaves(callerOf(request)),
+    }),
+  );
+  app.post(
+    '/api/admin/migration/waves',
+    {
+      schema: {
+        tags,
+        summary: 'A new wave',
+        body: z.object({ name: z.string().trim().min(1).max(100) }),
+      },
+    },
+    async (request) => legacy.createWave(callerOf(request), request.body.name),
+  );
+  const waveParams = z.object({ id: z.string().max(40) });
+  app.post(
+    '/api/admin/migration/waves/:id/companies',
+    {
+      schema: {
+        tags,
+        summary: 'Put companies into the wave',
+        params: waveParams,
+        body: z.object({ companies: z.array(z.string().trim().min(1).max(120)).min(1).max(1000) }),
+      },
+    },
+    async (request) => legacy.assignCompanies(callerOf(request), request.params.id, request.body.companies),
+  );
+  app.post(
+    '/api/admin/migration/waves/:id/start',
+    {
+      schema: {
+        tags,
+        summary: 'Start the wave: its accounts see that they can switch',
+        params: waveParams,
+      },
+    },
+    async (request) => legacy.startWave(callerOf(request), request.params.id),
+  );
+  app.get(
+    '/api/admin/legacy/companies',
+    {
+      schema: {
+        tags,
+        summary: 'Legacy companies and their wave',
+        querystring: pageQuerySchema.extend({ q: z.string().max(120).optional() }),
+      },
+    },
+    async (request) => legacy.listLegacyCompanies(callerOf(request), request.query),
+  );
+};

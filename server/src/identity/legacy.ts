@@ -1,0 +1,259 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcrypt';
+import * as audit from '../audit/service.js';
+import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.js';
+import { LegacyCompany, LegacyLogin, MigrationWave, type LegacyLoginDoc, type WaveDoc } from './legacy-model.js';
+import { loginThrottlePolicy, openSession, type Caller } from './service.js';
+import type * as sessions from './sessions.js';
+import * as throttle from './throttle.js';
+import { User, type UserDoc } from './user-model.js';
+
+/**
+ * Logins of accounts taken over from older products (by user name and their old password), and
+ * the migration waves that move companies to e-mail logins.
+ */
+
+/** Days after which an account invited to switch but not yet switched counts as stuck. */
+const STUCK_DAYS = 7;
+
+/** A real bcrypt hash to compare against when the user name is unknown (made once, lazily). */
+let dummyHash: Promise<string> | undefined;
+
+async function verifyLegacyPassword(login: LegacyLoginDoc | null, password: string): Promise<boolean> {
+  if (!login) {
+    // The same work for an unknown user name: no timing tells which names exist.
+    dummyHash ??= bcrypt.hash('kis-legacy-dummy', 10);
+    await bcrypt.compare(password, await dummyHash);
+    return false;
+  }
+  if (login.algo === 'bcrypt') return bcrypt.compare(password, login.hash).catch(() => false);
+  const expected = Buffer.from(login.hash, 'hex');
+  const actual = createHash('sha256').update(`${login.salt}${password}`).digest();
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+/**
+ * Logs in by legacy user name and password. Accounts of companies not yet in a started wave log in
+ * as before; a migrated account is refused with the guidance to use its e-mail address.
+ */
+export async function legacyLogin(input: {
+  username: string;
+  password: string;
+  ip: string;
+  userAgent: string;
+  previousCookie?: string | undefined;
+}): Promise<sessions.CreatedSession> {
+  const name = input.username.trim().toLowerCase();
+  const userKey = `login:legacy:${name}`;
+  const ipKey = `login-ip:${input.ip}`;
+  await throttle.assertNotLocked([userKey, ipKey]);
+  const login = (await LegacyLogin.findOne({ _id: name }).lean()) as LegacyLoginDoc | null;
+  const ok = await verifyLegacyPassword(login, input.password);
+  const user = ok && login ? ((await User.findById(login.userId).lean()) as UserDoc | null) : null;
+  if (!ok || !login || !user || user.status !== 'active') {
+    const policy = loginThrottlePolicy();
+    await Promise.all([throttle.recordFailure(userKey, policy), throttle.recordFailure(ipKey, policy)]);
+    await audit.record({
+      action: 'legacy_login.failed',
+      outcome: 'failure',
+      actorId: login?.userId,
+      ip: input.ip,
+      target: login ? login._id : undefined,
+    });
+    throw new Unauthorized('invalid_credentials');
+  }
+  await throttle.clear(userKey);
+  if (login.state === 'migrated') {
+    await audit.record({
+      action: 'legacy_login.after_migration',
+      outcome: 'denied',
+      actorId: login.userId,
+      ip: input.ip,
+    });
+    throw new Conflict('legacy_migrated');
+  }
+  await LegacyLogin.updateOne({ _id: login._id }, { $set: { lastLegacyLoginAt: new Date() } });
+  return openSession(user, input);
+}
+
+/** What the portal tells a legacy account after its login: whether its company switches now. */
+export interface LegacyStatus {
+  legacy: boolean;
+  username: string | null;
+  state: 'legacy' | 'invited' | 'migrated' | null;
+  isMain: boolean;
+  /** The company is in a wave that has started: it can (and should) switch now. */
+  canSwitch: boolean;
+}
+
+/** The caller's legacy status; the first time the notice shows in a started wave, that is noted. */
+export async function legacyStatus(caller: Caller): Promise<LegacyStatus> {
+  const login = (await LegacyLogin.findOne({ userId: caller.userId }).lean()) as LegacyLoginDoc | null;
+  if (!login) return { legacy: false, username: null, state: null, isMain: false, canSwitch: false };
+  const company = await LegacyCompany.findById(login.companyKey).lean();
+  const wave = company?.waveId ? await MigrationWave.findById(company.waveId).lean() : null;
+  const canSwitch = Boolean(wave?.startedAt) && login.state === 'legacy';
+  if (canSwitch && !login.noticeSeenAt)
+    await LegacyLogin.updateOne(
+      { _id: login._id, noticeSeenAt: { $exists: false } },
+      { $set: { noticeSeenAt: new Date() } },
+    );
+  return {
+    legacy: true,
+    username: login.username,
+    state: login.state as LegacyStatus['state'],
+    isMain: login.isMain,
+    canSwitch,
+  };
+}
+
+/** Creates the legacy collections' indexes. */
+export async function init(): Promise<void> {
+  await Promise.all([LegacyLogin.createIndexes(), LegacyCompany.createIndexes(), MigrationWave.createIndexes()]);
+}
+
+// ─── Waves (operators) ───────────────────────────────────────────────────────────────────────────
+
+function adminOnly(caller: Caller): void {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
+}
+
+/** A wave with how far its companies are. */
+export interface WaveView {
+  id: string;
+  name: string;
+  startedAt: string | null;
+  companies: number;
+  accounts: number;
+  /** Accounts that saw the notice at a legacy login since the wave started. */
+  notified: number;
+  /** Accounts whose main account entered their address (a set-password link went out). */
+  started: number;
+  /** Accounts that logged in with their address. */
+  finished: number;
+  /** Invited more than a week ago and not finished: user names to help. */
+  stuck: string[];
+}
+
+async function waveView(wave: WaveDoc): Promise<WaveView> {
+  const companies = await LegacyCompany.find({ waveId: String(wave._id) }, { _id: 1 }).lean();
+  const logins = (await LegacyLogin.find({
+    companyKey: { $in: companies.map((c) => c._id) },
+  }).lean()) as LegacyLoginDoc[];
+  const stuckBefore = Date.now() - STUCK_DAYS * 86_400_000;
+  return {
+    id: String(wave._id),
+    name: wave.name,
+    startedAt: wave.startedAt?.toISOString() ?? null,
+    companies: companies.length,
+    accounts: logins.length,
+    notified: logins.filter((l) => l.noticeSeenAt || l.state !== 'legacy').length,
+    started: logins.filter((l) => l.state !== 'legacy').length,
+    finished: logins.filter((l) => l.state === 'migrated').length,
+    stuck: logins
+      .filter((l) => l.state === 'invited' && l.invitedAt && l.invitedAt.getTime() < stuckBefore)
+      .map((l) => l.username)
+      .slice(0, 100),
+  };
+}
+
+export async function listWaves(caller: Caller): Promise<WaveView[]> {
+  adminOnly(caller);
+  const waves = (await MigrationWave.find({}).sort({ createdAt: 1 }).lean()) as WaveDoc[];
+  return Promise.all(waves.map(waveView));
+}
+
+export async function createWave(caller: Caller, name: string): Promise<WaveView> {
+  adminOnly(caller);
+  const wave = await MigrationWave.create({ name: name.trim(), createdAt: new Date(), createdBy: caller.userId });
+  await audit.record({
+    action: 'migration.wave_created',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: wave.name,
+  });
+  return waveView(wave.toObject() as WaveDoc);
+}
+
+async function loadWave(waveId: string): Promise<WaveDoc> {
+  const wave = /^[0-9a-f]{24}$/.test(waveId) ? ((await MigrationWave.findById(waveId).lean()) as WaveDoc | null) : null;
+  if (!wave) throw new NotFound('wave_not_found');
+  return wave;
+}
+
+/** Puts companies (by their legacy name) into a wave; a company is in one wave at most. */
+export async function assignCompanies(
+  caller: Caller,
+  waveId: string,
+  companyKeys: readonly string[],
+): Promise<WaveView> {
+  adminOnly(caller);
+  const wave = await loadWave(waveId);
+  const keys = companyKeys.map((k) => k.trim().toLowerCase());
+  const found = await LegacyCompany.countDocuments({ _id: { $in: keys } });
+  if (found !== keys.length) throw new Invalid('company_unknown');
+  await LegacyCompany.updateMany({ _id: { $in: keys } }, { $set: { waveId } });
+  await audit.record({
+    action: 'migration.companies_assigned',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: wave.name,
+    details: { companies: keys.length },
+  });
+  return waveView(wave);
+}
+
+/** Starts a wave: from now on its accounts see, at their legacy login, that they can switch. */
+export async function startWave(caller: Caller, waveId: string): Promise<WaveView> {
+  adminOnly(caller);
+  const wave = await loadWave(waveId);
+  if (!wave.startedAt) await MigrationWave.updateOne({ _id: wave._id }, { $set: { startedAt: new Date() } });
+  await audit.record({
+    action: 'migration.wave_started',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: wave.name,
+  });
+  return waveView(await loadWave(waveId));
+}
+
+/** The legacy companies, by name, with their wave: for assigning them. */
+export async function listLegacyCompanies(
+  caller: Caller,
+  query: { page: number; pageSize: number; q?: string | undefined },
+): Promise<{ items: Array<{ key: string; name: string; waveId: string | null; accounts: number }>; total: number }> {
+  adminOnly(caller);
+  const filter = query.q?.trim()
+    ? {
+        _id: {
+          $regex: query.q
+            .trim()
+            .toLowerCase()
+            .replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        },
+      }
+    : {};
+  const [docs, total] = await Promise.all([
+    LegacyCompany.find(filter)
+      .sort({ _id: 1 })
+      .skip((query.page - 1) * query.pageSize)
+      .limit(query.pageSize)
+      .lean(),
+    LegacyCompany.countDocuments(filter),
+  ]);
+  const items = [];
+  for (const c of docs)
+    items.push({
+      key: c._id,
+      name: c.name,
+      waveId: c.waveId ?? null,
+      accounts: await LegacyLogin.countDocuments({ companyKey: c._id }),
+    });
+  return { items, total };
+}
