@@ -110,6 +110,23 @@ describe('legacy import', () => {
     ]);
   });
 
+  it('finishes an import that was cut off, without doubling anything', async () => {
+    // As if the run had stopped after writing Bernd's account and company, before its legacy records.
+    await mongo
+      .db()
+      .collection('legacy_logins')
+      .deleteOne({ _id: 'b.chef' } as object);
+    await mongo
+      .db()
+      .collection('legacy_companies')
+      .deleteOne({ _id: 'bäckerei brot' } as object);
+    const before = await counts();
+    const run = await cli(['legacy:import', csvFile, '--json']);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ accounts: { create: 1, unchanged: 3 }, written: true });
+    expect(await counts()).toEqual({ ...before, logins: before.logins + 1, companies: before.companies + 1 });
+  });
+
   it('lists every problem by line and writes nothing when there is one', async () => {
     const bad = path.join(dir, 'bad.csv');
     await writeFile(
