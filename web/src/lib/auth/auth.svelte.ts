@@ -82,6 +82,14 @@ export class Auth {
     await this.load();
   }
 
+  /** Signs in with a user name from an older product (until its company switched to e-mail logins). */
+  async legacyLogin(username: string, password: string, slot = this.slot): Promise<void> {
+    this.useSlot(slot);
+    this.apply(await api<SessionInfo>('POST', '/api/auth/legacy-login', { username, password }));
+    this.signedOutReason = undefined;
+    await this.load();
+  }
+
   /** Acts as another of the browser's identities from now on. */
   async switchTo(slot: number): Promise<void> {
     this.useSlot(slot);

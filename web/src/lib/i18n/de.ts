@@ -754,7 +754,19 @@ export const de = {
     empty: 'Keine Löschungen.',
     exportOrganization: 'Alle Daten exportieren (ZIP)',
   },
+  legacy: {
+    username: 'Benutzername (bisheriges Portal)',
+    useUsername: 'Noch keine E-Mail-Adresse hinterlegt? Bisherigen Benutzernamen verwenden',
+    useEmail: 'E-Mail-Adresse verwenden',
+    switchNow: 'Ihr Unternehmen stellt jetzt auf die Anmeldung per E-Mail-Adresse um.',
+    switchMain:
+      'Legen Sie für jedes Konto Ihres Unternehmens eine E-Mail-Adresse fest; jedes Konto erhält dann einen Link, um sein Passwort zu setzen.',
+    switchSub:
+      'Ihr Hauptkonto legt Ihre neue E-Mail-Adresse fest; Sie erhalten dann einen Link, um Ihr Passwort zu setzen.',
+  },
   errors: {
+    legacy_migrated:
+      'Ihr Konto ist umgestellt: Bitte melden Sie sich mit Ihrer E-Mail-Adresse an. Den Link zum Passwort haben wir an diese Adresse geschickt; „Passwort vergessen“ schickt einen neuen.',
     invoice_not_found: 'Rechnung nicht gefunden.',
     customer_not_found: 'Kunde nicht gefunden.',
     invoice_not_draft: 'Die Rechnung ist bereits ausgestellt und kann nicht mehr geändert werden.',

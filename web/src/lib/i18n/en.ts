@@ -736,7 +736,18 @@ export const en: Messages = {
     empty: 'No erasures.',
     exportOrganization: 'Export all data (ZIP)',
   },
+  legacy: {
+    username: 'User name (previous portal)',
+    useUsername: 'No e-mail address yet? Use your previous user name',
+    useEmail: 'Use your e-mail address',
+    switchNow: 'Your company is switching to e-mail logins now.',
+    switchMain:
+      'Choose an e-mail address for each account of your company; each account then gets a link to set its password.',
+    switchSub: 'Your main account chooses your new e-mail address; you then get a link to set your password.',
+  },
   errors: {
+    legacy_migrated:
+      'Your account has switched: please sign in with your e-mail address. We sent the link to set your password there; “Forgot password” sends a new one.',
     invoice_not_found: 'Invoice not found.',
     customer_not_found: 'Customer not found.',
     invoice_not_draft: 'The invoice is already issued and can no longer be changed.',
