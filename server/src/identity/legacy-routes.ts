@@ -20,6 +20,48 @@ export const legacyRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asy
     async (request) => legacy.legacyStatus(callerOf(request)),
   );
 
+  app.get(
+    '/api/legacy/wizard',
+    { schema: { tags, summary: "The company's accounts for the main account's wizard" } },
+    async (request) => ({
+      items: await legacy.wizardAccounts(callerOf(request)),
+    }),
+  );
+  app.get(
+    '/api/legacy/email-check',
+    {
+      schema: {
+        tags,
+        summary: 'Whether an address can be chosen (free across KIS; no plus-address for the main account)',
+        querystring: z.object({ email: z.string().max(254), main: z.enum(['true', 'false']).default('false') }),
+      },
+    },
+    async (request) =>
+      legacy.checkAddress(callerOf(request), { email: request.query.email, forMain: request.query.main === 'true' }),
+  );
+  app.post(
+    '/api/legacy/wizard',
+    {
+      schema: {
+        tags,
+        summary: 'Give every account of the company its address; each gets a link to set its password',
+        body: z.object({
+          accounts: z
+            .array(
+              z.object({
+                userId: z.string().max(40),
+                email: z.string().trim().max(254),
+                redirectToMain: z.boolean().default(false),
+              }),
+            )
+            .min(1)
+            .max(1000),
+        }),
+      },
+    },
+    async (request) => ({ items: await legacy.confirmWizard(callerOf(request), request.body) }),
+  );
+
   // The import file is the body itself (CSV or JSON text), parsed and checked by line.
   app.register(async (plain) => {
     const raw = plain.withTypeProvider<ZodTypeProvider>();

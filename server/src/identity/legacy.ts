@@ -2,9 +2,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import * as audit from '../audit/service.js';
 import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.js';
+import { placeholderEmail } from './legacy-import.js';
 import { LegacyCompany, LegacyLogin, MigrationWave, type LegacyLoginDoc, type WaveDoc } from './legacy-model.js';
-import { loginThrottlePolicy, openSession, type Caller } from './service.js';
-import type * as sessions from './sessions.js';
+import { isPlusAddress } from './organizations.js';
+import { loginThrottlePolicy, mailAccount, normalizeEmail, openSession, publicUrl, type Caller } from './service.js';
+import * as verification from './verification.js';
+import * as sessions from './sessions.js';
 import * as throttle from './throttle.js';
 import { User, type UserDoc } from './user-model.js';
 
@@ -63,7 +66,7 @@ export async function legacyLogin(input: {
     throw new Unauthorized('invalid_credentials');
   }
   await throttle.clear(userKey);
-  if (login.state === 'migrated') {
+  if (login.state !== 'legacy') {
     await audit.record({
       action: 'legacy_login.after_migration',
       outcome: 'denied',
@@ -110,6 +113,171 @@ export async function legacyStatus(caller: Caller): Promise<LegacyStatus> {
 /** Creates the legacy collections' indexes. */
 export async function init(): Promise<void> {
   await Promise.all([LegacyLogin.createIndexes(), LegacyCompany.createIndexes(), MigrationWave.createIndexes()]);
+}
+
+// ─── The main account's wizard ───────────────────────────────────────────────────────────────────
+
+/** How long the link to set the new password holds. */
+const INVITE_DAYS = 7;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}\.[^\s@]{2,}$/;
+
+/** One account of the company as the wizard lists it. */
+export interface WizardAccount {
+  userId: string;
+  username: string;
+  displayName: string;
+  isMain: boolean;
+  state: 'legacy' | 'invited' | 'migrated';
+  /** The address it got, once chosen. */
+  email: string | null;
+}
+
+/** The caller's legacy login when they may run the wizard: a main account of a company in a started wave. */
+async function wizardOwner(caller: Caller): Promise<LegacyLoginDoc> {
+  const login = (await LegacyLogin.findOne({ userId: caller.userId }).lean()) as LegacyLoginDoc | null;
+  if (!login?.isMain) throw new Forbidden('forbidden', 'only the main account of a legacy company');
+  const company = await LegacyCompany.findById(login.companyKey).lean();
+  const wave = company?.waveId ? await MigrationWave.findById(company.waveId).lean() : null;
+  if (!wave?.startedAt) throw new Forbidden('wave_not_started');
+  return login;
+}
+
+/** The company's accounts, main account first. */
+export async function wizardAccounts(caller: Caller): Promise<WizardAccount[]> {
+  const owner = await wizardOwner(caller);
+  const logins = (await LegacyLogin.find({ companyKey: owner.companyKey }).lean()) as LegacyLoginDoc[];
+  const users = new Map(
+    (await User.find({ _id: { $in: logins.map((l) => l.userId) } }).lean()).map((u) => [String(u._id), u] as const),
+  );
+  return logins
+    .map((l) => {
+      const user = users.get(l.userId);
+      const email = user && !user.emailLower.endsWith('.invalid') ? user.email : null;
+      return {
+        userId: l.userId,
+        username: l.username,
+        displayName: user?.name ?? '',
+        isMain: l.isMain,
+        state: l.state as WizardAccount['state'],
+        email,
+      };
+    })
+    .sort((a, b) => Number(b.isMain) - Number(a.isMain) || a.username.localeCompare(b.username));
+}
+
+/** Whether an address can be chosen for an account: free across KIS, and no plus-address for a main account. */
+export async function checkAddress(
+  caller: Caller,
+  input: { email: string; forMain: boolean },
+): Promise<{ available: boolean; reason: 'invalid' | 'taken' | 'plus_main' | null }> {
+  await wizardOwner(caller);
+  const { email, emailLower } = normalizeEmail(input.email);
+  if (!EMAIL.test(email) || emailLower.endsWith('.invalid')) return { available: false, reason: 'invalid' };
+  if (input.forMain && isPlusAddress(email)) return { available: false, reason: 'plus_main' };
+  const taken = await User.exists({ emailLower });
+  return { available: !taken, reason: taken ? 'taken' : null };
+}
+
+/**
+ * Confirms the company's new addresses: each account gets its address (main account first, as the
+ * redirected mails go to it), its user name stops working, and a link to set its password is
+ * mailed (to the main account where its mails are redirected). Every account still on its user
+ * name must get an address; a duplicate or taken address refuses the whole step.
+ */
+export async function confirmWizard(
+  caller: Caller,
+  input: { accounts: ReadonlyArray<{ userId: string; email: string; redirectToMain: boolean }> },
+): Promise<WizardAccount[]> {
+  const owner = await wizardOwner(caller);
+  const logins = (await LegacyLogin.find({ companyKey: owner.companyKey, state: 'legacy' }).lean()) as LegacyLoginDoc[];
+  const byUser = new Map(input.accounts.map((a) => [a.userId, a] as const));
+  if (
+    logins.some((l) => !byUser.has(l.userId)) ||
+    input.accounts.some((a) => !logins.some((l) => l.userId === a.userId))
+  )
+    throw new Invalid('accounts_incomplete');
+  const seen = new Set<string>();
+  for (const login of logins) {
+    const chosen = byUser.get(login.userId);
+    if (!chosen) continue;
+    const { email, emailLower } = normalizeEmail(chosen.email);
+    if (!EMAIL.test(email) || emailLower.endsWith('.invalid')) throw new Invalid('email_invalid');
+    if (login.isMain && (isPlusAddress(email) || chosen.redirectToMain)) throw new Invalid('main_account_plus_address');
+    if (seen.has(emailLower)) throw new Conflict('email_duplicate');
+    seen.add(emailLower);
+  }
+  if (await User.exists({ emailLower: { $in: [...seen] } })) throw new Conflict('email_taken');
+
+  // The main account first: redirected mails of the others go to its new address.
+  const ordered = [...logins].sort((a, b) => Number(b.isMain) - Number(a.isMain));
+  const organization = await LegacyCompany.findById(owner.companyKey).lean();
+  for (const login of ordered) {
+    const chosen = byUser.get(login.userId);
+    if (!chosen) continue;
+    const { email, emailLower } = normalizeEmail(chosen.email);
+    try {
+      await User.updateOne(
+        { _id: login.userId, emailLower: placeholderEmail(login._id) },
+        {
+          $set: {
+            email,
+            emailLower,
+            emailVerifiedAt: new Date(),
+            redirectToMain: !login.isMain && chosen.redirectToMain,
+          },
+        },
+      );
+    } catch (err) {
+      // Taken between the check and now (another company's wizard): this one stays for later.
+      if ((err as { code?: number }).code === 11000) throw new Conflict('email_taken');
+      throw err;
+    }
+    await LegacyLogin.updateOne(
+      { _id: login._id, state: 'legacy' },
+      { $set: { state: 'invited', invitedAt: new Date() } },
+    );
+    // Live sessions show the new address at once.
+    await sessions.refreshUser(login.userId);
+    const issued = await verification.issue({
+      purpose: 'invite',
+      emailLower,
+      withCode: false,
+      ttlMs: INVITE_DAYS * 86_400_000,
+    });
+    if (issued) {
+      await mailAccount(login.userId, 'migration_invite', {
+        link: `${publicUrl()}/einladung#token=${encodeURIComponent(issued.linkToken)}`,
+        organization: organization?.name ?? '',
+        username: login.username,
+        days: INVITE_DAYS,
+      });
+    }
+    await audit.record({
+      action: 'migration.account_invited',
+      outcome: 'success',
+      actorId: caller.userId,
+      actorEmail: caller.email,
+      ip: caller.ip,
+      target: email,
+      details: { username: login.username, redirectToMain: !login.isMain && chosen.redirectToMain },
+    });
+  }
+  return wizardAccounts(caller);
+}
+
+/** An e-mail login of an account that was invited: its migration is finished. */
+export async function loggedInByEmail(userId: string): Promise<void> {
+  const done = await LegacyLogin.findOneAndUpdate(
+    { userId, state: 'invited' },
+    { $set: { state: 'migrated', migratedAt: new Date() } },
+  ).lean();
+  if (done)
+    await audit.record({
+      action: 'migration.account_finished',
+      outcome: 'success',
+      actorId: userId,
+      target: done.username,
+    });
 }
 
 // ─── Waves (operators) ───────────────────────────────────────────────────────────────────────────

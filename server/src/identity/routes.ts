@@ -171,6 +171,8 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
         previousCookie: sessionCookie(request, options.cookie),
       });
       setSessionCookie(reply, options.cookie, created.cookie, identitySlot(request));
+      // An account from an older product that logs in by address for the first time has switched.
+      await legacy.loggedInByEmail(created.session.user.id);
       return sessionInfo(created.session, created.csrfToken, options.warningSeconds);
     },
   );

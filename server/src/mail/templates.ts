@@ -26,6 +26,7 @@ export interface MailParams {
   invoice_refunded: { number: string; issuer: string; amount: string };
   /** The text carries `{{emails}}`, filled at delivery from the sealed request. */
   revocation_code: { code: string; minutes: number };
+  migration_invite: { link: string; organization: string; username: string; days: number };
   erasure_done: { when: string; requestedBy: string; reason: string; kept: string; link: string };
 }
 export type MailKind = keyof MailParams;
@@ -39,6 +40,10 @@ const signature = {
 };
 
 const de: Templates = {
+  migration_invite: (p) => ({
+    subject: `Ihr neuer Zugang zum Kundenportal (${p.organization})`,
+    text: `Guten Tag,\n\n${p.organization} stellt auf die Anmeldung per E-Mail-Adresse um. Ihr bisheriger Benutzername „${p.username}“ gilt ab jetzt nicht mehr; Sie melden sich künftig mit dieser E-Mail-Adresse an.\n\nLegen Sie hier Ihr neues Passwort fest:\n${p.link}\n\nDer Link gilt ${p.days} Tage und nur einmal. Ist er abgelaufen, nutzen Sie „Passwort vergessen“ auf der Anmeldeseite.${signature.de}`,
+  }),
   revocation_code: (p) => ({
     subject: `Widerruf bestätigen: ${p.code}`,
     text: `Guten Tag,\n\njemand – vermutlich Sie – möchte die Einwilligung zur Speicherung der Daten zu dieser Adresse widerrufen. Ihr Bestätigungscode:\n\n    ${p.code}\n\nDer Code gilt ${p.minutes} Minuten. Wenn Sie das nicht waren, ignorieren Sie diese Nachricht; es geschieht nichts.${signature.de}`,
@@ -114,6 +119,10 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  migration_invite: (p) => ({
+    subject: `Your new access to the customer portal (${p.organization})`,
+    text: `Hello,\n\n${p.organization} is switching to e-mail logins. Your previous user name “${p.username}” no longer works; from now on you sign in with this e-mail address.\n\nChoose your new password here:\n${p.link}\n\nThe link is valid for ${p.days} days and once only. If it has expired, use “Forgot password” on the sign-in page.${signature.en}`,
+  }),
   revocation_code: (p) => ({
     subject: `Confirm your revocation: ${p.code}`,
     text: `Hello,\n\nsomeone – probably you – wants to revoke consent to storing the data of this address. Your confirmation code:\n\n    ${p.code}\n\nThe code is valid for ${p.minutes} minutes. If this was not you, ignore this message; nothing happens.${signature.en}`,

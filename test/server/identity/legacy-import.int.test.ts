@@ -253,3 +253,86 @@ describe('legacy login and waves', () => {
     });
   });
 });
+
+describe('the main account’s wizard', () => {
+  async function anna(): Promise<ApiClient> {
+    const client = new ApiClient(server, nextIp());
+    const login = await client.post<{ csrfToken: string }>('/api/auth/legacy-login', {
+      username: 'a.chef',
+      password: 'altes Passwort 1',
+    });
+    expect(login.status).toBe(200);
+    client.csrfToken = login.body.csrfToken;
+    return client;
+  }
+
+  it('is only for the main account, and refuses missing, doubled and taken addresses', async () => {
+    const lars = new ApiClient(server, nextIp());
+    const login = await lars.post<{ csrfToken: string }>('/api/auth/legacy-login', {
+      username: 'a.lager',
+      password: 'Lager-2019',
+    });
+    lars.csrfToken = login.body.csrfToken;
+    expect((await lars.get('/api/legacy/wizard')).status).toBe(403);
+
+    const main = await anna();
+    const list = await main.get<{ items: Array<{ userId: string; username: string }> }>('/api/legacy/wizard');
+    const id = (u: string): string => list.body.items.find((a) => a.username === u)?.userId ?? '';
+    expect(list.body.items.map((a) => a.username)).toEqual(['a.chef', 'a.buero', 'a.lager']);
+    const wizard = (accounts: Array<{ userId: string; email: string; redirectToMain?: boolean }>) =>
+      main.post<{ error: { code: string } }>('/api/legacy/wizard', { accounts });
+
+    expect((await wizard([{ userId: id('a.chef'), email: 'anna@autohaus-alt.example' }])).body.error.code).toBe(
+      'accounts_incomplete',
+    );
+    const doubled = await wizard([
+      { userId: id('a.chef'), email: 'anna@autohaus-alt.example' },
+      { userId: id('a.lager'), email: 'lager@autohaus-alt.example' },
+      { userId: id('a.buero'), email: 'LAGER@autohaus-alt.example' },
+    ]);
+    expect([doubled.status, doubled.body.error.code]).toEqual([409, 'email_duplicate']);
+    const taken = await wizard([
+      { userId: id('a.chef'), email: 'admin@kis.test' },
+      { userId: id('a.lager'), email: 'lager@autohaus-alt.example' },
+      { userId: id('a.buero'), email: 'buero@autohaus-alt.example' },
+    ]);
+    expect([taken.status, taken.body.error.code]).toEqual([409, 'email_taken']);
+    expect((await main.get('/api/legacy/email-check?email=admin%40kis.test')).body).toEqual({
+      available: false,
+      reason: 'taken',
+    });
+    const plusMain = await wizard([
+      { userId: id('a.chef'), email: 'anna+chef@autohaus-alt.example' },
+      { userId: id('a.lager'), email: 'lager@autohaus-alt.example' },
+      { userId: id('a.buero'), email: 'buero@autohaus-alt.example' },
+    ]);
+    expect(plusMain.body.error.code).toBe('main_account_plus_address');
+    // Nothing changed: every account still signs in by user name.
+    expect(
+      (await main.get<{ items: Array<{ state: string }> }>('/api/legacy/wizard')).body.items.every(
+        (a) => a.state === 'legacy',
+      ),
+    ).toBe(true);
+
+    const done = await wizard([
+      { userId: id('a.chef'), email: 'anna@autohaus-alt.example' },
+      { userId: id('a.lager'), email: 'anna+lager@autohaus-alt.example', redirectToMain: true },
+      { userId: id('a.buero'), email: 'buero@autohaus-alt.example' },
+    ]);
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+  });
+
+  it('ends the user-name login with the guidance to use the e-mail address', async () => {
+    const refused = await new ApiClient(server, nextIp()).post<{ error: { code: string } }>('/api/auth/legacy-login', {
+      username: 'a.buero',
+      password: 'Buero!',
+    });
+    expect([refused.status, refused.body.error.code]).toEqual([409, 'legacy_migrated']);
+    // A wrong password still says nothing about the switch.
+    const wrong = await new ApiClient(server, nextIp()).post<{ error: { code: string } }>('/api/auth/legacy-login', {
+      username: 'a.buero',
+      password: 'falsch',
+    });
+    expect(wrong.body.error.code).toBe('invalid_credentials');
+  });
+});

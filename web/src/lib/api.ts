@@ -57,6 +57,33 @@ export async function api<T>(
 }
 
 /** Progress of an upload: bytes sent so far of the whole. */
+/** Sends a text body as it is (an import file), with the session's CSRF token; answers JSON. */
+export async function apiText<T>(path: string, body: string, contentType: string): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {
+        accept: 'application/json',
+        'content-type': contentType,
+        'x-kis-identity': String(identity),
+        ...(csrfToken ? { 'x-csrf-token': csrfToken } : {}),
+      },
+      body,
+    });
+  } catch {
+    throw new ApiFailure(0, 'network');
+  }
+  const text = await res.text();
+  const data = text ? (JSON.parse(text) as unknown) : null;
+  if (!res.ok) {
+    const error = (data as { error?: { code?: string } } | null) ?? {};
+    throw new ApiFailure(res.status, error.error?.code ?? 'unknown');
+  }
+  return data as T;
+}
+
 export type UploadProgress = (loaded: number, total: number) => void;
 
 /**
