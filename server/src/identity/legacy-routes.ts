@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { pageQuerySchema } from '@kis/protocol/api';
+import * as audit from '../audit/service.js';
 import { Forbidden } from '../errors.js';
 import { callerOf, requireSession, type CookiePolicy } from '../http/auth.js';
 import { importLegacy, parseLegacyFile } from './legacy-import.js';
@@ -90,7 +91,21 @@ export const legacyRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asy
         const text = typeof request.body === 'string' ? request.body : '';
         const parsed = parseLegacyFile(text, request.query.format);
         const lines = text.split(/\r?\n/).filter((l) => l.trim()).length;
-        return importLegacy(parsed, { dryRun: request.query.dryRun, lines });
+        const report = await importLegacy(parsed, { dryRun: request.query.dryRun, lines });
+        await audit.record({
+          action: report.written ? 'migration.imported' : 'migration.import_checked',
+          outcome: report.problems.length ? 'failure' : 'success',
+          actorId: caller.userId,
+          actorEmail: caller.email,
+          ip: caller.ip,
+          details: {
+            created: report.accounts.create,
+            updated: report.accounts.update,
+            unchanged: report.accounts.unchanged,
+            problems: report.problems.length,
+          },
+        });
+        return report;
       },
     );
   });

@@ -192,6 +192,8 @@ describe('legacy import', () => {
     expect(preview).toMatchObject({ written: false, accounts: { create: 2 } });
     const done = (await (await post(false)).json()) as { written: boolean };
     expect(done.written).toBe(true);
+    const log = await admin.get<{ items: Array<{ action: string }> }>('/api/admin/audit?action=migration.imported');
+    expect(log.body.items.length).toBeGreaterThan(0);
     const stranger = new ApiClient(server, nextIp());
     expect((await stranger.post('/api/admin/legacy/import?format=json&dryRun=true', [])).status).toBe(401);
   });
