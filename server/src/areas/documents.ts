@@ -230,10 +230,8 @@ export async function renameDocument(caller: Caller, docId: string, title: strin
   return view(updated, access, await ownerNames([updated]));
 }
 
-/** Deletes a document and its history (editors); whoever has it open is told. */
-export async function deleteDocument(caller: Caller, docId: string): Promise<void> {
-  const { doc, access } = await loadMeta(caller, docId);
-  if (access !== 'edit') throw new Forbidden('read_only');
+/** Unloads a document (its editors are told it is gone) and deletes it with its updates and versions. */
+async function removeDocument(docId: string): Promise<void> {
   const open = loaded.get(docId);
   if (open) {
     loaded.delete(docId);
@@ -242,9 +240,16 @@ export async function deleteDocument(caller: Caller, docId: string): Promise<voi
   }
   transport?.closed(docId, 'deleted');
   for (const docs of openBy.values()) docs.delete(docId);
-  await TextDocument.deleteOne({ _id: doc._id });
+  await TextDocument.deleteOne({ _id: docId });
   await DocumentUpdate.deleteMany({ docId });
   await DocumentVersion.deleteMany({ docId });
+}
+
+/** Deletes a document and its history (editors); whoever has it open is told. */
+export async function deleteDocument(caller: Caller, docId: string): Promise<void> {
+  const { doc, access } = await loadMeta(caller, docId);
+  if (access !== 'edit') throw new Forbidden('read_only');
+  await removeDocument(docId);
   await audit.record({
     action: 'document.deleted',
     outcome: 'success',
@@ -292,18 +297,7 @@ export async function erasePerson(person: {
       { _id: 1 },
     ).lean();
     for (const doc of own) {
-      const docId = String(doc._id);
-      const open = loaded.get(docId);
-      if (open) {
-        loaded.delete(docId);
-        open.actor.stop();
-        open.actor.getSnapshot().context.awareness.destroy();
-      }
-      transport?.closed(docId, 'deleted');
-      for (const docs of openBy.values()) docs.delete(docId);
-      await TextDocument.deleteOne({ _id: doc._id });
-      await DocumentUpdate.deleteMany({ docId });
-      await DocumentVersion.deleteMany({ docId });
+      await removeDocument(String(doc._id));
       deleted += 1;
     }
   }
