@@ -57,6 +57,23 @@ export async function api<T>(
 }
 
 /** Progress of an upload: bytes sent so far of the whole. */
+/**
+ * Signs out another identity of this browser without acting as it: asks for that identity's
+ * session (and CSRF token), then ends it. The identity this tab acts as stays as it is.
+ */
+export async function signOutIdentity(slot: number): Promise<void> {
+  const headers = { accept: 'application/json', 'x-kis-identity': String(slot) };
+  const session = await fetch('/api/auth/session', { credentials: 'same-origin', headers });
+  if (!session.ok) return;
+  const { csrfToken: token } = (await session.json()) as { csrfToken: string };
+  await fetch('/api/auth/logout', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { ...headers, 'content-type': 'application/json', 'x-csrf-token': token },
+    body: '{}',
+  });
+}
+
 /** Sends a text body as it is (an import file), with the session's CSRF token; answers JSON. */
 export async function apiText<T>(path: string, body: string, contentType: string): Promise<T> {
   let res: Response;

@@ -1,6 +1,6 @@
 import { getContext, setContext } from 'svelte';
 import type { Identities, SessionInfo } from '@kis/protocol/api';
-import { api, ApiFailure, setCsrfToken, setIdentity } from '$lib/api';
+import { api, signOutIdentity, ApiFailure, setCsrfToken, setIdentity } from '$lib/api';
 
 const CONTEXT_KEY = Symbol('auth');
 /** The identity this tab acts as; per tab, and not personal data (just a slot number). */
@@ -111,16 +111,9 @@ export class Auth {
    * on the server) and stays with the current one. Nothing else of the browser is touched.
    */
   async remove(slot: number): Promise<void> {
-    const current = this.slot;
-    if (slot === current) return this.logout();
-    this.useSlot(slot);
-    try {
-      await this.load();
-      if (this.session) await api('POST', '/api/auth/logout').catch(() => undefined);
-    } finally {
-      this.useSlot(current);
-      await this.load();
-    }
+    if (slot === this.slot) return this.logout();
+    await signOutIdentity(slot).catch(() => undefined);
+    await this.load();
   }
 
   /** "Stay signed in" after the idle warning. */
