@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import * as audit from '../../server/src/audit/service.js';
-import { importLegacy, parseLegacyFile } from '../../server/src/identity/legacy-import.js';
+import { importLegacyFile } from '../../server/src/identity/legacy-import.js';
 import { init as legacyInit } from '../../server/src/identity/legacy.js';
 import type { Command } from './commands.js';
 import { withDatabase } from './database.js';
@@ -34,17 +33,11 @@ export const legacyImport: Command = {
     return withDatabase(config, async () => {
       await legacyInit();
       const started = Date.now();
-      const report = await importLegacy(parseLegacyFile(text, format), {
-        dryRun: values['dry-run'] === true,
-        lines: text.split(/\r?\n/).filter((l) => l.trim()).length,
-      });
-      if (report.written)
-        await audit.record({
-          action: 'migration.imported',
-          outcome: 'success',
-          actorId: 'cli',
-          details: { created: report.accounts.create, updated: report.accounts.update },
-        });
+      const report = await importLegacyFile(
+        { role: 'admin', userId: 'cli' },
+        { text, format },
+        { dryRun: values['dry-run'] === true },
+      );
       if (values.json) process.stdout.write(`${JSON.stringify({ ...report, ms: Date.now() - started })}\n`);
       else {
         for (const p of report.problems) process.stdout.write(`line ${p.line}, ${p.field}: ${p.message} (${p.code})\n`);

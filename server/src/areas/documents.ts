@@ -3,7 +3,7 @@ import * as Y from 'yjs';
 import type { DocumentAccess, DocumentCreate, DocumentVersionView, DocumentView } from '@kis/protocol/api';
 import type { DocOpenValue, DocSyncValue } from '@kis/protocol/realtime';
 import * as audit from '../audit/service.js';
-import { isObjectId } from '../db/query.js';
+import { isObjectId, sameText } from '../db/query.js';
 import { Forbidden, Invalid, NotFound, RateLimited } from '../errors.js';
 import { hasRight } from '../identity/access.js';
 import type { Caller } from '../identity/service.js';
@@ -301,7 +301,7 @@ export async function erasePerson(person: {
       deleted += 1;
     }
   }
-  const address = new RegExp(`^${person.email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i');
+  const address = sameText(person.email);
   const renamed = await Promise.all([
     TextDocument.updateMany({ lastEditor: address }, { $set: { lastEditor: person.pseudonym } }),
     DocumentVersion.updateMany({ createdBy: address }, { $set: { createdBy: person.pseudonym } }),

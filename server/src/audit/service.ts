@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { containsText } from '../db/query.js';
+import { containsText, sameText } from '../db/query.js';
 import { Forbidden } from '../errors.js';
 import type { TableExport } from '../reports/service.js';
 import { AuditEntry, type AuditEntryDoc, type AuditOutcome } from './model.js';
@@ -164,7 +164,7 @@ export async function erasePerson(person: {
   requestId: string;
 }): Promise<{ erased: number; kept: number }> {
   const emails = person.emails.map((e) => e.toLowerCase());
-  const patterns = emails.map((e) => new RegExp(`^${e.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i'));
+  const patterns = emails.map(sameText);
   const filter = {
     $or: [
       ...(person.userId ? [{ actorId: person.userId }] : []),

@@ -3,7 +3,28 @@
  * cannot send a regular expression (and none can take the database down with backtracking).
  */
 export function containsText(text: string): RegExp {
-  return new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
+  return new RegExp(escapeRegex(text), 'i');
+}
+
+/** A case-insensitive exact match (an e-mail address in any case), escaped like {@link containsText}. */
+export function sameText(text: string): RegExp {
+  return new RegExp(`^${escapeRegex(text)}$`, 'i');
+}
+
+/** Text with every regular-expression character escaped. */
+export function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * True when a write failed only on duplicate keys (E11000), for one document or every document of a
+ * bulk write: what an idempotent retry expects when the first attempt got through.
+ */
+export function isDuplicateKeyError(err: unknown): boolean {
+  const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
+  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
+  if (list.length === 0) return (err as { code?: number }).code === 11000;
+  return list.every((e: { code?: number; err?: { code?: number } }) => (e.code ?? e.err?.code) === 11000);
 }
 
 /** True for the 24 lower-case hex digits of an ObjectId, as ids arrive from URLs. */

@@ -26,6 +26,7 @@ import {
 } from './model.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
 import { historyId } from './writer.js';
+import { isDuplicateKeyError, sameText } from '../db/query.js';
 
 export type { ProvisioningFile };
 export type DepotNotifierLike = DepotNotifier;
@@ -696,7 +697,7 @@ export async function releasePin(input: {
     return { digits: made.digits, state: made.pin.state };
   } catch (err) {
     // Two confirmations at once: the other made it; answer with its digits.
-    if ((err as { code?: number }).code === 11000) return releasePin(input);
+    if (isDuplicateKeyError(err)) return releasePin(input);
     throw err;
   }
 }
@@ -734,6 +735,13 @@ export async function releasedPin(pinId: string): Promise<{ digits: string; stat
   const pin = (await DepotPin.findOne({ _id: pinId }).lean()) as PinDoc | null;
   if (!pin) return undefined;
   return { digits: sealer().open(pin.sealedPin, pinContext(pin.depotId, pin._id)).toString(), state: pin.state };
+}
+
+/** The states of released PINs by id, in one query and without opening their digits (for lists). */
+export async function pinStates(pinIds: readonly string[]): Promise<Map<string, string>> {
+  if (!pinIds.length) return new Map();
+  const pins = await DepotPin.find({ _id: { $in: [...pinIds] } }, { state: 1 }).lean();
+  return new Map(pins.map((p) => [p._id, p.state] as const));
 }
 
 /**
@@ -834,7 +842,7 @@ export async function erasePerson(person: {
   email: string;
   pseudonym: string;
 }): Promise<{ grants: number; pins: number; history: number }> {
-  const address = new RegExp(`^${person.email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i');
+  const address = sameText(person.email);
   let grants = 0;
   let pins = 0;
   if (person.userId) {

@@ -1,3 +1,4 @@
+import { isDuplicateKeyError } from '../db/query.js';
 import { Types } from 'mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { DepotCommit } from './machine.js';
@@ -23,13 +24,6 @@ function chunks<T>(items: T[], size: number): T[][] {
 /** The stored id of a history entry: `<depot>:ev:<n>` for depot events (stored once), else time-ordered. */
 export function historyId(depotId: string, ev: number | undefined): string {
   return ev === undefined ? `${depotId}:${new Types.ObjectId().toHexString()}` : `${depotId}:ev:${ev}`;
-}
-
-function isDuplicateOnly(err: unknown): boolean {
-  const writeErrors = (err as { writeErrors?: unknown }).writeErrors;
-  const list = Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : [];
-  if (list.length === 0) return (err as { code?: number }).code === 11000;
-  return list.every((e: { code?: number; err?: { code?: number } }) => (e.code ?? e.err?.code) === 11000);
 }
 
 /**
@@ -196,7 +190,7 @@ async function writeBatch(commits: DepotCommit[], log: StateLog, durable: Map<st
     await byStringId<StringIdDoc>(DepotHistory)
       .insertMany(part, { ordered: false })
       .catch((err: unknown) => {
-        if (!isDuplicateOnly(err)) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
       });
   }
   await log.append([...states]);

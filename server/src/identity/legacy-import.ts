@@ -1,6 +1,9 @@
+import { isDuplicateKeyError } from '../db/query.js';
 import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';
 import mongoose from 'mongoose';
+import * as audit from '../audit/service.js';
+import { Forbidden } from '../errors.js';
 import { isRight } from './access.js';
 import { LegacyCompany, LegacyLogin, type LegacyLoginDoc } from './legacy-model.js';
 import { Organization } from './organization-model.js';
@@ -416,9 +419,7 @@ async function insertSkippingExisting(model: unknown, docs: unknown[]): Promise<
   try {
     await target.insertMany(docs, { ordered: false });
   } catch (err) {
-    const e = err as { code?: number; writeErrors?: Array<{ code?: number; err?: { code?: number } }> };
-    const codes = e.writeErrors?.map((w) => w.code ?? w.err?.code) ?? [e.code];
-    if (!codes.every((c) => c === 11000)) throw err;
+    if (!isDuplicateKeyError(err)) throw err;
   }
 }
 
@@ -437,4 +438,32 @@ function loginDoc(r: LegacyRecord, userId: string, now: Date): LegacyLoginDoc {
     state: 'legacy',
     importedAt: now,
   } as LegacyLoginDoc;
+}
+
+/**
+ * Imports (or, with `dryRun`, checks) a whole file for an operator or the command line: checks
+ * every line, writes only when there is no problem, and audits what it did.
+ */
+export async function importLegacyFile(
+  actor: { role: string; userId: string; email?: string | undefined; ip?: string | undefined },
+  file: { text: string; format: 'csv' | 'json' },
+  options: { dryRun: boolean },
+): Promise<ImportReport> {
+  if (actor.role !== 'admin') throw new Forbidden('admin_only');
+  const lines = file.text.split(/\r?\n/).filter((l) => l.trim()).length;
+  const report = await importLegacy(parseLegacyFile(file.text, file.format), { dryRun: options.dryRun, lines });
+  await audit.record({
+    action: report.written ? 'migration.imported' : 'migration.import_checked',
+    outcome: report.problems.length ? 'failure' : 'success',
+    actorId: actor.userId,
+    actorEmail: actor.email,
+    ip: actor.ip,
+    details: {
+      created: report.accounts.create,
+      updated: report.accounts.update,
+      unchanged: report.accounts.unchanged,
+      problems: report.problems.length,
+    },
+  });
+  return report;
 }

@@ -1,10 +1,8 @@
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { pageQuerySchema } from '@kis/protocol/api';
-import * as audit from '../audit/service.js';
-import { Forbidden } from '../errors.js';
 import { callerOf, requireSession, type CookiePolicy } from '../http/auth.js';
-import { importLegacy, parseLegacyFile } from './legacy-import.js';
+import { importLegacyFile } from './legacy-import.js';
 import * as legacy from './legacy.js';
 
 /** Largest import file: 10,000 accounts are about 2 MB. */
@@ -85,28 +83,12 @@ export const legacyRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asy
           }),
         },
       },
-      async (request) => {
-        const caller = callerOf(request);
-        if (caller.role !== 'admin') throw new Forbidden('admin_only');
-        const text = typeof request.body === 'string' ? request.body : '';
-        const parsed = parseLegacyFile(text, request.query.format);
-        const lines = text.split(/\r?\n/).filter((l) => l.trim()).length;
-        const report = await importLegacy(parsed, { dryRun: request.query.dryRun, lines });
-        await audit.record({
-          action: report.written ? 'migration.imported' : 'migration.import_checked',
-          outcome: report.problems.length ? 'failure' : 'success',
-          actorId: caller.userId,
-          actorEmail: caller.email,
-          ip: caller.ip,
-          details: {
-            created: report.accounts.create,
-            updated: report.accounts.update,
-            unchanged: report.accounts.unchanged,
-            problems: report.problems.length,
-          },
-        });
-        return report;
-      },
+      async (request) =>
+        importLegacyFile(
+          callerOf(request),
+          { text: typeof request.body === 'string' ? request.body : '', format: request.query.format },
+          { dryRun: request.query.dryRun },
+        ),
     );
   });
 

@@ -1,3 +1,4 @@
+import { containsText, isDuplicateKeyError } from '../db/query.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import * as audit from '../audit/service.js';
@@ -229,7 +230,7 @@ export async function confirmWizard(
       );
     } catch (err) {
       // Taken between the check and now (another company's wizard): this one stays for later.
-      if ((err as { code?: number }).code === 11000) throw new Conflict('email_taken');
+      if (isDuplicateKeyError(err)) throw new Conflict('email_taken');
       throw err;
     }
     await LegacyLogin.updateOne(
@@ -397,16 +398,7 @@ export async function listLegacyCompanies(
   query: { page: number; pageSize: number; q?: string | undefined },
 ): Promise<{ items: Array<{ key: string; name: string; waveId: string | null; accounts: number }>; total: number }> {
   adminOnly(caller);
-  const filter = query.q?.trim()
-    ? {
-        _id: {
-          $regex: query.q
-            .trim()
-            .toLowerCase()
-            .replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
-        },
-      }
-    : {};
+  const filter = query.q?.trim() ? { _id: containsText(query.q.trim()) } : {};
   const [docs, total] = await Promise.all([
     LegacyCompany.find(filter)
       .sort({ _id: 1 })

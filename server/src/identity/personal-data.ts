@@ -7,6 +7,7 @@ import { Throttle } from './throttle-model.js';
 import { User } from './user-model.js';
 import * as verification from './verification.js';
 import { Verification } from './verification-model.js';
+import { containsText } from '../db/query.js';
 
 /**
  * What identity holds of a person, for their data export and their erasure. What identity erases of a person: the account and everything hanging on it (sessions, codes,
@@ -55,8 +56,7 @@ export async function eraseAccount(
     await accountDeleted({ id, email: user.email });
   }
   const codes = (await Verification.deleteMany({ emailLower })).deletedCount;
-  const escaped = emailLower.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const throttles = (await Throttle.deleteMany({ key: new RegExp(escaped, 'i') })).deletedCount;
+  const throttles = (await Throttle.deleteMany({ key: containsText(emailLower) })).deletedCount;
   return { account: user ? 1 : 0, sessions: sessionCount, codes, throttles };
 }
 

@@ -3,6 +3,7 @@ import { Forbidden } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { OutboxMail } from './model.js';
 import { forwardedNote, render, type Language, type MailKind, type MailParams } from './templates.js';
+import { containsText, sameText } from '../db/query.js';
 
 export type { Language, MailKind, MailParams };
 
@@ -128,8 +129,7 @@ export async function listOutbox(
 
 /** The mails to an address, for the person's data export (deferred content stays out: PINs). */
 export async function mailsToForExport(email: string): Promise<unknown[]> {
-  const escaped = email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const docs = await OutboxMail.find({ to: new RegExp(`^${escaped}$`, 'i') })
+  const docs = await OutboxMail.find({ to: sameText(email) })
     .sort({ createdAt: -1 })
     .limit(10_000)
     .lean();
@@ -147,10 +147,8 @@ export async function mailsToForExport(email: string): Promise<unknown[]> {
  * registration, say): queued ones are then never sent.
  */
 export async function eraseAddress(email: string): Promise<number> {
-  const escaped = email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const exact = new RegExp(`^${escaped}$`, 'i');
-  const within = new RegExp(escaped, 'i');
-  const result = await OutboxMail.deleteMany({ $or: [{ to: exact }, { text: within }, { subject: within }] });
+  const within = containsText(email);
+  const result = await OutboxMail.deleteMany({ $or: [{ to: sameText(email) }, { text: within }, { subject: within }] });
   return result.deletedCount;
 }
 

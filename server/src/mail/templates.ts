@@ -27,7 +27,14 @@ export interface MailParams {
   /** The text carries `{{emails}}`, filled at delivery from the sealed request. */
   revocation_code: { code: string; minutes: number };
   migration_invite: { link: string; organization: string; username: string; days: number };
-  erasure_done: { when: string; requestedBy: string; reason: string; kept: string; link: string };
+  /** `requestedBy` empty: the person asked themselves. */
+  erasure_done: {
+    when: string;
+    requestedBy: string;
+    reason: 'admin' | 'revocation' | 'self';
+    kept: string;
+    link: string;
+  };
 }
 export type MailKind = keyof MailParams;
 
@@ -50,7 +57,7 @@ const de: Templates = {
   }),
   erasure_done: (p) => ({
     subject: 'Personenbezogene Daten gelöscht',
-    text: `Guten Tag,\n\ndie Daten folgender Adressen wurden am ${p.when} gelöscht:\n\n{{emails}}\n\nAnlass: ${p.reason}\nVeranlasst von: ${p.requestedBy}\n${p.kept ? `\nAufbewahrt, weil das Gesetz es verlangt: ${p.kept}\n` : ''}\nEinzelheiten im Portal:\n${p.link}${signature.de}`,
+    text: `Guten Tag,\n\ndie Daten folgender Adressen wurden am ${p.when} gelöscht:\n\n{{emails}}\n\nAnlass: ${{ admin: 'Löschung durch einen Administrator', revocation: 'Widerruf der Einwilligung', self: 'Konto selbst gelöscht' }[p.reason]}\nVeranlasst von: ${p.requestedBy || 'der Person selbst'}\n${p.kept ? `\nAufbewahrt, weil das Gesetz es verlangt: ${p.kept}\n` : ''}\nEinzelheiten im Portal:\n${p.link}${signature.de}`,
   }),
   invoice_issued: (p) => ({
     subject: `Rechnung ${p.number} von ${p.issuer}`,
@@ -129,7 +136,7 @@ const en: Templates = {
   }),
   erasure_done: (p) => ({
     subject: 'Personal data erased',
-    text: `Hello,\n\nthe data of these addresses was erased on ${p.when}:\n\n{{emails}}\n\nReason: ${p.reason}\nRequested by: ${p.requestedBy}\n${p.kept ? `\nKept because the law requires it: ${p.kept}\n` : ''}\nDetails in the portal:\n${p.link}${signature.en}`,
+    text: `Hello,\n\nthe data of these addresses was erased on ${p.when}:\n\n{{emails}}\n\nReason: ${{ admin: 'erased by an operator', revocation: 'consent revoked', self: 'account deleted by its owner' }[p.reason]}\nRequested by: ${p.requestedBy || 'the person themselves'}\n${p.kept ? `\nKept because the law requires it: ${p.kept}\n` : ''}\nDetails in the portal:\n${p.link}${signature.en}`,
   }),
   invoice_issued: (p) => ({
     subject: `Invoice ${p.number} from ${p.issuer}`,

@@ -6,7 +6,7 @@ import { totals } from './amounts.js';
 import { confirmCapture, confirmRefund, invoiceByToken } from './invoices.js';
 import { Invoice, type InvoiceDoc } from './model.js';
 import { centsOf, money, PayPalError, type PayPalCapture, type PayPalOrder, type WebhookHeaders } from './paypal.js';
-import { credentialsOf, ctx, webhookTarget } from './settings.js';
+import { credentialsOf, ctx, settingsOf, webhookTarget } from './settings.js';
 
 /**
  * The public side of payments: the payment page behind an invoice's link (no account), PayPal's
@@ -61,7 +61,8 @@ export async function payView(token: string, withPin = false): Promise<PayView> 
         ? { depotName: doc.depotName, location: doc.depotLocation ?? '', comp: doc.comp }
         : null,
     pin,
-    payable: doc.state === 'open' && (await credentialsOf(doc.organizationId)) !== undefined,
+    // Whether PayPal is set up, without opening the secret.
+    payable: doc.state === 'open' && (await settingsOf(doc.organizationId)).paypal !== null,
   };
 }
 

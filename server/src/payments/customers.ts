@@ -1,6 +1,6 @@
 import type { CustomerInput, CustomerView } from '@kis/protocol/api';
 import * as audit from '../audit/service.js';
-import { isObjectId } from '../db/query.js';
+import { containsText, isObjectId } from '../db/query.js';
 import { NotFound } from '../errors.js';
 import type { Caller } from '../identity/service.js';
 import { Customer, type CustomerDoc } from './model.js';
@@ -19,10 +19,6 @@ function view(doc: CustomerDoc): CustomerView {
     city: doc.city ?? '',
     createdAt: doc.createdAt.toISOString(),
   };
-}
-
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function record(caller: Caller, action: string, target: string): Promise<void> {
@@ -51,7 +47,7 @@ export async function listCustomers(
   const org = billingOrganization(caller, query.organizationId);
   const filter: Record<string, unknown> = { organizationId: org };
   if (query.q?.trim()) {
-    const q = new RegExp(escapeRegex(query.q.trim()), 'i');
+    const q = containsText(query.q.trim());
     filter.$or = [{ name: q }, { email: q }, { reference: q }];
   }
   const [docs, total] = await Promise.all([

@@ -1,5 +1,6 @@
 import * as depots from '../depots/service.js';
 import { Customer, Invoice, type InvoiceDoc } from './model.js';
+import { sameText } from '../db/query.js';
 
 /**
  * What payments erase of a person (by the address they were billed at). Invoices that were issued
@@ -7,14 +8,10 @@ import { Customer, Invoice, type InvoiceDoc } from './model.js';
  * customer's name and address; their e-mail, phone and reference go, and the payment link dies.
  */
 
-function addressPattern(email: string): RegExp {
-  return new RegExp(`^${email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'i');
-}
-
 /** Until when the person still has an open invoice (its due date) or a valid PIN from a payment. */
 export async function activeUntil(email: string): Promise<Date | undefined> {
   const invoices = (await Invoice.find({
-    'customer.email': addressPattern(email),
+    'customer.email': sameText(email),
     state: { $in: ['open', 'paid'] },
   }).lean()) as InvoiceDoc[];
   let until: Date | undefined;
@@ -36,7 +33,7 @@ export async function erasePerson(
   email: string,
   pseudonym: string,
 ): Promise<{ customers: number; drafts: number; cancelled: number; kept: number }> {
-  const address = addressPattern(email);
+  const address = sameText(email);
   const drafts = (await Invoice.deleteMany({ 'customer.email': address, state: 'draft' })).deletedCount;
   const cancelled = (
     await Invoice.updateMany(
@@ -61,7 +58,7 @@ export async function erasePerson(
 
 /** What payments hold about a person (customer records and invoices to their address), for their data export. */
 export async function personalDataForExport(email: string): Promise<Record<string, unknown>> {
-  const address = addressPattern(email);
+  const address = sameText(email);
   const [customers, invoices] = await Promise.all([
     Customer.find({ email: address }).lean(),
     Invoice.find({ 'customer.email': address, state: { $ne: 'draft' } }, { sealedPayToken: 0, payTokenHash: 0 }).lean(),

@@ -4,6 +4,7 @@ import type { Caller } from '../identity/service.js';
 import * as reports from '../reports/service.js';
 import { Invoice, Payment, type InvoiceDoc, type PaymentDoc } from './model.js';
 import { billingOrganization } from './settings.js';
+import { containsText } from '../db/query.js';
 
 /** Rows read from the database per round trip while an export streams. */
 const BATCH = 1000;
@@ -52,10 +53,6 @@ async function* stream<D, R>(
   }
 }
 
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** An organization's invoices as a table export, with the list's filters (drafts left out unless asked). */
 export async function invoicesForExport(
   caller: Caller,
@@ -66,7 +63,7 @@ export async function invoicesForExport(
   const shown: Array<string | reports.Bilingual> = [];
   if (filters.state) shown.push(STATES[filters.state]);
   if (filters.q?.trim()) {
-    const q = new RegExp(escapeRegex(filters.q.trim()), 'i');
+    const q = containsText(filters.q.trim());
     query.$or = [{ number: q }, { 'customer.name': q }, { 'customer.reference': q }, { 'customer.email': q }];
     shown.push(`„${filters.q.trim()}“`);
   }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { InvoiceInput, InvoiceState, InvoiceView, Issuer } from '@kis/protocol/api';
 import * as audit from '../audit/service.js';
-import { isObjectId } from '../db/query.js';
+import { containsText, isDuplicateKeyError, isObjectId } from '../db/query.js';
 import * as depots from '../depots/service.js';
 import { Conflict, Invalid, NotFound, Unavailable } from '../errors.js';
 import type { Caller } from '../identity/service.js';
@@ -65,9 +65,10 @@ function pickupText(doc: Pick<InvoiceDoc, 'depotName' | 'depotLocation' | 'comp'
 }
 
 /** An invoice as its owner sees it. */
-export async function viewOf(doc: InvoiceDoc): Promise<InvoiceView> {
+export async function viewOf(doc: InvoiceDoc, pinStates?: Map<string, string>): Promise<InvoiceView> {
   const sum = totals(doc.items);
-  const pin = doc.pinId ? await depots.releasedPin(doc.pinId) : undefined;
+  const states = pinStates ?? (doc.pinId ? await depots.pinStates([doc.pinId]) : undefined);
+  const pinState = doc.pinId ? states?.get(doc.pinId) : undefined;
   const customer = doc.customer as InvoiceView['customer'];
   return {
     id: String(doc._id),
@@ -100,7 +101,7 @@ export async function viewOf(doc: InvoiceDoc): Promise<InvoiceView> {
             pinId: doc.pinId,
             validFrom: doc.pinValidFrom.toISOString(),
             validUntil: doc.pinValidUntil.toISOString(),
-            state: pin?.state ?? 'revoked',
+            state: pinState ?? 'revoked',
           }
         : null,
     paidAt: doc.paidAt?.toISOString() ?? null,
@@ -134,10 +135,6 @@ async function loadInvoice(caller: Caller, id: string): Promise<InvoiceDoc> {
   return doc;
 }
 
-function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
-
 /** One page of an organization's invoices, newest first; by state, or searched by number and customer. */
 export async function listInvoices(
   caller: Caller,
@@ -153,7 +150,7 @@ export async function listInvoices(
   const filter: Record<string, unknown> = { organizationId: org };
   if (query.state) filter.state = query.state;
   if (query.q?.trim()) {
-    const q = new RegExp(escapeRegex(query.q.trim()), 'i');
+    const q = containsText(query.q.trim());
     filter.$or = [{ number: q }, { 'customer.name': q }, { 'customer.reference': q }, { 'customer.email': q }];
   }
   const [docs, total] = await Promise.all([
@@ -164,7 +161,9 @@ export async function listInvoices(
       .lean(),
     Invoice.countDocuments(filter),
   ]);
-  return { items: await Promise.all((docs as InvoiceDoc[]).map(viewOf)), total };
+  // The PINs' states of the whole page in one query.
+  const pinStates = await depots.pinStates((docs as InvoiceDoc[]).flatMap((d) => (d.pinId ? [d.pinId] : [])));
+  return { items: await Promise.all((docs as InvoiceDoc[]).map((d) => viewOf(d, pinStates))), total };
 }
 
 export async function getInvoice(caller: Caller, id: string): Promise<InvoiceView> {
@@ -297,7 +296,7 @@ async function claimNumber(org: string, invoiceId: string): Promise<number> {
         await InvoiceNumber.create({ _id: `${org}:${seq}`, organizationId: org, seq, invoiceId, at: new Date() });
         return seq;
       } catch (err) {
-        if ((err as { code?: number }).code !== 11000) throw err;
+        if (!isDuplicateKeyError(err)) throw err;
         // Another server claimed a number for this very invoice: that one it is.
         const theirs = await InvoiceNumber.findOne({ invoiceId }).lean();
         if (theirs) return theirs.seq;
@@ -484,7 +483,7 @@ async function bookCapture(invoiceId: string, capture: CaptureReport): Promise<I
     source: capture.source,
     at: new Date(),
   }).catch((err: unknown) => {
-    if ((err as { code?: number }).code !== 11000) throw err;
+    if (!isDuplicateKeyError(err)) throw err;
   });
   const paid = (await Invoice.findOneAndUpdate(
     { _id: known._id, state: 'open' },
@@ -706,7 +705,7 @@ async function bookRefund(
       source: refund.source,
       at: new Date(),
     }).catch((err: unknown) => {
-      if ((err as { code?: number }).code !== 11000) throw err;
+      if (!isDuplicateKeyError(err)) throw err;
     });
   if (Math.abs(refund.amountCents) < known.grossCents) {
     // Part of the money back (a goodwill refund in PayPal's dashboard): the invoice stays paid.

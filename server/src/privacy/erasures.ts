@@ -49,11 +49,6 @@ export interface ErasureView {
   kept: string;
 }
 
-const REASONS: Record<ErasureReason, string> = {
-  admin: 'Löschung durch einen Administrator / erased by an operator',
-  revocation: 'Widerruf der Einwilligung / consent revoked',
-  self: 'Konto selbst gelöscht / account deleted by its owner',
-};
 /** Days the sealed address stays with a done request (the operators' notice reads it). */
 const SEALED_DAYS = 30;
 
@@ -127,6 +122,7 @@ async function activeTransfers(email: string): Promise<{ until: Date | undefined
 async function createRequest(
   email: string,
   reason: ErasureReason,
+  /** `label`: an operator's address; empty when the person asked themselves (the page and mail say so). */
   requestedBy: { id?: string | undefined; label: string },
 ): Promise<ErasureDoc> {
   const address = email.trim().toLowerCase();
@@ -178,7 +174,7 @@ export async function requestErasure(caller: Caller, emails: readonly string[]):
 export async function requestOwnErasure(caller: Caller, reason: 'self' | 'revocation'): Promise<ErasureView> {
   const doc = await createRequest(caller.email, reason, {
     id: caller.userId,
-    label: 'die Person selbst / the person themselves',
+    label: '',
   });
   await identityErasure.suspendForErasure(caller.userId);
   await runDue();
@@ -214,7 +210,7 @@ export async function confirmRevocation(email: string, code: string): Promise<vo
 export async function requestRevocation(email: string): Promise<void> {
   const account = await identityErasure.accountOf(email);
   await createRequest(email, 'revocation', {
-    label: 'die Person selbst (Widerrufsformular) / the person (revocation form)',
+    label: '',
   });
   if (account) await identityErasure.suspendForErasure(account.id);
   wake();
@@ -310,7 +306,7 @@ export async function runDue(now: Date = new Date()): Promise<number> {
         {
           when: formatWhen(completedAt, 'de', cfg().timeZone),
           requestedBy: doc.requestedBy,
-          reason: REASONS[doc.reason as ErasureReason],
+          reason: doc.reason as ErasureReason,
           kept,
           link: `${cfg().publicUrl}/admin/datenschutz`,
         },

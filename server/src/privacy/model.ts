@@ -16,8 +16,8 @@ const erasureSchema = new Schema(
     sealedEmail: { type: String },
     reason: { type: String, enum: ERASURE_REASONS, required: true },
     requestedById: { type: String },
-    /** Who asked, as the notice names them: an operator's address, or "the person themselves". */
-    requestedBy: { type: String, required: true },
+    /** Who asked: an operator's address; empty when the person asked themselves. */
+    requestedBy: { type: String, default: '' },
     state: { type: String, enum: ['waiting', 'done'], required: true },
     /** The request completes at the first run of the job after this (active transfers end). */
     notBefore: { type: Date, required: true },

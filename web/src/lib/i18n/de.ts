@@ -732,6 +732,7 @@ export const de = {
     footerLink: 'Einwilligung widerrufen',
   },
   erasures: {
+    byThePerson: 'der Person selbst',
     title: 'Datenschutz: Löschungen',
     intro:
       'Löschen Sie die Daten von Personen anhand ihrer Adresse. Solange für eine Person noch etwas unterwegs ist (Dateien, offene Rechnungen, gültige PINs), wartet die Löschung; danach erhalten alle Administratoren eine Nachricht.',

@@ -714,6 +714,7 @@ export const en: Messages = {
     footerLink: 'Revoke consent',
   },
   erasures: {
+    byThePerson: 'the person themselves',
     title: 'Privacy: erasures',
     intro:
       'Erase people’s data by their address. While something is under way for a person (files, open invoices, valid PINs), the erasure waits; afterwards every operator gets a message.',
