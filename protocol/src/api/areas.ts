@@ -67,6 +67,8 @@ export const fileNameSchema = z
   .string()
   .min(1)
   .max(255)
+  // max(255) counts UTF-16 units; the limit is on UTF-8 bytes (what file systems and the service count).
+  .refine((n) => new TextEncoder().encode(n).length <= 255, 'at most 255 bytes')
   .refine((n) => !hasUnsafeFileNameChars(n), 'no path separators or control characters')
   .refine((n) => n.trim() !== '.' && n.trim() !== '..' && n.trim() !== '', 'not a file name');
 

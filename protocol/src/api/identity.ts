@@ -203,7 +203,8 @@ export const memberSchema = publicUserSchema.extend({
 });
 export type Member = z.infer<typeof memberSchema>;
 
-export const organizationCreateSchema = z.object({ name: z.string().min(1).max(200), mainEmail: email });
+/** The name is trimmed first, as the service stores it: a blank name is refused, not stored empty. */
+export const organizationCreateSchema = z.object({ name: z.string().trim().min(1).max(200), mainEmail: email });
 export const organizationListSchema = z.object({ items: z.array(organizationSchema), total: z.number() });
 export const organizationDetailSchema = z.object({ organization: organizationSchema, members: z.array(memberSchema) });
 export const domainConfirmSchema = z.object({ domain: z.string().min(3).max(253) });
