@@ -22,6 +22,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { registerErrorHandlers } from './errors.js';
+import { lingerOnClose } from './lingering-close.js';
 import { contentSecurityPolicy, inlineScriptHashes } from './security.js';
 import { readIndexHtml, registerSpa } from './spa.js';
 import { systemRoutes, type SystemRouteOptions } from './system-routes.js';
@@ -107,6 +108,12 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<KisHttpApp>
   app.addHook('onSend', async (request, reply) => {
     if (request.url.startsWith('/api/') && !request.url.startsWith('/api/docs'))
       reply.header('cache-control', 'no-store');
+    // Answered before the body arrived (refused upload, body over the limit): close, but so that
+    // the client still reads the answer instead of a reset.
+    if (!request.raw.complete) {
+      reply.header('connection', 'close');
+      lingerOnClose(request.raw.socket);
+    }
   });
 
   await app.register(cookie);
