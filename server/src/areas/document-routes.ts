@@ -25,7 +25,7 @@ const tags = ['documents'];
 
 /** Area 3: the list of texts and their titles. The content itself travels over Socket.IO (doc:*). */
 export const documentRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
 
   app.get(
     '/api/documents',

@@ -61,7 +61,7 @@ function uploadOf(request: FastifyRequest, name: string): files.UploadInput {
 const uploadRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
   app.addHook('onSend', async (_request, reply) => {
     if (reply.statusCode >= 400) reply.header('connection', 'close');
   });
@@ -98,7 +98,7 @@ const uploadRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app
 /** Areas 1, 2 and 4: information for a person or a company domain, and the file exchange. */
 export const areaRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
   await app.register(uploadRoutes, options);
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
 
   app.get(
     '/api/areas/summary',

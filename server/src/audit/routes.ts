@@ -7,7 +7,7 @@ import * as audit from './service.js';
 
 /** The admin's audit log page: /api/admin/audit. */
 export const auditRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
   app.get(
     '/api/admin/audit',
     {

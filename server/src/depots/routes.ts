@@ -44,7 +44,7 @@ const tags = ['depots'];
 
 /** Key depots: registry, live views, history, commands, PINs, grants. Rights are checked in the service. */
 export const depotRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
 
   app.get(
     '/api/depots',

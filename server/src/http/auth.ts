@@ -63,8 +63,10 @@ export function clientIp(request: FastifyRequest): string {
 }
 
 /**
- * A preHandler that admits only requests with a live session bound to this client, and a CSRF
- * token on anything but GET/HEAD/OPTIONS.
+ * An onRequest hook that admits only requests with a live session bound to this client, and a CSRF
+ * token on anything but GET/HEAD/OPTIONS. It runs before the body is read or validated: a caller
+ * without a session gets 401 whatever it sends, learns nothing about the input a route expects,
+ * and costs no body parsing.
  */
 export function requireSession(policy: CookiePolicy) {
   return async (request: FastifyRequest): Promise<void> => {

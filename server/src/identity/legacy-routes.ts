@@ -10,7 +10,7 @@ const IMPORT_MAX_BYTES = 20 * 1024 * 1024;
 
 /** The legacy status of the signed-in account, imports and migration waves (operators). */
 export const legacyRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
   const tags = ['migration'];
 
   app.get(

@@ -30,7 +30,7 @@ const idParams = z.object({ id: z.string().max(40) });
 
 /** Organizations (operators) and sub-accounts (main accounts): rights are checked in the services. */
 export const organizationRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
 
   app.get(
     '/api/admin/organizations',

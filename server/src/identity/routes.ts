@@ -215,7 +215,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
         summary: 'The current session and its CSRF token',
         response: { 200: sessionInfoSchema, ...errors },
       },
-      preHandler: guard,
+      onRequest: guard,
     },
     currentSession,
   );
@@ -228,7 +228,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
         summary: 'Stay signed in (after the idle warning)',
         response: { 200: sessionInfoSchema, ...errors },
       },
-      preHandler: guard,
+      onRequest: guard,
     },
     currentSession,
   );
@@ -268,7 +268,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
     '/api/auth/logout',
     {
       schema: { tags: ['auth'], summary: 'End the session on the server', response: { 200: okSchema, ...errors } },
-      preHandler: guard,
+      onRequest: guard,
     },
     async (request, reply) => {
       await identity.logout(callerOf(request));
@@ -309,7 +309,7 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
 
 /** The caller's own account: /api/account. */
 export const accountRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
 
   app.get(
     '/api/account',
@@ -414,7 +414,7 @@ export const accountRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async 
 
 /** User administration: /api/admin/users. Rights are checked in the service. */
 export const adminUserRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
 
   app.get(
     '/api/admin/users',

@@ -5,7 +5,7 @@ import * as mail from './service.js';
 
 /** The admin's outbox page: /api/admin/outbox. */
 export const outboxRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
   app.get(
     '/api/admin/outbox',
     {

@@ -47,7 +47,7 @@ const langQuery = z.object({ lang: z.enum(['de', 'en']).default('de') });
 
 /** Owner side: settings, customers and invoices, behind a session with the right `manage_invoices`. */
 export const paymentRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
   const tags = ['payments'];
 
   app.get(

@@ -20,7 +20,7 @@ const errors = { 400: apiErrorSchema, 401: apiErrorSchema, 403: apiErrorSchema, 
 
 /** Erasure requests (operators) and a person's own deletion or revocation. */
 export const privacyRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = async (app, options) => {
-  app.addHook('preHandler', requireSession(options.cookie));
+  app.addHook('onRequest', requireSession(options.cookie));
   const tags = ['privacy'];
 
   app.get(
