@@ -8,6 +8,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MongoClient } from 'mongodb';
+import { formatDepotId } from '@kis/protocol/telegram';
+import { loadMasterKey } from '../../server/src/crypto/master-key.js';
+import { createSecretBox } from '../../server/src/crypto/secret-box.js';
+import { connectDatabase, disconnectDatabase } from '../../server/src/db/connection.js';
+import { Depot } from '../../server/src/depots/model.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BENCH_PASSWORD = 'Ein langes Passwort für Benchmarks 7';
@@ -120,4 +126,80 @@ export async function adminSession(server: RunningServer): Promise<{ cookie: str
 /** The admin's session cookie. */
 export async function adminCookie(server: RunningServer): Promise<string> {
   return (await adminSession(server)).cookie;
+}
+
+/** A depot of a benchmark fixture: its id, key and the sender's counters. */
+export interface BenchDepot {
+  id: bigint;
+  depotId: string;
+  key: Buffer;
+  epoch: number;
+  seq: number;
+}
+
+/**
+ * Writes `count` depots straight into the collection (registering them one by one through the
+ * service, with an audit entry each, would take longer than most benchmarks), their keys sealed
+ * with the master key of `dataDir` as the server seals them.
+ */
+export async function insertBenchDepots(
+  uri: string,
+  dataDir: string,
+  count: number,
+  compartments: number,
+  heartbeatSeconds = 60,
+): Promise<BenchDepot[]> {
+  const box = createSecretBox(await loadMasterKey({ dataDir, KIS_MASTER_KEY: undefined }));
+  await connectDatabase(uri);
+  const depots: BenchDepot[] = [];
+  try {
+    for (let start = 0; start < count; start += 1000) {
+      const docs = [];
+      for (let i = start; i < Math.min(count, start + 1000); i++) {
+        const key = randomBytes(32);
+        const id = randomBytes(8).readBigUInt64BE();
+        const depotId = formatDepotId(id);
+        depots.push({ id, depotId, key, epoch: 1, seq: 0 });
+        docs.push({
+          _id: depotId,
+          depotId,
+          name: `Bench ${i}`,
+          compartments,
+          heartbeatSeconds,
+          keys: [{ keyId: 1, sealed: box.seal(key, `depot:${depotId}:key:1`), createdAt: new Date() }],
+          currentKeyId: 1,
+          createdAt: new Date(),
+        });
+      }
+      await Depot.insertMany(docs);
+    }
+  } finally {
+    await disconnectDatabase();
+  }
+  return depots;
+}
+
+/**
+ * How often each depot event is stored in the database: `<depotId>` → ev → count. Read straight
+ * from the collection so that nothing the API does (paging, merging) can hide a double.
+ */
+export async function storedEvents(mongoUri: string): Promise<Map<string, Map<number, number>>> {
+  const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 10_000 });
+  try {
+    await client.connect();
+    const rows = client
+      .db()
+      .collection<{ depotId: string; ev?: number }>('depot_history')
+      .find({ source: 'depot' }, { projection: { depotId: 1, ev: 1 } });
+    const stored = new Map<string, Map<number, number>>();
+    for await (const row of rows) {
+      if (row.ev === undefined) continue;
+      const perDepot = stored.get(row.depotId) ?? new Map<number, number>();
+      perDepot.set(row.ev, (perDepot.get(row.ev) ?? 0) + 1);
+      stored.set(row.depotId, perDepot);
+    }
+    return stored;
+  } finally {
+    await client.close();
+  }
 }

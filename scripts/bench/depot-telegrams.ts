@@ -17,21 +17,8 @@ import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import { Direction, formatDepotId, sealTelegram, type TelegramTypeName } from '@kis/protocol/telegram';
 import type { ClientToServerEvents, ServerToClientEvents, DepotLiveView } from '@kis/protocol/realtime';
-import { loadMasterKey } from '../../server/src/crypto/master-key.js';
-import { createSecretBox } from '../../server/src/crypto/secret-box.js';
-import { connectDatabase, disconnectDatabase } from '../../server/src/db/connection.js';
 import { provisionDatabase } from '../../server/src/db/provision.js';
-// A fixture of 10,000 depots is written straight into the collection: registering them one by one
-// through the service (with an audit entry each) would take longer than the benchmark itself.
-import { Depot } from '../../server/src/depots/model.js';
-import { adminSession, log, startServer, stats, stopServer } from './common.js';
-
-interface BenchDepot {
-  id: bigint;
-  key: Buffer;
-  epoch: number;
-  seq: number;
-}
+import { adminSession, insertBenchDepots, log, startServer, stats, stopServer, type BenchDepot } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -204,30 +191,7 @@ async function main(): Promise<void> {
   const uri = `${mongoBase}kis_bench_${randomBytes(4).toString('hex')}`;
   try {
     log(`registering ${DEPOTS} depots …`);
-    const box = createSecretBox(await loadMasterKey({ dataDir, KIS_MASTER_KEY: undefined }));
-    await connectDatabase(uri);
-    const depots: BenchDepot[] = [];
-    for (let start = 0; start < DEPOTS; start += 1000) {
-      const docs = [];
-      for (let i = start; i < Math.min(DEPOTS, start + 1000); i++) {
-        const key = randomBytes(32);
-        const id = randomBytes(8).readBigUInt64BE();
-        const depotId = formatDepotId(id);
-        depots.push({ id, key, epoch: 1, seq: 0 });
-        docs.push({
-          _id: depotId,
-          depotId,
-          name: `Bench ${i}`,
-          compartments: 2,
-          heartbeatSeconds: 60,
-          keys: [{ keyId: 1, sealed: box.seal(key, `depot:${depotId}:key:1`), createdAt: new Date() }],
-          currentKeyId: 1,
-          createdAt: new Date(),
-        });
-      }
-      await Depot.insertMany(docs);
-    }
-    await disconnectDatabase();
+    const depots = await insertBenchDepots(uri, dataDir, DEPOTS, 2);
 
     log('bare dgram echo (the ceiling) …');
     const echo = await startEcho();

@@ -6,7 +6,8 @@
  *   npm run bench                # a few minutes: smaller workloads, several runs where they help
  *   npm run bench -- --full      # the long version (the issues' sizes: 1 GiB files, 1,000,000 rows, …)
  *   npm run bench -- --only files,legacy
- *   npm run bench -- --from run.json  # rewrite BENCHMARKS.md from a run's printed JSON
+ *   npm run bench -- --json > run.json   # print the run as JSON instead of the table
+ *   npm run bench -- --from run.json     # rewrite BENCHMARKS.md from such a run
  *
  * Talks to 127.0.0.1 only. Run it on a quiet machine: other work shares the cores and moves the figures.
  */
@@ -25,8 +26,11 @@ interface Bench {
   quick: string[];
   full: string[];
   gc?: boolean;
-  /** The figures worth a row: a label, the path to KIS's value, and the path to the in-run reference. */
-  figures: Array<{ label: string; value: string; reference?: string; unit: string }>;
+  /**
+   * The figures worth a row: a label, the path to KIS's value, the path to the in-run reference,
+   * and how the samples spread (`{path}` placeholders, e.g. 'p90 {kis.rttMs.p90} · p99 {kis.rttMs.p99}').
+   */
+  figures: Array<{ label: string; value: string; reference?: string; unit: string; spread?: string }>;
 }
 
 const BENCHES: Bench[] = [
@@ -37,9 +41,19 @@ const BENCHES: Bench[] = [
     quick: [],
     full: [],
     figures: [
-      { label: 'session check, median', value: 'sessionCheck.medianUs', unit: 'µs' },
+      {
+        label: 'session check, median',
+        value: 'sessionCheck.medianUs',
+        unit: 'µs',
+        spread: 'p90 {sessionCheck.p90Us} · p99 {sessionCheck.p99Us}',
+      },
       { label: 'session check, p99', value: 'sessionCheck.p99Us', unit: 'µs' },
-      { label: 'authenticated HTTP request, median', value: 'httpAccount.medianUs', unit: 'µs' },
+      {
+        label: 'authenticated HTTP request, median',
+        value: 'httpAccount.medianUs',
+        unit: 'µs',
+        spread: 'p90 {httpAccount.p90Us}',
+      },
       {
         label: 'logins/s (highest level)',
         value: 'login.levels.-1.loginsPerSecond',
@@ -69,9 +83,20 @@ const BENCHES: Bench[] = [
     full: ['--depots', '10000', '--telegrams', '5000'],
     figures: [
       { label: 'telegrams/s', value: 'kis.perSecond', reference: 'ceiling.perSecond', unit: '/s' },
-      { label: 'round trip to ACK, median', value: 'kis.rttMs.median', reference: 'ceiling.rttMs.median', unit: 'ms' },
+      {
+        label: 'round trip to ACK, median',
+        value: 'kis.rttMs.median',
+        reference: 'ceiling.rttMs.median',
+        unit: 'ms',
+        spread: 'p90 {kis.rttMs.p90} · p99 {kis.rttMs.p99}',
+      },
       { label: 'round trip to ACK, p99', value: 'kis.rttMs.p99', reference: 'ceiling.rttMs.p99', unit: 'ms' },
-      { label: 'telegram to browser, median', value: 'telegramToBrowserMs.median', unit: 'ms' },
+      {
+        label: 'telegram to browser, median',
+        value: 'telegramToBrowserMs.median',
+        unit: 'ms',
+        spread: 'p90 {telegramToBrowserMs.p90} · p99 {telegramToBrowserMs.p99}',
+      },
       { label: 'telegram to browser, p99', value: 'telegramToBrowserMs.p99', unit: 'ms' },
     ],
   },
@@ -108,6 +133,7 @@ const BENCHES: Bench[] = [
         value: 'kis.propagationMs.median',
         reference: 'hocuspocus.propagationMs.median',
         unit: 'ms',
+        spread: 'p90 {kis.propagationMs.p90} · max {kis.propagationMs.max}',
       },
       {
         label: 'propagation, p99',
@@ -147,6 +173,47 @@ const BENCHES: Bench[] = [
       { label: 'import', value: 'import.ms', reference: 'reference.ms', unit: 'ms' },
       { label: 'repeat (no change)', value: 'repeat.ms', unit: 'ms' },
       { label: 'peak RSS, import', value: 'import.peakRssMb', unit: 'MB' },
+    ],
+  },
+  {
+    name: 'load',
+    script: 'load.ts',
+    method:
+      'a depot fleet (a heartbeat each per minute, key movements on top, repeats until acknowledged) and dashboard tabs watching it, for minutes: latency, books, memory',
+    quick: ['--depots', '1000', '--tabs', '100', '--minutes', '1'],
+    full: ['--depots', '10000', '--tabs', '1000', '--minutes', '10'],
+    figures: [
+      { label: 'depots / tabs / minutes', value: 'depots', reference: 'tabs', unit: 'minutes: {minutes}' },
+      {
+        label: 'telegram to browser, median',
+        value: 'telegramToBrowserMs.median',
+        unit: 'ms',
+        spread: 'p90 {telegramToBrowserMs.p90} · p99 {telegramToBrowserMs.p99} (n={telegramToBrowserMs.samples})',
+      },
+      {
+        label: 'event to ACK, median',
+        value: 'eventAckMs.median',
+        unit: 'ms',
+        spread: 'p90 {eventAckMs.p90} · p99 {eventAckMs.p99}',
+      },
+      {
+        label: 'events acknowledged and lost',
+        value: 'books.lost',
+        unit: 'of {books.acked} acknowledged; {books.doubled} doubled',
+      },
+      {
+        label: 'server RSS, last minute (median) against minute 2',
+        value: 'server.rssMb.lastMinuteMedian',
+        reference: 'server.rssMb.secondMinuteMedian',
+        unit: 'MB (slope of the second half {server.rssMb.slopeSecondHalfMbPerMin} MB/min)',
+      },
+      {
+        label: 'server heap, last minute (median) against minute 2',
+        value: 'server.heapMb.lastMinuteMedian',
+        reference: 'server.heapMb.secondMinuteMedian',
+        unit: 'MB (slope {server.heapMb.slopeSecondHalfMbPerMin} MB/min)',
+      },
+      { label: 'server CPU', value: 'server.cpuShare', unit: 'of one core' },
     ],
   },
 ];
@@ -193,76 +260,168 @@ function run(bench: Bench, full: boolean): Promise<{ json: unknown; seconds: num
   });
 }
 
+/** One benchmark's outcome as BENCHMARKS.md keeps it. */
+interface Result {
+  name: string;
+  mode: 'quick' | 'full';
+  /** When it ran, ISO minute in UTC. */
+  at: string;
+  seconds: number;
+  /** Cores and CPU model of the machine it ran on. */
+  machine: string;
+  error?: string;
+  json: unknown;
+}
+
+function thisMachine(): string {
+  return `${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}`;
+}
+
+/** Fills `{dotted.path}` placeholders from a benchmark's JSON. */
+function fill(template: string, json: unknown): string {
+  return template.replace(/\{([\w.-]+)\}/g, (_, dotted: string) => show(at(json, dotted)));
+}
+
+const OUTPUT_HEADING =
+  /^<details><summary>(quick|full) · (\w+) · ([\d-]+ [\d:]+) UTC · (\d+) s · on ([^·<]+?)(?: · (.*))?<\/summary>$/;
+
+/**
+ * The results an earlier BENCHMARKS.md holds, read back from its output sections, so that a quick
+ * run keeps the last long run's figures (and the other way round) and `--only` keeps the rest.
+ */
+function previousResults(markdown: string): Result[] {
+  const results: Result[] = [];
+  const lines = markdown.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const m = OUTPUT_HEADING.exec(lines[i] ?? '');
+    if (!m) continue;
+    const start = lines.indexOf('```json', i);
+    const end = lines.indexOf('```', start + 1);
+    if (start < 0 || end < 0) continue;
+    try {
+      results.push({
+        mode: m[1] as 'quick' | 'full',
+        name: m[2] ?? '',
+        at: m[3] ?? '',
+        seconds: Number(m[4]),
+        machine: m[5] ?? '',
+        ...(m[6] ? { error: m[6] } : {}),
+        json: JSON.parse(lines.slice(start + 1, end).join('\n')) as unknown,
+      });
+    } catch {
+      // A hand-edited block: dropped, the next run writes it again.
+    }
+    i = end;
+  }
+  return results;
+}
+
+function table(results: Result[]): string[] {
+  const lines = [
+    '| benchmark | ran | method | figure | KIS | reference | spread | unit |',
+    '|---|---|---|---|---:|---:|---|---|',
+  ];
+  for (const bench of BENCHES) {
+    const r = results.find((x) => x.name === bench.name);
+    if (!r) continue;
+    if (r.error || !r.json) {
+      lines.push(
+        `| ${bench.name} | ${r.at}, ${r.machine} | ${bench.method} | **failed: ${r.error ?? 'no output'}** | | | | |`,
+      );
+      continue;
+    }
+    for (const [i, f] of bench.figures.entries())
+      lines.push(
+        `| ${i === 0 ? bench.name : ''} | ${i === 0 ? `${r.at}, ${r.machine}` : ''} | ${i === 0 ? bench.method : ''} | ${f.label} | ${show(at(r.json, f.value))} | ${f.reference ? show(at(r.json, f.reference)) : ''} | ${f.spread ? fill(f.spread, r.json) : ''} | ${fill(f.unit, r.json)} |`,
+      );
+  }
+  return lines;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { full: { type: 'boolean', default: false }, only: { type: 'string' }, from: { type: 'string' } },
+    options: {
+      full: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      from: { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
   });
+  const mode = values.full ? 'full' : 'quick';
   const only = values.only?.split(',');
   const chosen = BENCHES.filter((b) => !only || only.includes(b.name));
-  const results: Array<{ bench: Bench; json: unknown; seconds: number; error?: string }> = [];
+  const target = path.join(ROOT, 'BENCHMARKS.md');
+  const kept = previousResults(await readFile(target, 'utf8').catch(() => ''));
+  const fresh: Result[] = [];
   if (values.from) {
-    const saved = JSON.parse(await readFile(values.from, 'utf8')) as Array<{
-      name: string;
-      seconds: number;
-      error: string | null;
-      json: unknown;
-    }>;
-    for (const r of saved) {
-      const bench = BENCHES.find((b) => b.name === r.name);
-      if (bench) results.push({ bench, json: r.json, seconds: r.seconds, ...(r.error ? { error: r.error } : {}) });
-    }
+    const saved = JSON.parse(await readFile(values.from, 'utf8')) as Array<
+      Omit<Result, 'mode' | 'at'> & Partial<Result>
+    >;
+    for (const r of saved)
+      fresh.push({
+        mode,
+        at: new Date().toISOString().slice(0, 16).replace('T', ' '),
+        ...r,
+        error: r.error ?? undefined,
+      });
   } else {
     for (const bench of chosen) {
-      log(`— ${bench.name} (${values.full ? 'full' : 'quick'})`);
-      results.push({ bench, ...(await run(bench, values.full === true)) });
+      log(`— ${bench.name} (${mode})`);
+      const at = new Date().toISOString().slice(0, 16).replace('T', ' ');
+      const { json, seconds, error } = await run(bench, values.full === true);
+      fresh.push({ name: bench.name, mode, at, seconds, machine: thisMachine(), json, ...(error ? { error } : {}) });
     }
   }
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const all = [...fresh, ...kept.filter((k) => !fresh.some((f) => f.name === k.name && f.mode === k.mode))];
+  const ofMode = (m: Result['mode']): Result[] => all.filter((r) => r.mode === m);
   const lines = [
     '# KIS benchmarks',
     '',
-    `Written by \`npm run bench${values.full ? ' -- --full' : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
-    `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}.`,
+    `Written by \`npm run bench\` (\`-- --full\` for the long runs); last written ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC.`,
+    `Last machine: ${thisMachine()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}. Each row names the machine it ran on.`,
     '',
     'Each figure stands beside its in-run reference where the benchmark has one: the same machine and',
     'run, doing the bare work (a dgram echo, raw bcrypt, a raw file stream, Hocuspocus, reading the rows,',
     'a bare insertMany). Medians and percentiles are over the samples of the run; where a benchmark made',
-    'several runs (`--runs`), the median of the runs. Quick runs use smaller workloads than `--full`.',
+    'several runs (`--runs`), the median of the runs. The spread column gives upper percentiles or the',
+    'maximum. A run rewrites the rows of what it ran and keeps the others, with the time each ran.',
     '',
-    '| benchmark | method | figure | KIS | reference | unit |',
-    '|---|---|---|---:|---:|---|',
+    '## Quick run (`npm run bench`, a few minutes)',
+    '',
+    ...table(ofMode('quick')),
+    '',
+    '## Long runs (`npm run bench -- --full`, or one at a time with the commands below)',
+    '',
+    ...(ofMode('full').length ? table(ofMode('full')) : ['None recorded yet.']),
+    '',
+    '## Commands',
+    '',
+    'Each long run by hand, one command each (the server is built first by `npm run bench`; run `npm run build` before these):',
+    '',
   ];
-  for (const r of results) {
-    if (r.error || !r.json) {
-      lines.push(`| ${r.bench.name} | ${r.bench.method} | **failed: ${r.error ?? 'no output'}** | | | |`);
-      continue;
-    }
-    for (const [i, f] of r.bench.figures.entries())
-      lines.push(
-        `| ${i === 0 ? r.bench.name : ''} | ${i === 0 ? r.bench.method : ''} | ${f.label} | ${show(at(r.json, f.value))} | ${f.reference ? show(at(r.json, f.reference)) : ''} | ${f.unit} |`,
-      );
-  }
-  lines.push('', '## Commands', '');
   for (const b of BENCHES)
     lines.push(
-      `- ${b.name}: \`node ${b.gc ? '--expose-gc ' : ''}--import tsx scripts/bench/${b.script} ${b.full.join(' ')}\` (full)`,
+      `- ${b.name}: \`node ${b.gc ? '--expose-gc ' : ''}--import tsx scripts/bench/${b.script} ${b.full.join(' ')}\``,
     );
-  lines.push('', '## Full output of this run', '');
-  for (const r of results)
-    lines.push(
-      `<details><summary>${r.bench.name} (${r.seconds} s)</summary>`,
-      '',
-      '```json',
-      JSON.stringify(r.json, null, 2),
-      '```',
-      '',
-      '</details>',
-      '',
-    );
-  await writeFile(path.join(ROOT, 'BENCHMARKS.md'), `${lines.join('\n')}\n`);
-  process.stdout.write(
-    `${JSON.stringify(results.map((r) => ({ name: r.bench.name, seconds: r.seconds, error: r.error ?? null, json: r.json })))}\n`,
-  );
+  lines.push('', '## Output of the runs', '');
+  for (const m of ['quick', 'full'] as const)
+    for (const bench of BENCHES) {
+      const r = ofMode(m).find((x) => x.name === bench.name);
+      if (!r) continue;
+      lines.push(
+        `<details><summary>${m} · ${r.name} · ${r.at} UTC · ${r.seconds} s · on ${r.machine}${r.error ? ` · ${r.error}` : ''}</summary>`,
+        '',
+        '```json',
+        JSON.stringify(r.json, null, 2),
+        '```',
+        '',
+        '</details>',
+        '',
+      );
+    }
+  await writeFile(target, `${lines.join('\n')}\n`);
+  // The table of this run for the reader; with --json the run itself, for --from.
+  process.stdout.write(values.json ? `${JSON.stringify(fresh)}\n` : `${table(fresh).join('\n')}\n`);
   log('BENCHMARKS.md written');
 }
 

@@ -1,5 +1,5 @@
-import { MongoClient } from 'mongodb';
 import type { DepotView, ProvisioningFile } from '@kis/protocol/api';
+import { storedEvents } from '../../scripts/bench/common.js';
 import type { SimulatedDepot } from '../../scripts/simulator/depot.js';
 import type { ApiClient } from '../helpers/api.js';
 import { registerDepot, simulate } from '../helpers/depots.js';
@@ -94,31 +94,6 @@ export class DepotFleet {
   async stop(): Promise<void> {
     this.pause();
     await Promise.all(this.depots.map((d) => d.sim.stop()));
-  }
-}
-
-/**
- * How often each depot event is stored in the database: `<depotId>` → ev → count. Read straight
- * from the collection so that nothing the API does (paging, merging) can hide a double.
- */
-export async function storedEvents(mongoUri: string): Promise<Map<string, Map<number, number>>> {
-  const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 10_000 });
-  try {
-    await client.connect();
-    const rows = client
-      .db()
-      .collection<{ depotId: string; ev?: number }>('depot_history')
-      .find({ source: 'depot' }, { projection: { depotId: 1, ev: 1 } });
-    const stored = new Map<string, Map<number, number>>();
-    for await (const row of rows) {
-      if (row.ev === undefined) continue;
-      const perDepot = stored.get(row.depotId) ?? new Map<number, number>();
-      perDepot.set(row.ev, (perDepot.get(row.ev) ?? 0) + 1);
-      stored.set(row.depotId, perDepot);
-    }
-    return stored;
-  } finally {
-    await client.close();
   }
 }
 

@@ -20,8 +20,13 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-/** A dashboard tab: connects with its browser's cookie and token and watches every depot it may see on each (re)connect. */
-function openTab(url: string, browser: ApiClient, stats: { connects: number; watched: number }): Tab {
+/** A dashboard tab: connects with its browser's cookie and token and watches its page of depots on each (re)connect, as the web app does. */
+function openTab(
+  url: string,
+  browser: ApiClient,
+  depotIds: string[],
+  stats: { connects: number; watched: number },
+): Tab {
   const socket: Tab = io(url, {
     transports: ['websocket'],
     reconnectionDelay: 500,
@@ -33,7 +38,7 @@ function openTab(url: string, browser: ApiClient, stats: { connects: number; wat
     stats.connects++;
     socket
       .timeout(30_000)
-      .emitWithAck('depots:watch', {})
+      .emitWithAck('depots:watch', { depotIds })
       .then(
         (ack: Ack<unknown[]>) => {
           if (ack.ok && ack.value.length === DEPOTS) stats.watched++;
@@ -64,7 +69,8 @@ describe('1,000 dashboard tabs reconnecting at once', () => {
       browsers.push(browser);
     }
     const stats = { connects: 0, watched: 0 };
-    const tabs: Tab[] = browsers.flatMap((b) => Array.from({ length: TABS }, () => openTab(server.url, b, stats)));
+    const ids = fleet.depots.map((d) => d.depotId);
+    const tabs: Tab[] = browsers.flatMap((b) => Array.from({ length: TABS }, () => openTab(server.url, b, ids, stats)));
     cleanups.push(async () => tabs.forEach((t) => t.close()));
     await eventually(() => stats.watched === tabs.length, 60_000, 'every tab connected and watching');
 

@@ -12,6 +12,7 @@ import * as organizations from '../identity/organizations.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { maxRole, roleFromAccount, roleIncludes } from './access.js';
+import type { Principal } from '../identity/access.js';
 import type { AlarmKind } from './live-state.js';
 import {
   Depot,
@@ -109,20 +110,22 @@ function pinContext(depotId: string, pinId: string): string {
 
 // ─── Access ──────────────────────────────────────────────────────────────────────────────────────
 
+/** The caller as the access rules see it. */
+function principalOf(caller: DepotCaller): Principal {
+  return {
+    userId: caller.userId,
+    role: caller.role,
+    organizationId: caller.organizationId,
+    accountType: caller.accountType,
+    rights: caller.rights ?? [],
+  };
+}
+
 async function roleOn(
   caller: DepotCaller,
   depot: Pick<DepotDoc, 'depotId' | 'organizationId'>,
 ): Promise<DepotRole | undefined> {
-  const fromAccount = roleFromAccount(
-    {
-      userId: caller.userId,
-      role: caller.role,
-      organizationId: caller.organizationId,
-      accountType: caller.accountType,
-      rights: caller.rights ?? [],
-    },
-    depot.organizationId ?? null,
-  );
+  const fromAccount = roleFromAccount(principalOf(caller), depot.organizationId ?? null);
   if (fromAccount === 'manager') return fromAccount;
   const grant = await DepotGrant.findOne({ depotId: depot.depotId, userId: caller.userId }).lean();
   return maxRole(fromAccount, grant?.role as DepotRole | undefined);
@@ -154,16 +157,7 @@ async function visibleDepots(caller: DepotCaller): Promise<Map<string, DepotRole
     return visible;
   }
   if (caller.organizationId) {
-    const own = roleFromAccount(
-      {
-        userId: caller.userId,
-        role: caller.role,
-        organizationId: caller.organizationId,
-        accountType: caller.accountType,
-        rights: caller.rights ?? [],
-      },
-      caller.organizationId,
-    );
+    const own = roleFromAccount(principalOf(caller), caller.organizationId);
     if (own) {
       for (const d of await Depot.find({ organizationId: caller.organizationId }, { depotId: 1 }).lean())
         visible.set(d.depotId, own);
@@ -294,11 +288,47 @@ export async function getDepot(caller: DepotCaller, depotId: string): Promise<De
 
 /** The live views of depots the caller may see (all when `ids` is omitted): what a socket watches. */
 export async function watchableDepots(caller: DepotCaller, ids?: readonly string[]): Promise<DepotView[]> {
+  if (ids) return namedWatchableDepots(caller, ids);
   const visible = await visibleDepots(caller);
-  const wanted = ids ? ids.filter((id) => visible.has(id)) : [...visible.keys()];
-  if (wanted.length === 0) return [];
-  const docs = (await Depot.find({ _id: { $in: wanted } }).lean()) as DepotDoc[];
+  if (visible.size === 0) return [];
+  const docs = (await Depot.find({ _id: { $in: [...visible.keys()] } }).lean()) as DepotDoc[];
   return docs.map((d) => viewOf(d, visible.get(d.depotId) ?? 'viewer'));
+}
+
+/**
+ * The depots of a dashboard page, by id. A loaded depot answers from its actor (its organization
+ * is fixed at registration, so the actor's copy is as good as the document); others are looked up
+ * by `_id` one by one. Working out every visible depot first cost a scan of the collection per
+ * watch, and even ten look-ups per watch made FerretDB the bottleneck when 1,000 tabs watched at
+ * once: 100 concurrent watches took 5.6 s, 1,000 timed out (scripts/bench/load.ts, 10,000 depots).
+ */
+async function namedWatchableDepots(caller: DepotCaller, ids: readonly string[]): Promise<DepotView[]> {
+  const unique = [...new Set(ids)].filter((id) => /^[0-9a-f]{16}$/.test(id));
+  const candidates: Array<{ organizationId: string | null; view: () => DepotView | Omit<DepotView, 'role'> }> = [];
+  const unloaded: string[] = [];
+  for (const id of unique) {
+    const live = runtime?.view(id);
+    if (live) candidates.push({ organizationId: live.organizationId, view: () => live });
+    else unloaded.push(id);
+  }
+  for (const doc of await Promise.all(
+    unloaded.map(async (id) => (await Depot.findOne({ _id: id }).lean()) as DepotDoc | null),
+  )) {
+    if (doc) candidates.push({ organizationId: doc.organizationId ?? null, view: () => viewOf(doc, 'viewer') });
+  }
+  const principal = principalOf(caller);
+  const fromAccount = candidates.map((c) => roleFromAccount(principal, c.organizationId));
+  // Grants matter only where the account's own role is less than manager: read them once.
+  const grants = fromAccount.every((r) => r === 'manager')
+    ? new Map<string, DepotRole>()
+    : new Map((await DepotGrant.find({ userId: caller.userId }).lean()).map((g) => [g.depotId, g.role as DepotRole]));
+  const views: DepotView[] = [];
+  for (const [i, candidate] of candidates.entries()) {
+    const view = candidate.view();
+    const role = maxRole(fromAccount[i], grants.get(view.depotId));
+    if (role) views.push({ ...view, role });
+  }
+  return views;
 }
 
 /** Renames or moves a depot (managers), or changes its heartbeat (a `config` command the depot confirms). */

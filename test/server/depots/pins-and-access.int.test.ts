@@ -253,6 +253,13 @@ describe('who may see and operate a depot', () => {
       });
       const watched = (await socket.timeout(5000).emitWithAck('depots:watch', {})) as Ack<Array<{ depotId: string }>>;
       expect(watched.ok && watched.value.map((v) => v.depotId)).toEqual([depotId]);
+      // A dashboard page names its depots: the grant counts there too, with the role it gives.
+      const named = (await socket
+        .timeout(5000)
+        .emitWithAck('depots:watch', { depotIds: [depotId, 'ffffffffffffffff'] })) as Ack<
+        Array<{ depotId: string; role: string }>
+      >;
+      expect(named.ok && named.value.map((v) => [v.depotId, v.role])).toEqual([[depotId, 'viewer']]);
       const changes: DepotChangedPayload[] = [];
       socket.on('depot:changed', (c) => changes.push(c));
       await admin.post(`/api/depots/${depotId}/history`, { kind: 'note', text: 'Schloss geölt' });
@@ -265,6 +272,10 @@ describe('who may see and operate a depot', () => {
       expect(changes).toHaveLength(1);
       const again = (await socket.timeout(5000).emitWithAck('depots:watch', {})) as Ack<unknown[]>;
       expect(again).toEqual({ ok: true, value: [] });
+      expect(await socket.timeout(5000).emitWithAck('depots:watch', { depotIds: [depotId] })).toEqual({
+        ok: true,
+        value: [],
+      });
     } finally {
       socket.close();
     }
