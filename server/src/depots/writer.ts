@@ -40,7 +40,11 @@ export class CommitWriter {
   private running = false;
   /** The newest durable state of every loaded depot: what a log rotation writes as its snapshot. */
   readonly durable = new Map<string, DurableState>();
-  private rotation: Promise<void> | undefined;
+  /**
+   * A log rotation under way: its snapshot is written in the background while batches go on; once
+   * written, the next turn of the drain loop writes what changed since and switches generations.
+   */
+  private rotation: { revs: Map<string, number>; prepared: Promise<void>; ready: boolean } | undefined;
 
   constructor(
     private readonly log: StateLog,
@@ -71,13 +75,21 @@ export class CommitWriter {
   async between<T>(work: () => Promise<T>): Promise<T> {
     while (this.running || this.rotation) {
       await new Promise((r) => setImmediate(r));
-      await this.rotation;
+      await this.rotation?.prepared;
     }
     return work();
   }
 
+  /** Resolves when everything queued is written and no rotation is under way. */
+  async settled(): Promise<void> {
+    await this.between(async () => undefined);
+  }
+
   private async drain(): Promise<void> {
-    while (this.queue.length) {
+    for (;;) {
+      // Between batches: no append runs while the generation changes.
+      if (this.rotation?.ready) await this.finishRotation();
+      if (!this.queue.length) break;
       const batch = this.queue.splice(0, MAX_BATCH);
       try {
         await writeBatch(
@@ -89,13 +101,45 @@ export class CommitWriter {
       } catch (err) {
         for (const b of batch) b.reject(err);
       }
-      if (this.log.appended > this.rotateAfter(this.durable.size)) {
-        // Between batches: no append runs while the generation changes.
-        this.rotation = this.log.rotate([...this.durable]).finally(() => (this.rotation = undefined));
-        await this.rotation.catch(() => undefined);
-      }
+      if (!this.rotation && this.log.appended > this.rotateAfter(this.durable.size)) this.startRotation();
     }
     this.running = false;
+  }
+
+  private startRotation(): void {
+    const snapshot = [...this.durable];
+    const rotation = {
+      revs: new Map(snapshot.map(([id, state]) => [id, state.rev])),
+      ready: false,
+      prepared: Promise.resolve(),
+    };
+    rotation.prepared = this.log.prepareRotation(snapshot).then(
+      () => {
+        rotation.ready = true;
+        // Nothing may be queued now: switch without waiting for the next telegram.
+        if (!this.running) {
+          this.running = true;
+          setImmediate(() => void this.drain());
+        }
+      },
+      () => {
+        // Tried again once the log has grown further; the entries stay valid meanwhile.
+        this.rotation = undefined;
+      },
+    );
+    this.rotation = rotation;
+  }
+
+  private async finishRotation(): Promise<void> {
+    const rotation = this.rotation;
+    if (!rotation) return;
+    const catchUp = [...this.durable].filter(([id, state]) => (rotation.revs.get(id) ?? -1) < state.rev);
+    try {
+      await this.log.finishRotation(catchUp, rotation.revs.size + catchUp.length);
+    } catch {
+      // The old generation stays current; both are read at start, so nothing is lost.
+    }
+    this.rotation = undefined;
   }
 }
 
