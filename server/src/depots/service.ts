@@ -304,17 +304,18 @@ export async function watchableDepots(caller: DepotCaller, ids?: readonly string
  */
 async function namedWatchableDepots(caller: DepotCaller, ids: readonly string[]): Promise<DepotView[]> {
   const unique = [...new Set(ids)].filter((id) => /^[0-9a-f]{16}$/.test(id));
-  const candidates: Array<{ organizationId: string | null; view: () => DepotView | Omit<DepotView, 'role'> }> = [];
+  // Live views carry the depot's organization; the role is worked out below.
+  const candidates: DepotLiveView[] = [];
   const unloaded: string[] = [];
   for (const id of unique) {
     const live = runtime?.view(id);
-    if (live) candidates.push({ organizationId: live.organizationId, view: () => live });
+    if (live) candidates.push(live);
     else unloaded.push(id);
   }
   for (const doc of await Promise.all(
     unloaded.map(async (id) => (await Depot.findOne({ _id: id }).lean()) as DepotDoc | null),
   )) {
-    if (doc) candidates.push({ organizationId: doc.organizationId ?? null, view: () => viewOf(doc, 'viewer') });
+    if (doc) candidates.push(viewOf(doc, 'viewer'));
   }
   const principal = principalOf(caller);
   const fromAccount = candidates.map((c) => roleFromAccount(principal, c.organizationId));
@@ -323,8 +324,7 @@ async function namedWatchableDepots(caller: DepotCaller, ids: readonly string[])
     ? new Map<string, DepotRole>()
     : new Map((await DepotGrant.find({ userId: caller.userId }).lean()).map((g) => [g.depotId, g.role as DepotRole]));
   const views: DepotView[] = [];
-  for (const [i, candidate] of candidates.entries()) {
-    const view = candidate.view();
+  for (const [i, view] of candidates.entries()) {
     const role = maxRole(fromAccount[i], grants.get(view.depotId));
     if (role) views.push({ ...view, role });
   }
