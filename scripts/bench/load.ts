@@ -327,8 +327,9 @@ async function main(): Promise<void> {
       // Minute one is the warm-up: every depot's first heartbeat loads its state. Flat means from
       // minute two on.
       const secondMinute = memory.filter((s) => s.minute > 1 && s.minute <= Math.min(2.01, MINUTES));
-      const lastMinute = memory.filter((s) => s.minute >= MINUTES - 1);
-      const median = (xs: number[]): number => round(stats(xs).median);
+      const lastMinute = memory.filter((s) => s.minute >= Math.max(MINUTES - 1, 2.01));
+      // null where the run was too short to have the window (shorter than 3 minutes).
+      const median = (xs: number[]): number | null => (xs.length ? round(stats(xs).median) : null);
       process.stdout.write(
         `${JSON.stringify(
           {

@@ -180,7 +180,8 @@ const BENCHES: Bench[] = [
     script: 'load.ts',
     method:
       'a depot fleet (a heartbeat each per minute, key movements on top, repeats until acknowledged) and dashboard tabs watching it, for minutes: latency, books, memory',
-    quick: ['--depots', '1000', '--tabs', '100', '--minutes', '1'],
+    // Three minutes: the first is warm-up, memory is compared between the second and the last.
+    quick: ['--depots', '1000', '--tabs', '100', '--minutes', '3'],
     full: ['--depots', '10000', '--tabs', '1000', '--minutes', '10'],
     figures: [
       { label: 'depots / tabs / minutes', value: 'depots', reference: 'tabs', unit: 'minutes: {minutes}' },
