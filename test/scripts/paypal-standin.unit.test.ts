@@ -446,6 +446,8 @@ describe('webhooks', () => {
       expect(event.id).toMatch(/^WH-/);
       expect(event.resource.supplementary_data?.related_ids.order_id).toBe(order.id);
       expect(event.resource.id).toBe(paypal.orders()[0]?.captureId);
+      // The stand-in books the delivery when the listener's answer is back, a moment after the listener has it.
+      await until(() => paypal.webhooksSent().length === 1, 'the delivery booked');
       expect(paypal.webhooksSent()).toEqual([
         {
           url: listener.url,
