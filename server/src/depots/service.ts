@@ -871,6 +871,8 @@ export async function erasePerson(person: {
   userId?: string | undefined;
   email: string;
   pseudonym: string;
+  /** Also entries that name the address without the account (PIN holders elsewhere); false: the account's own only. */
+  byAddress?: boolean;
 }): Promise<{ grants: number; pins: number; history: number }> {
   const address = sameText(person.email);
   let grants = 0;
@@ -886,7 +888,13 @@ export async function erasePerson(person: {
       { $set: { label: person.pseudonym }, $unset: { holderUserId: 1 } },
     );
   }
-  const who = person.userId ? { $or: [{ userId: person.userId }, { userName: address }] } : { userName: address };
+  const byAddress = person.byAddress ?? true;
+  if (!person.userId && !byAddress) return { grants, pins, history: 0 };
+  const who = !person.userId
+    ? { userName: address }
+    : byAddress
+      ? { $or: [{ userId: person.userId }, { userName: address }] }
+      : { userId: person.userId };
   const history = await DepotHistory.updateMany(who, { $set: { userName: person.pseudonym } });
   await DepotCommand.updateMany(who, { $set: { userName: person.pseudonym } });
   return { grants, pins, history: history.modifiedCount };

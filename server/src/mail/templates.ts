@@ -27,6 +27,10 @@ export interface MailParams {
   /** The text carries `{{emails}}`, filled at delivery from the sealed request. */
   revocation_code: { code: string; minutes: number };
   migration_invite: { link: string; organization: string; username: string; days: number };
+  /** To the main account: the person at an invited address registered and declined. */
+  invite_refused: { email: string; organization: string };
+  /** To an address that has an account already, when a company tried to add it as a sub-account. */
+  invite_address_taken: { organization: string };
   /** `requestedBy` empty: the person asked themselves. */
   erasure_done: {
     when: string;
@@ -47,6 +51,14 @@ const signature = {
 };
 
 const de: Templates = {
+  invite_address_taken: (p) => ({
+    subject: `${p.organization} möchte Sie im Kundenportal hinzufügen`,
+    text: `Guten Tag,\n\n${p.organization} wollte diese Adresse als Unterkonto im Kundenportal anlegen. Für die Adresse gibt es bereits Ihr Konto; daran hat sich nichts geändert.\n\nMöchten Sie im Portal für ${p.organization} arbeiten, wenden Sie sich an den Betreiber des Portals. Wenn Ihnen das nichts sagt, müssen Sie nichts tun.${signature.de}`,
+  }),
+  invite_refused: (p) => ({
+    subject: `Einladung abgelehnt: ${p.email}`,
+    text: `Guten Tag,\n\ndie Person mit der Adresse ${p.email} hat sich selbst im Kundenportal registriert und die Einladung als Unterkonto von ${p.organization} abgelehnt. Das Konto gehört nicht mehr zu Ihrem Unternehmen.\n\nSoll die Person doch zu Ihrem Unternehmen gehören, sprechen Sie sie an und wenden Sie sich an den Betreiber des Portals.${signature.de}`,
+  }),
   migration_invite: (p) => ({
     subject: `Ihr neuer Zugang zum Kundenportal (${p.organization})`,
     text: `Guten Tag,\n\n${p.organization} stellt auf die Anmeldung per E-Mail-Adresse um. Ihr bisheriger Benutzername „${p.username}“ gilt ab jetzt nicht mehr; Sie melden sich künftig mit dieser E-Mail-Adresse an.\n\nLegen Sie hier Ihr neues Passwort fest:\n${p.link}\n\nDer Link gilt ${p.days} Tage und nur einmal. Ist er abgelaufen, nutzen Sie „Passwort vergessen“ auf der Anmeldeseite.${signature.de}`,
@@ -126,6 +138,14 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  invite_address_taken: (p) => ({
+    subject: `${p.organization} would like to add you to the customer portal`,
+    text: `Hello,\n\n${p.organization} tried to add this address as a sub-account in the customer portal. The address already has your account; nothing about it changed.\n\nIf you want to work for ${p.organization} in the portal, contact the portal's operator. If this means nothing to you, there is nothing to do.${signature.en}`,
+  }),
+  invite_refused: (p) => ({
+    subject: `Invitation declined: ${p.email}`,
+    text: `Hello,\n\nthe person with the address ${p.email} registered with the customer portal on their own and declined the invitation as a sub-account of ${p.organization}. The account no longer belongs to your company.\n\nShould the person belong to your company after all, talk to them and contact the portal's operator.${signature.en}`,
+  }),
   migration_invite: (p) => ({
     subject: `Your new access to the customer portal (${p.organization})`,
     text: `Hello,\n\n${p.organization} is switching to e-mail logins. Your previous user name “${p.username}” no longer works; from now on you sign in with this e-mail address.\n\nChoose your new password here:\n${p.link}\n\nThe link is valid for ${p.days} days and once only. If it has expired, use “Forgot password” on the sign-in page.${signature.en}`,

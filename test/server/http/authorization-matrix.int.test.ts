@@ -16,6 +16,7 @@ import { registerDepot } from '../../helpers/depots.js';
 import { YClient } from '../../helpers/documents.js';
 import {
   acceptInvitation,
+  createSubAccount,
   customer as registeredCustomer,
   makeOrganization,
   nextIp,
@@ -162,11 +163,8 @@ beforeAll(async () => {
   ok(await admin.post(`/api/admin/organizations/${a.org.id}/domains`, { domain: 'alpha.example' }), 'domain');
 
   const member = async (email: string, rights: string[]): Promise<{ id: string; client: ApiClient }> => {
-    const created = ok(
-      await mainA.post<{ id: string }>(`/api/organizations/${a.org.id}/sub-accounts`, { email, rights }),
-      `sub-account ${email}`,
-    );
-    return { id: created.id, client: await acceptInvitation(server, smtp, email, email) };
+    const id = await createSubAccount(mainA, a.org.id, { email, rights });
+    return { id, client: await acceptInvitation(server, smtp, email) };
   };
   const sub = await member(EMAIL.sub, []);
   const sub2 = await member('lager@alpha.example', ['read_areas']);
@@ -226,13 +224,7 @@ beforeAll(async () => {
     draft: draftOf,
     openInvoice: async () => (await openInvoiceOf()).id,
     subAccount: async () =>
-      ok(
-        await mainA.post<{ id: string }>(`/api/organizations/${a.org.id}/sub-accounts`, {
-          email: `wegwerf-${++subAccounts}@alpha.example`,
-          rights: [],
-        }),
-        'sub-account',
-      ).id,
+      createSubAccount(mainA, a.org.id, { email: `wegwerf-${++subAccounts}@alpha.example`, rights: [] }),
     depot: depotOfA,
     pin: pinOf,
     grant: async () => {
@@ -310,7 +302,7 @@ async function partialSub(missing: readonly Right[]): Promise<ApiClient> {
     const email = `teilweise-${partialSubs.size + 1}@alpha.example`;
     const rights = RIGHT_NAMES.filter((r) => !missing.includes(r));
     ok(await mainA.post(`/api/organizations/${f.orgA}/sub-accounts`, { email, rights }), `sub-account ${email}`);
-    client = await acceptInvitation(server, smtp, email, email);
+    client = await acceptInvitation(server, smtp, email);
     partialSubs.set(key, client);
   }
   return client;

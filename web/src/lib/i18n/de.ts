@@ -93,6 +93,12 @@ export const de = {
     setPasswordTitle: 'Passwort festlegen',
     setPassword: 'Passwort speichern',
     done: 'Fertig! Sie können sich jetzt anmelden.',
+    invitationTitle: (organization: string) => `Einladung von ${organization}`,
+    invitationIntro: (organization: string) =>
+      `${organization} hat für diese Adresse ein Unterkonto angelegt. Möchten Sie im Portal zu ${organization} gehören?`,
+    invitationAccept: (organization: string) =>
+      `Ja, Einladung annehmen: Unterkonto von ${organization} mit den Rechten, die das Unternehmen vergibt`,
+    invitationRefuse: (organization: string) => `Nein, ablehnen: ein eigenes Konto, ohne ${organization}`,
   },
   forgot: {
     title: 'Passwort vergessen',
@@ -828,6 +834,9 @@ export const de = {
     noWaves: 'Noch keine Wellen.',
   },
   errors: {
+    redirect_not_allowed:
+      'Umleiten geht nur für Plus-Adressen einer bestätigten Adresse Ihres Unternehmens oder für Adressen an einer bestätigten Domain Ihres Unternehmens.',
+    invitation_answer_missing: 'Bitte entscheiden Sie, ob Sie die Einladung annehmen.',
     accounts_incomplete: 'Bitte tragen Sie für jedes Konto eine Adresse ein.',
     email_duplicate: 'Eine Adresse ist doppelt eingetragen.',
     wave_not_started: 'Die Umstellung für Ihr Unternehmen hat noch nicht begonnen.',

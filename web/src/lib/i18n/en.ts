@@ -90,6 +90,12 @@ export const en: Messages = {
     setPasswordTitle: 'Choose a password',
     setPassword: 'Save password',
     done: 'Done! You can sign in now.',
+    invitationTitle: (organization: string) => `Invitation from ${organization}`,
+    invitationIntro: (organization: string) =>
+      `${organization} created a sub-account for this address. Do you want to belong to ${organization} in the portal?`,
+    invitationAccept: (organization: string) =>
+      `Yes, accept: a sub-account of ${organization} with the rights the company gives`,
+    invitationRefuse: (organization: string) => `No, decline: an account of my own, without ${organization}`,
   },
   forgot: {
     title: 'Forgot your password',
@@ -807,6 +813,9 @@ export const en: Messages = {
     noWaves: 'No waves yet.',
   },
   errors: {
+    redirect_not_allowed:
+      'Redirecting works only for plus-addresses of a confirmed address of your company, or for addresses at a confirmed domain of your company.',
+    invitation_answer_missing: 'Please decide whether you accept the invitation.',
     accounts_incomplete: 'Please enter an address for every account.',
     email_duplicate: 'An address is entered twice.',
     wave_not_started: 'The switch has not started for your company yet.',
