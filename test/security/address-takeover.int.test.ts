@@ -52,21 +52,29 @@ afterAll(async () => {
 /** Mails that arrived since `since` to `to`. */
 const mailsTo = (to: string, since = 0) => smtp.mails.slice(since).filter((m) => m.to.includes(to));
 
-async function members(main: ApiClient, org: Org): Promise<Array<{ id: string; email: string; redirectToMain: boolean }>> {
-  return (await main.get<{ members: Array<{ id: string; email: string; redirectToMain: boolean }> }>(
-    `/api/organizations/${org.id}`,
-  )).body.members;
+async function members(
+  main: ApiClient,
+  org: Org,
+): Promise<Array<{ id: string; email: string; redirectToMain: boolean }>> {
+  return (
+    await main.get<{ members: Array<{ id: string; email: string; redirectToMain: boolean }> }>(
+      `/api/organizations/${org.id}`,
+    )
+  ).body.members;
 }
 
 describe('redirecting mail to the main account', () => {
   it("refuses to redirect a stranger's address, so its invitation never reaches the main account", async () => {
     const since = smtp.mails.length;
     for (const email of ['spion@beta-firma.example', 'opfer@gmail.com', 'anna+x@andere.example']) {
-      const res = await alpha.main.post<{ error: { code: string } }>(`/api/organizations/${alpha.org.id}/sub-accounts`, {
-        email,
-        rights: ['read_areas'],
-        redirectToMain: true,
-      });
+      const res = await alpha.main.post<{ error: { code: string } }>(
+        `/api/organizations/${alpha.org.id}/sub-accounts`,
+        {
+          email,
+          rights: ['read_areas'],
+          redirectToMain: true,
+        },
+      );
       expect([res.status, res.body.error?.code], email).toEqual([400, 'redirect_not_allowed']);
     }
     expect((await members(alpha.main, alpha.org)).map((m) => m.email)).not.toContain('spion@beta-firma.example');
@@ -93,10 +101,12 @@ describe('redirecting mail to the main account', () => {
     for (const email of ['chef+lager@alpha-firma.example', 'empfang@alpha-firma.example'])
       await createSubAccount(alpha.main, alpha.org.id, { email, rights: ['read_areas'], redirectToMain: true });
     const list = await members(alpha.main, alpha.org);
-    expect(list.filter((m) => m.redirectToMain).map((m) => m.email).sort()).toEqual([
-      'chef+lager@alpha-firma.example',
-      'empfang@alpha-firma.example',
-    ]);
+    expect(
+      list
+        .filter((m) => m.redirectToMain)
+        .map((m) => m.email)
+        .sort(),
+    ).toEqual(['chef+lager@alpha-firma.example', 'empfang@alpha-firma.example']);
     // Even then the invitation goes to the address itself: only that mailbox can accept it.
     await smtp.waitFor('chef+lager@alpha-firma.example', /Einladung/, { since });
     await smtp.waitFor('empfang@alpha-firma.example', /Einladung/, { since });
@@ -193,7 +203,10 @@ describe("other companies' records of an address", () => {
     const mongo = new MongoClient(server.mongoUri);
     try {
       await mongo.connect();
-      await mongo.db().collection('users').updateOne({ emailLower: PERSON }, { $unset: { emailVerifiedAt: 1 } });
+      await mongo
+        .db()
+        .collection('users')
+        .updateOne({ emailLower: PERSON }, { $unset: { emailVerifiedAt: 1 } });
     } finally {
       await mongo.close();
     }

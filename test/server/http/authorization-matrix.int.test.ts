@@ -37,6 +37,7 @@ import {
   type CallerName,
   type Fixture,
   type RouteRow,
+  CROSS_COMPANY,
   type Right,
   type SocketRow,
   type Throwaway,
@@ -471,6 +472,41 @@ describe('HTTP routes as anonymous, sub-account without rights, other organizati
     expect(await res.json()).toMatchObject({ error: { code: 'csrf_invalid' } });
     // The same request with the token goes through: the refusal was the token's.
     expect((await mainA.post('/api/documents', { title: 'Mit Token', forOrganization: true })).status).toBe(200);
+  });
+});
+
+describe("cross-company: organization B naming addresses of A's world", () => {
+  let subAtA: { id: string; client: ApiClient };
+
+  beforeAll(async () => {
+    // A person at A's domain whom B invited, who accepted from their own mailbox: a proven address.
+    const email = 'nebenbei@alpha.example';
+    const id = await createSubAccount(mainB, f.orgB, { email, rights: ['read_areas'] });
+    subAtA = { id, client: await acceptInvitation(server, smtp, email) };
+  });
+
+  it.each(CROSS_COMPANY.map((row) => ({ ...row, name: row.what })))('$name', async (row) => {
+    const since = smtp.mails.length;
+    const [method = 'GET', pattern = '/'] = row.route.split(' ');
+    const params = row.params?.(f, { subAtA: subAtA.id }) ?? {};
+    const path = pattern.replace(/:(\w+)/g, (_, name: string) => params[name] ?? '');
+    const caller = row.forbids === 'a_data' ? subAtA.client : mainB;
+    const res = await caller.request<{ error?: { code: string } }>(method, path, row.body?.(f));
+    expect([res.status, res.body?.error?.code], JSON.stringify(res.body)).toEqual([row.expect, row.code]);
+    if (row.forbids === 'a_data') {
+      const text = JSON.stringify(res.body);
+      for (const marker of [A_INFO_TITLE, f.infoDomain, 'alpha.example']) expect(text).not.toContain(marker);
+    }
+    if (row.forbids === 'a_main_changed') {
+      const session = ok(
+        await mainA.get<{ user: { organizationId: string; accountType: string } }>('/api/auth/session'),
+        'session',
+      );
+      expect(session.user).toMatchObject({ organizationId: f.orgA, accountType: 'main' });
+    }
+    // Nothing of it reaches B's mailbox (an invitation or a reset for an address B does not hold).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(smtp.mails.slice(since).filter((m) => m.to.includes(EMAIL.other))).toEqual([]);
   });
 });
 

@@ -986,3 +986,59 @@ export const SOCKET_EVENTS: readonly SocketRow[] = [
     note: "only leaves the caller's own socket's room",
   },
 ];
+
+/**
+ * Cross-company rows: organization B's main account (`other`) names addresses of A's world, the
+ * way the address-takeover attack did. Each row is one call and the status it must get; `forbids`
+ * says what must not follow from it (checked by the test).
+ */
+export interface CrossCompanyRow {
+  what: string;
+  route: string;
+  body?: (f: Fixture) => unknown;
+  params?: (f: Fixture, own: { subAtA: string }) => Record<string, string>;
+  expect: number;
+  code?: string;
+  forbids: 'nothing' | 'invitation_to_b' | 'a_data' | 'a_main_changed';
+}
+
+export const CROSS_COMPANY: readonly CrossCompanyRow[] = [
+  {
+    what: "B redirects an address at A's domain to itself",
+    route: 'POST /api/organizations/:id/sub-accounts',
+    params: (f) => ({ id: f.orgB }),
+    body: () => ({ email: 'abfang@alpha.example', rights: [], redirectToMain: true }),
+    expect: 400,
+    code: 'redirect_not_allowed',
+    forbids: 'invitation_to_b',
+  },
+  {
+    what: "B names A's main account's address for a sub-account",
+    route: 'POST /api/organizations/:id/sub-accounts',
+    params: (f) => ({ id: f.orgB }),
+    body: () => ({ email: 'chef@alpha.example', rights: [] }),
+    expect: 200,
+    forbids: 'a_main_changed',
+  },
+  {
+    what: "B turns the redirect on for its sub-account at A's domain",
+    route: 'PATCH /api/sub-accounts/:id',
+    params: (_f, own) => ({ id: own.subAtA }),
+    body: () => ({ redirectToMain: true }),
+    expect: 400,
+    code: 'redirect_not_allowed',
+    forbids: 'invitation_to_b',
+  },
+  {
+    what: "B's proven sub-account at A's domain reads the company information",
+    route: 'GET /api/information?scope=domain',
+    expect: 200,
+    forbids: 'a_data',
+  },
+  {
+    what: "B's proven sub-account at A's domain asks for its areas",
+    route: 'GET /api/areas/summary',
+    expect: 200,
+    forbids: 'a_data',
+  },
+];

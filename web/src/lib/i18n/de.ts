@@ -205,6 +205,8 @@ export const de = {
     redirected: 'E-Mails gehen an das Hauptkonto',
     newSub: 'Neues Unterkonto',
     redirect: 'E-Mails an das Hauptkonto umleiten (für Adressen wie info+vertrieb@…)',
+    redirectHint:
+      'Nur für Plus-Adressen einer bestätigten Adresse Ihres Unternehmens oder Adressen an Ihrer bestätigten Domain. Die Einladung geht immer an die Adresse selbst.',
     invite: 'Unterkonto anlegen und einladen',
     invited: (email: string) => `Die Einladung an ${email} ist unterwegs.`,
   },

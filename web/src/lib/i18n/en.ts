@@ -199,6 +199,8 @@ export const en: Messages = {
     redirected: 'Mail goes to the main account',
     newSub: 'New sub-account',
     redirect: 'Redirect mail to the main account (for addresses like info+sales@…)',
+    redirectHint:
+      'Only for plus-addresses of a confirmed address of your company, or addresses at your confirmed domain. The invitation always goes to the address itself.',
     invite: 'Create sub-account and invite',
     invited: (email: string) => `The invitation to ${email} is on its way.`,
   },
