@@ -521,6 +521,26 @@ export function awarenessOf(clientId: string, docId: string, update: Uint8Array)
   entry.actor.send({ type: 'AWARENESS', clientId, update });
 }
 
+/**
+ * Looks again at the documents a socket has open, after the caller's access changed: those it
+ * may no longer see are closed, those it may now only read are read-only from now on. Returns the
+ * documents that stay open.
+ */
+export function reviewAccess(caller: Caller, clientId: string): string[] {
+  const kept: string[] = [];
+  for (const docId of [...(openBy.get(clientId) ?? [])]) {
+    const entry = loaded.get(docId);
+    const access = entry ? accessTo(caller, entry) : null;
+    if (!entry || !access) {
+      closeDocument(clientId, docId);
+      continue;
+    }
+    if (access === 'read') entry.actor.send({ type: 'READ_ONLY', clientId });
+    kept.push(docId);
+  }
+  return kept;
+}
+
 /** A socket closes a document (or lost access to it). */
 export function closeDocument(clientId: string, docId: string): void {
   openBy.get(clientId)?.delete(docId);
