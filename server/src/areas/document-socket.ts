@@ -12,8 +12,8 @@ const DOC_ROOM = /^doc:([0-9a-f]{24})$/;
  * and a change of those rights is looked at at once: a socket that only reads along sends nothing.
  */
 export const documentSocket: SocketModule = (socket, { log, caller, onAccessReview }) => {
-  const who = async (): Promise<NonNullable<Awaited<ReturnType<typeof caller>>>> => {
-    const found = await caller();
+  const who = async (activity = false): Promise<NonNullable<Awaited<ReturnType<typeof caller>>>> => {
+    const found = await caller({ activity });
     if (!found) throw new Unauthorized('unauthorized');
     return found;
   };
@@ -40,7 +40,9 @@ export const documentSocket: SocketModule = (socket, { log, caller, onAccessRevi
     'doc:sync',
     handle(docSyncSchema, log, async ({ docId, message }) => {
       try {
-        return await documents.syncDocument(await who(), docId, socket.id, new Uint8Array(message));
+        const bytes = new Uint8Array(message);
+        // Typing keeps the session alive; the sync handshake a page makes by itself does not.
+        return await documents.syncDocument(await who(documents.isEdit(bytes)), docId, socket.id, bytes);
       } catch (err) {
         // The document is gone for this socket (access lost): its news must stop too.
         if (err instanceof NotFound) await socket.leave(`doc:${docId}`);

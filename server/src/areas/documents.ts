@@ -1,4 +1,6 @@
+import * as decoding from 'lib0/decoding';
 import { createActor } from 'xstate';
+import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import type { DocumentAccess, DocumentCreate, DocumentVersionView, DocumentView } from '@kis/protocol/api';
 import type { DocOpenValue, DocSyncValue } from '@kis/protocol/realtime';
@@ -511,6 +513,18 @@ export async function syncDocument(
   );
   if (!result.ok) throw REFUSALS[result.code]();
   return result.reply ? { reply: result.reply } : {};
+}
+
+/**
+ * True when a sync message carries a change the user made (a y-protocols update), not the
+ * handshake (step 1 and 2) an editor sends by itself on opening and reconnecting.
+ */
+export function isEdit(message: Uint8Array): boolean {
+  try {
+    return decoding.readVarUint(decoding.createDecoder(message)) === syncProtocol.messageYjsUpdate;
+  } catch {
+    return false;
+  }
 }
 
 /** An awareness update (cursor, name, colour) from a socket; dropped when it comes too often. */

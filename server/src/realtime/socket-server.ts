@@ -34,7 +34,12 @@ export type SocketModule = (
   socket: KisSocket,
   tools: {
     log: Logger;
-    caller: () => Promise<Caller | undefined>;
+    /**
+     * The caller behind the socket, checked afresh. `activity` for an event that is something the
+     * user did (typing in a text): it keeps the session alive. Nothing else a socket sends does
+     * (pings, joins, cursor moves): the page sends those by itself.
+     */
+    caller: (options?: { activity?: boolean }) => Promise<Caller | undefined>;
     /** Registers the module's {@link AccessReview} for this socket. */
     onAccessReview: (review: AccessReview) => void;
   },
@@ -109,12 +114,15 @@ export async function reviewUserSockets(io: KisSocketServer, userId: string): Pr
   );
 }
 
-/** The caller behind a socket, checked afresh (rights may have changed since the handshake). */
-export async function socketCaller(socket: KisSocket): Promise<Caller | undefined> {
+/**
+ * The caller behind a socket, checked afresh (rights may have changed since the handshake). Counts
+ * as the user's activity only when `activity` is set.
+ */
+export async function socketCaller(socket: KisSocket, activity = false): Promise<Caller | undefined> {
   const { cookie, ip } = socket.data;
   if (!cookie) return undefined;
   try {
-    const session = await sessions.authenticate({ cookie, ip, requireCsrf: false, activity: false });
+    const session = await sessions.authenticate({ cookie, ip, requireCsrf: false, activity });
     const { user } = session;
     return {
       userId: user.id,
@@ -213,7 +221,8 @@ export function createSocketServer(options: {
     options.metrics.socketConnections.inc();
     socket.once('disconnect', () => options.metrics.socketConnections.dec());
 
-    // Every event of a user's socket re-checks the session and its binding.
+    // Every event of a user's socket re-checks the session and its binding; it is no activity by
+    // itself (heartbeats, joins): a handler says when an event was the user's doing.
     socket.use((_packet, next) => {
       const { cookie, ip } = socket.data;
       if (!cookie) return next();
@@ -241,7 +250,11 @@ export function createSocketServer(options: {
     const own: AccessReview[] = [];
     reviews.set(socket, own);
     for (const module of options.modules ?? []) {
-      module(socket, { log, caller: () => socketCaller(socket), onAccessReview: (review) => own.push(review) });
+      module(socket, {
+        log,
+        caller: (callerOptions) => socketCaller(socket, callerOptions?.activity ?? false),
+        onAccessReview: (review) => own.push(review),
+      });
     }
   });
   reviewLogs.set(io, log);
