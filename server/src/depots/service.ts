@@ -378,7 +378,7 @@ export async function deleteDepot(caller: DepotCaller, depotId: string): Promise
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   await loadDepot(caller, depotId, 'manager');
   await runtime?.detach(depotId);
-  runtime?.news?.revoked(depotId);
+  await runtime?.news?.revoked(depotId);
   await Depot.deleteOne({ _id: depotId });
   await Promise.all([
     DepotHistory.deleteMany({ depotId }),
@@ -1064,9 +1064,8 @@ export async function removeGrant(caller: DepotCaller, depotId: string, userId: 
   }
   const removed = await DepotGrant.deleteOne({ depotId, userId });
   if (removed.deletedCount === 0) throw new NotFound('grant_not_found');
-  // Live updates stop at once too; if the account's own rights still show the depot, the page
-  // watches again on its next load.
-  runtime?.news?.revoked(depotId, [userId]);
+  // Live updates stop at once too, unless the account's own rights still show the depot.
+  await runtime?.news?.revoked(depotId, [userId]);
   await auditFor(caller, 'depot.grant_removed', depotId, { userId });
 }
 

@@ -42,6 +42,31 @@ export interface MailParams {
 }
 export type MailKind = keyof MailParams;
 
+/** The params of a mail kind that are text. */
+type TextParam<K extends MailKind> = {
+  [P in keyof MailParams[K]]: MailParams[K][P] extends string ? P : never;
+}[keyof MailParams[K]] &
+  string;
+
+/**
+ * The params of each kind that are one-time secrets: codes and links that let whoever reads them
+ * register, reset a password, join a company, change an address, revoke consent or pay. The outbox
+ * keeps them sealed and shows them masked; they are filled in only in the mail that leaves (see
+ * mail/service.ts). A new kind that carries such a secret must be listed here.
+ */
+export const SECRET_PARAMS: { readonly [K in MailKind]?: ReadonlyArray<TextParam<K>> } = {
+  register_code: ['code', 'link'],
+  register_known: ['resetLink'],
+  reset_code: ['code', 'link'],
+  invite: ['link'],
+  email_change_code: ['code'],
+  revocation_code: ['code'],
+  migration_invite: ['link'],
+  // The payment link: its token opens the payment page, and after payment the PIN on it.
+  invoice_issued: ['link'],
+  invoice_pin: ['link'],
+};
+
 type Template<K extends MailKind> = (p: MailParams[K]) => { subject: string; text: string };
 type Templates = { [K in MailKind]: Template<K> };
 

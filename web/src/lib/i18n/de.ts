@@ -167,7 +167,7 @@ export const de = {
     filter: 'Filtern',
     outbox: 'Postausgang',
     mailNotConfigured:
-      'Es ist kein Mailserver eingerichtet (SMTP_URL). E-Mails werden nicht versendet, sondern warten hier. Geben Sie Codes und Links bei Bedarf selbst weiter.',
+      'Es ist kein Mailserver eingerichtet (SMTP_URL). E-Mails werden nicht versendet, sondern warten hier; Einmal-Codes und -Links darin sind verdeckt, damit niemand sie von hier aus verwenden kann. Richten Sie SMTP_URL ein, damit Kunden sich registrieren und Passwörter zurücksetzen können.',
     to: 'An',
     subject: 'Betreff',
     mailStatus: { queued: 'wartet', sent: 'versendet', dropped: 'verworfen (Inhalt gelöscht)' },

@@ -161,7 +161,7 @@ export const en: Messages = {
     filter: 'Filter',
     outbox: 'Outbox',
     mailNotConfigured:
-      'No mail server is configured (SMTP_URL). Mails are not sent but wait here. Pass codes and links on yourself where needed.',
+      'No mail server is configured (SMTP_URL). Mails are not sent but wait here; one-time codes and links in them are masked, so nobody can use them from here. Set up SMTP_URL so that customers can register and reset passwords.',
     to: 'To',
     subject: 'Subject',
     mailStatus: { queued: 'waiting', sent: 'sent', dropped: 'dropped (content deleted)' },
