@@ -56,7 +56,6 @@ type TextParam<K extends MailKind> = {
  */
 export const SECRET_PARAMS: { readonly [K in MailKind]?: ReadonlyArray<TextParam<K>> } = {
   register_code: ['code', 'link'],
-  register_known: ['resetLink'],
   reset_code: ['code', 'link'],
   invite: ['link'],
   email_change_code: ['code'],
