@@ -149,6 +149,8 @@ export const PAYMENT_SETTINGS = {
   paymentTermDays: 14,
   pinValidDays: 7,
   paypal: { clientId: 'AcmeClientId', secret: 'geheim-Secret-4711', mode: 'sandbox', webhookId: '' },
+  // A new secret changes the PayPal credentials: the caller's password again.
+  password: 'Ein langes Passwort für Tests 7',
 };
 
 /** A customer of organization A; its name is one of the markers no foreign answer may contain. */
