@@ -72,7 +72,10 @@ export async function start(options: {
     logger: options.logger,
     metrics: options.metrics,
     commandTimeoutMs: options.commandTimeoutMs,
-    stored: (depotId, commit) => firePinEvents(depotId, commit.history),
+    stored: (depotId, commit) =>
+      void firePinEvents(depotId, commit.history).catch((err: unknown) =>
+        options.logger.warn({ err, depotId }, 'PIN events not passed on; reconciliation catches up'),
+      ),
   });
   await runtime.start();
   options.metrics.depotsLoaded.set(runtime.size);
@@ -658,17 +661,24 @@ export interface PinEvent {
 export type PinEventHook = (event: PinEvent) => Promise<void>;
 const pinEventHooks: PinEventHook[] = [];
 
-/** Calls `hook` for every stored depot event that names a PIN, after it is stored. */
+/**
+ * Calls `hook` for every stored depot event that names a PIN of that depot, after it is stored.
+ * A PIN id is bound to the depot it was made for: an event in which one depot names another's PIN
+ * (a broken or hostile depot) stays in its history but reaches no hook.
+ */
 export function onPinEvent(hook: PinEventHook): void {
   pinEventHooks.push(hook);
 }
 
-function firePinEvents(
+async function firePinEvents(
   depotId: string,
   history: ReadonlyArray<{ at: number; kind: string; comp?: number; pinId?: string }>,
-): void {
+): Promise<void> {
+  const named = [...new Set(history.flatMap((h) => (h.pinId ? [h.pinId] : [])))];
+  if (!named.length || !pinEventHooks.length) return;
+  const own = new Set((await DepotPin.find({ _id: { $in: named }, depotId }, { _id: 1 }).lean()).map((p) => p._id));
   for (const h of history) {
-    if (!h.pinId) continue;
+    if (!h.pinId || !own.has(h.pinId)) continue;
     const event: PinEvent = { depotId, pinId: h.pinId, kind: h.kind, comp: h.comp ?? null, at: new Date(h.at) };
     for (const hook of pinEventHooks) void hook(event).catch(() => undefined);
   }
@@ -947,7 +957,8 @@ export async function listHistory(
   const pinIds = [...new Set(page.map((d) => d.pinId).filter((p): p is string => !!p))];
   const labels = new Map(
     pinIds.length
-      ? (await DepotPin.find({ _id: { $in: pinIds } }, { label: 1 }).lean()).map((p) => [p._id, p.label])
+      ? // Only this depot's PINs: a depot that names another's PIN id learns nothing of it here.
+        (await DepotPin.find({ _id: { $in: pinIds }, depotId }, { label: 1 }).lean()).map((p) => [p._id, p.label])
       : [],
   );
   const last = page.at(-1);
@@ -1138,7 +1149,7 @@ export async function historyForExport(
       const flush = async function* (): AsyncGenerator<HistoryRow> {
         const unknown = [...new Set(batch.flatMap((d) => (d.pinId && !labels.has(d.pinId) ? [d.pinId] : [])))];
         if (unknown.length) {
-          for (const p of await DepotPin.find({ _id: { $in: unknown } }, { label: 1 }).lean())
+          for (const p of await DepotPin.find({ _id: { $in: unknown }, depotId }, { label: 1 }).lean())
             labels.set(p._id, p.label);
         }
         for (const d of batch) {

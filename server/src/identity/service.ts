@@ -1000,6 +1000,27 @@ export async function mailAccount<K extends MailKind>(userId: string, kind: K, p
   if (doc) await mailToUser(doc, kind, params);
 }
 
+/**
+ * Mails the main account of an organization in its language, e.g. so the company's owner hears of
+ * a change to where its money goes whoever made it. `params` is written for the recipient's
+ * language (dates). Returns false when the organization has no main account (any more).
+ */
+export async function mailMainAccount<K extends MailKind>(
+  organizationId: string,
+  kind: K,
+  params: (lang: UserLanguage) => MailParams[K],
+): Promise<boolean> {
+  if (!/^[0-9a-f]{24}$/.test(organizationId)) return false;
+  const org = await Organization.findById(organizationId, { mainUserId: 1 }).lean();
+  // After an erasure mainUserId is a pseudonym, not an id.
+  const mainId = org?.mainUserId && /^[0-9a-f]{24}$/.test(org.mainUserId) ? org.mainUserId : undefined;
+  const main = mainId ? await User.findById(mainId, { email: 1, language: 1 }).lean() : null;
+  if (!main) return false;
+  const lang = main.language as UserLanguage;
+  await mail.send({ to: main.email, lang, kind, params: params(lang) });
+  return true;
+}
+
 /** The portal's public address, for links in other modules' mails. */
 export function publicUrl(): string {
   return cfg().publicUrl;

@@ -24,6 +24,17 @@ export interface MailParams {
   invoice_pin: { number: string; issuer: string; validFrom: string; validUntil: string; place: string; link: string };
   invoice_cancelled: { number: string; issuer: string };
   invoice_refunded: { number: string; issuer: string; amount: string };
+  /** To the main account: someone changed (or removed) the PayPal account that invoices pay into. */
+  payout_changed: {
+    organization: string;
+    by: string;
+    ip: string;
+    when: string;
+    removed: boolean;
+    clientId: string;
+    mode: string;
+    link: string;
+  };
   /** The text carries `{{emails}}`, filled at delivery from the sealed request. */
   revocation_code: { code: string; minutes: number };
   migration_invite: { link: string; organization: string; username: string; days: number };
@@ -111,6 +122,10 @@ const de: Templates = {
     subject: `Rechnung ${p.number} erstattet`,
     text: `Guten Tag,\n\n${p.issuer} hat Ihre Zahlung zur Rechnung ${p.number} über ${p.amount} über PayPal erstattet. Eine zur Rechnung ausgegebene PIN gilt nicht mehr.${signature.de}`,
   }),
+  payout_changed: (p) => ({
+    subject: 'Zahlungsempfang geändert: PayPal-Zugangsdaten',
+    text: `Guten Tag,\n\n${p.by} hat am ${p.when} (von der Adresse ${p.ip}) die PayPal-Zugangsdaten von ${p.organization} ${p.removed ? 'entfernt. Rechnungen können bis zur erneuten Einrichtung nicht online bezahlt werden.' : `geändert. Zahlungen zu Ihren Rechnungen gehen jetzt an die PayPal-App mit der Client-ID ${p.clientId} (${p.mode === 'live' ? 'Live' : 'Sandbox'}).`}\n\nWaren Sie oder Ihre Mitarbeiter das nicht? Prüfen Sie die Einstellungen sofort und ändern Sie das Passwort des Kontos, das die Änderung gemacht hat:\n${p.link}${signature.de}`,
+  }),
   file_added: (p) => ({
     subject: `Neue Datei im Kundenportal: ${p.name}`,
     text: `Guten Tag,\n\nwir haben Ihnen im Kundenportal eine Datei bereitgestellt: ${p.name}\n\nSie finden sie unter Dateien:\n${p.link}${signature.de}`,
@@ -197,6 +212,10 @@ const en: Templates = {
   invoice_refunded: (p) => ({
     subject: `Invoice ${p.number} refunded`,
     text: `Hello,\n\n${p.issuer} has refunded your payment of ${p.amount} for invoice ${p.number} through PayPal. A PIN issued for it is no longer valid.${signature.en}`,
+  }),
+  payout_changed: (p) => ({
+    subject: 'Receiving payments: PayPal credentials changed',
+    text: `Hello,\n\non ${p.when}, ${p.by} (from address ${p.ip}) ${p.removed ? `removed the PayPal credentials of ${p.organization}. Invoices cannot be paid online until PayPal is set up again.` : `changed the PayPal credentials of ${p.organization}. Payments for your invoices now go to the PayPal app with client id ${p.clientId} (${p.mode === 'live' ? 'live' : 'sandbox'}).`}\n\nWas this not you or your staff? Check the settings at once and change the password of the account that made the change:\n${p.link}${signature.en}`,
   }),
   file_added: (p) => ({
     subject: `New file in the customer portal: ${p.name}`,

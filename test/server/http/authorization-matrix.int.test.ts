@@ -323,7 +323,8 @@ async function callRoute(row: RouteRow, caller: CallerName, as?: ApiClient): Pro
   let client = as ?? clients[caller];
   if (row.freshSession && caller !== 'anonymous') client = await signIn(EMAIL[caller]);
   const body = ctx.allowed && row.allowBody ? await row.allowBody(ctx) : await row.body?.(ctx);
-  const headers: Record<string, string> = { 'x-forwarded-for': client.ip, accept: 'application/json, text/html' };
+  const headers: Record<string, string> = { accept: 'application/json, text/html' };
+  if (!row.direct) headers['x-forwarded-for'] = client.ip;
   if (client.cookie) headers.cookie = client.cookie;
   if (client.csrfToken && method !== 'GET') headers['x-csrf-token'] = client.csrfToken;
   let payload: string | undefined;

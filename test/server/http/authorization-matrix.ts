@@ -113,6 +113,8 @@ export interface RouteRow {
   raw?: { contentType: string; data: string };
   /** Call with a fresh login of the caller (logout). */
   freshSession?: boolean;
+  /** Call straight from loopback, without the X-Forwarded-For of the test's proxy (a local scraper). */
+  direct?: boolean;
   /** Callers whose 2xx answer is about their own world: it must not hold any of A's data. */
   scoped?: readonly CallerName[];
   /**
@@ -149,6 +151,8 @@ export const PAYMENT_SETTINGS = {
   paymentTermDays: 14,
   pinValidDays: 7,
   paypal: { clientId: 'AcmeClientId', secret: 'geheim-Secret-4711', mode: 'sandbox', webhookId: '' },
+  // A new secret changes the PayPal credentials: the caller's password again.
+  password: 'Ein langes Passwort für Tests 7',
 };
 
 /** A customer of organization A; its name is one of the markers no foreign answer may contain. */
@@ -171,7 +175,8 @@ export const ROUTES: readonly RouteRow[] = [
     route: 'GET /metrics',
     access: 'public',
     expect: [200, 200, 200, 200, 200],
-    note: 'loopback clients only (the socket address, not X-Forwarded-For); every test client is loopback',
+    direct: true,
+    note: 'loopback clients only, and only without X-Forwarded-For: a request a local proxy forwarded comes from outside',
   },
   { route: 'GET /api/info', access: 'public', expect: [200, 200, 200, 200, 200] },
   { route: 'GET /api/openapi.json', access: 'public', expect: [200, 200, 200, 200, 200] },

@@ -681,6 +681,8 @@ export const de = {
     test: 'Verbindung testen',
     testOk: (mode: string) => `Verbindung zu PayPal (${mode}) steht.`,
     testFailed: 'Die Verbindung zu PayPal ist fehlgeschlagen.',
+    passwordHint:
+      'Die PayPal-Zugangsdaten bestimmen, wer das Geld zu Ihren Rechnungen erhält. Bestätigen Sie die Änderung mit Ihrem Passwort; das Hauptkonto Ihres Unternehmens erhält darüber eine E-Mail.',
     save: 'Speichern',
     saved: 'Gespeichert.',
     ready: 'Bereit: Rechnungen können ausgestellt und bezahlt werden.',

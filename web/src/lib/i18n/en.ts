@@ -665,6 +665,8 @@ export const en: Messages = {
     test: 'Test connection',
     testOk: (mode: string) => `Connected to PayPal (${mode}).`,
     testFailed: 'The connection to PayPal failed.',
+    passwordHint:
+      'The PayPal credentials decide who receives the money for your invoices. Confirm the change with your password; the main account of your company gets an e-mail about it.',
     save: 'Save',
     saved: 'Saved.',
     ready: 'Ready: invoices can be issued and paid.',
