@@ -35,7 +35,7 @@ beforeAll(async () => {
     password: GOOD_PASSWORD,
   });
   expect(created.status, JSON.stringify(created.body)).toBe(200);
-  clerk = await acceptInvitation(server, smtp, CLERK, CLERK);
+  clerk = await acceptInvitation(server, smtp, CLERK);
 });
 afterAll(async () => {
   await server?.stop();

@@ -7,7 +7,7 @@ import { GOOD_PASSWORD, createFirstAdmin, type ApiClient } from '../helpers/api.
 import { connectSocket } from '../helpers/areas.js';
 import { registerDepot, simulate } from '../helpers/depots.js';
 import { YClient } from '../helpers/documents.js';
-import { acceptInvitation, makeOrganization, type Org } from '../helpers/organizations.js';
+import { acceptInvitation, createSubAccount, makeOrganization, type Org } from '../helpers/organizations.js';
 import { eventually, startServer, type TestServer } from '../helpers/server.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 
@@ -58,14 +58,8 @@ afterAll(async () => {
 /** A sub-account of Acme with these rights, signed in. */
 async function subAccount(local: string, rights: string[]): Promise<{ client: ApiClient; id: string }> {
   const email = `${local}@acme.example`;
-  const created = await acme.main.post<{ id: string }>(`/api/organizations/${acme.org.id}/sub-accounts`, {
-    email,
-    name: local,
-    rights,
-    redirectToMain: false,
-  });
-  expect(created.status, JSON.stringify(created.body)).toBe(200);
-  return { client: await acceptInvitation(server, smtp, email, email), id: created.body.id };
+  const id = await createSubAccount(acme.main, acme.org.id, { email, name: local, rights, redirectToMain: false });
+  return { client: await acceptInvitation(server, smtp, email), id };
 }
 
 /** What one socket has received of the events that carry a depot's or a document's content. */
