@@ -3,6 +3,7 @@ import nodemailer, { type Transporter } from 'nodemailer';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { Forbidden } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { runOnce } from '../db/migrations.js';
 import { OutboxMail } from './model.js';
 import { SECRET_PARAMS, forwardedNote, render, type Language, type MailKind, type MailParams } from './templates.js';
 import { containsText, sameText } from '../db/query.js';
@@ -208,9 +209,37 @@ export function isConfigured(): boolean {
   return job?.configured ?? false;
 }
 
+/** Mails of these kinds written before secrets were sealed hold codes in their text. */
+const CODE_KINDS = ['register_code', 'reset_code', 'email_change_code', 'revocation_code'];
+
+/**
+ * Mails that left before one-time secrets were sealed still hold them in plain text: their links'
+ * tokens (`#token=…`, payment pages `/bezahlen/…`) and, in code mails, the six digits. Masks them
+ * in every mail already sent or dropped; a mail still queued keeps its text, as it must go out.
+ */
+async function scrubOldSecrets(): Promise<void> {
+  const scrub = (text: string, codes: boolean): string => {
+    const links = text
+      .replace(/#token=[A-Za-z0-9_%-]+/g, `#token=${MASKED}`)
+      .replace(/\/bezahlen\/[A-Za-z0-9_%-]+/g, `/bezahlen/${MASKED}`);
+    return codes ? links.replace(/\b\d{6}\b/g, MASKED) : links;
+  };
+  const cursor = OutboxMail.find({ status: { $in: ['sent', 'dropped'] } }, { kind: 1, subject: 1, text: 1 })
+    .lean()
+    .cursor();
+  for await (const doc of cursor) {
+    const codes = CODE_KINDS.includes(doc.kind);
+    const subject = scrub(doc.subject, codes);
+    const text = scrub(doc.text, codes);
+    if (subject !== doc.subject || text !== doc.text)
+      await OutboxMail.updateOne({ _id: doc._id }, { $set: { subject, text } });
+  }
+}
+
 /** Starts the delivery job (once per process). */
 export async function start(options: MailOptions): Promise<void> {
   await OutboxMail.createIndexes();
+  await runOnce('2026-12-outbox-old-secrets-masked', scrubOldSecrets);
   box = options.box;
   job = new DeliveryJob(options);
   await job.start();
