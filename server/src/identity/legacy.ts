@@ -2,7 +2,7 @@ import { containsText, isDuplicateKeyError } from '../db/query.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import * as audit from '../audit/service.js';
-import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.js';
+import { Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
 import { placeholderEmail } from './legacy-import.js';
 import { LegacyCompany, LegacyLogin, MigrationWave, type LegacyLoginDoc, type WaveDoc } from './legacy-model.js';
 import { isPlusAddress } from './organizations.js';
@@ -38,7 +38,8 @@ async function verifyLegacyPassword(login: LegacyLoginDoc | null, password: stri
 
 /**
  * Logs in by legacy user name and password. Accounts of companies not yet in a started wave log in
- * as before; a migrated account is refused with the guidance to use its e-mail address.
+ * as before; a migrated account is refused with the guidance to use its e-mail address. The same
+ * limits as the e-mail login, with the attempt reserved before the password is compared.
  */
 export async function legacyLogin(input: {
   username: string;
@@ -50,13 +51,24 @@ export async function legacyLogin(input: {
   const name = input.username.trim().toLowerCase();
   const userKey = `login:legacy:${name}`;
   const ipKey = `login-ip:${input.ip}`;
-  await throttle.assertNotLocked([userKey, ipKey]);
-  const login = (await LegacyLogin.findOne({ _id: name }).lean()) as LegacyLoginDoc | null;
-  const ok = await verifyLegacyPassword(login, input.password);
-  const user = ok && login ? ((await User.findById(login.userId).lean()) as UserDoc | null) : null;
+  const policy = loginThrottlePolicy();
+  await throttle.reserve([userKey, ipKey], policy);
+  let login: LegacyLoginDoc | null;
+  let ok: boolean;
+  let user: UserDoc | null;
+  try {
+    login = (await LegacyLogin.findOne({ _id: name }).lean()) as LegacyLoginDoc | null;
+    ok = await verifyLegacyPassword(login, input.password);
+    user = ok && login ? ((await User.findById(login.userId).lean()) as UserDoc | null) : null;
+  } catch (err) {
+    await Promise.all([throttle.release(userKey, policy), throttle.release(ipKey, policy)]);
+    throw err;
+  }
   if (!ok || !login || !user || user.status !== 'active') {
-    const policy = loginThrottlePolicy();
-    await Promise.all([throttle.recordFailure(userKey, policy), throttle.recordFailure(ipKey, policy)]);
+    const [byUser, byIp] = await Promise.all([
+      throttle.recordFailure(userKey, policy),
+      throttle.recordFailure(ipKey, policy),
+    ]);
     await audit.record({
       action: 'legacy_login.failed',
       outcome: 'failure',
@@ -64,9 +76,18 @@ export async function legacyLogin(input: {
       ip: input.ip,
       target: login ? login._id : undefined,
     });
+    const lockedUntil = byUser.lockedUntil ?? byIp.lockedUntil;
+    if (lockedUntil) throw new RateLimited('locked', Math.ceil((lockedUntil.getTime() - Date.now()) / 1000));
     throw new Unauthorized('invalid_credentials');
   }
-  await throttle.clear(userKey);
+  // A lockout that began while the password was compared still holds.
+  try {
+    await throttle.assertNotLocked([userKey, ipKey]);
+  } catch (err) {
+    await Promise.all([throttle.release(userKey, policy), throttle.release(ipKey, policy)]);
+    throw err;
+  }
+  await Promise.all([throttle.clear(userKey), throttle.release(ipKey, policy)]);
   if (login.state !== 'legacy') {
     await audit.record({
       action: 'legacy_login.after_migration',

@@ -278,7 +278,8 @@ export async function forgotPassword(input: { email: string; ip: string }): Prom
 /**
  * Logs in with e-mail and password. Failures count against the address and the client address;
  * after too many, both are locked for a while, whether or not the account exists, and the owner
- * of an existing account is told by mail.
+ * of an existing account is told by mail. Each attempt is reserved before the password is compared,
+ * so logins sent at once get no more comparisons than logins one after the other.
  */
 export async function login(input: {
   email: string;
@@ -290,25 +291,31 @@ export async function login(input: {
   const { emailLower } = normalizeEmail(input.email);
   const userKey = `login:${emailLower}`;
   const ipKey = `login-ip:${input.ip}`;
+  const policy = cfg().throttle;
+  const refusedLocked = (): Promise<void> =>
+    audit.record({ action: 'login.refused_locked', outcome: 'denied', actorEmail: input.email.trim(), ip: input.ip });
+  // The attempt is reserved before the password is compared, so guesses sent at once cannot all
+  // pass the lockout check before the first of them has failed.
   try {
-    await throttle.assertNotLocked([userKey, ipKey]);
+    await throttle.reserve([userKey, ipKey], policy);
   } catch (err) {
-    await audit.record({
-      action: 'login.refused_locked',
-      outcome: 'denied',
-      actorEmail: input.email.trim(),
-      ip: input.ip,
-    });
+    if (err instanceof RateLimited) await refusedLocked();
     throw err;
   }
-  const user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
-  const ok = await verifyPassword(
-    input.password,
-    user?.status === 'pending' ? undefined : user?.passwordHash,
-    cfg().bcryptCost,
-  );
+  let user: UserDoc | null;
+  let ok: boolean;
+  try {
+    user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
+    ok = await verifyPassword(
+      input.password,
+      user?.status === 'pending' ? undefined : user?.passwordHash,
+      cfg().bcryptCost,
+    );
+  } catch (err) {
+    await Promise.all([throttle.release(userKey, policy), throttle.release(ipKey, policy)]);
+    throw err;
+  }
   if (!ok || !user || user.status !== 'active') {
-    const policy = cfg().throttle;
     const [byUser, byIp] = await Promise.all([
       throttle.recordFailure(userKey, policy),
       throttle.recordFailure(ipKey, policy),
@@ -342,7 +349,15 @@ export async function login(input: {
     if (ok && user?.status === 'disabled') throw new Forbidden('account_disabled');
     throw new Unauthorized('invalid_credentials');
   }
-  await throttle.clear(userKey);
+  // A lockout that began while the password was compared still holds.
+  try {
+    await throttle.assertNotLocked([userKey, ipKey]);
+  } catch (err) {
+    await Promise.all([throttle.release(userKey, policy), throttle.release(ipKey, policy)]);
+    if (err instanceof RateLimited) await refusedLocked();
+    throw err;
+  }
+  await Promise.all([throttle.clear(userKey), throttle.release(ipKey, policy)]);
   return openSession(user, input);
 }
 
