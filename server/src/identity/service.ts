@@ -467,16 +467,7 @@ export async function updateProfile(
 /** Changes the password with the old one; ends the caller's other sessions and tells the user by mail. */
 export async function changePassword(caller: Caller, input: { current: string; next: string }): Promise<void> {
   const user = await ownUser(caller);
-  if (!(await verifyPassword(input.current, user.passwordHash, cfg().bcryptCost))) {
-    await audit.record({
-      action: 'password.change',
-      outcome: 'failure',
-      actorId: caller.userId,
-      actorEmail: caller.email,
-      ip: caller.ip,
-    });
-    throw new Invalid('current_password_wrong');
-  }
+  await checkOwnPassword(caller, user, input.current, 'password.change');
   checkPasswordPolicy(input.next, { email: user.emailLower });
   if (await verifyPassword(input.next, user.passwordHash, cfg().bcryptCost)) throw new Invalid('password_unchanged');
   await User.updateOne(
@@ -665,16 +656,78 @@ export async function unlockUser(caller: Caller, userId: string): Promise<void> 
  */
 export async function reauthenticate(caller: Caller, password: string): Promise<void> {
   const me = (await User.findById(caller.userId).lean()) as UserDoc | null;
-  if (!me || !(await verifyPassword(password, me.passwordHash, cfg().bcryptCost))) {
-    await audit.record({
-      action: 'reauth.failed',
+  await checkOwnPassword(caller, me, password, 'reauth.failed');
+}
+
+/**
+ * Checks the password a signed-in person typed again, under the login's limits and on the login's
+ * count of the account: a borrowed, signed-in browser guesses no faster than the sign-in page, and
+ * while the account is locked even the right password is refused (RateLimited). Audits a failure
+ * as `failedAction`.
+ */
+async function checkOwnPassword(
+  caller: Caller,
+  me: UserDoc | null,
+  password: string,
+  failedAction: string,
+): Promise<void> {
+  const failed = async (failures?: number): Promise<void> =>
+    audit.record({
+      action: failedAction,
       outcome: 'failure',
       actorId: caller.userId,
       actorEmail: caller.email,
       ip: caller.ip,
+      ...(failures !== undefined ? { details: { failures } } : {}),
     });
+  if (!me) {
+    await failed();
     throw new Invalid('current_password_wrong');
   }
+  const key = `login:${me.emailLower}`;
+  const policy = cfg().throttle;
+  try {
+    await throttle.reserve([key], policy);
+  } catch (err) {
+    if (err instanceof RateLimited)
+      await audit.record({
+        action: 'reauth.refused_locked',
+        outcome: 'denied',
+        actorId: caller.userId,
+        actorEmail: caller.email,
+        ip: caller.ip,
+      });
+    throw err;
+  }
+  let ok: boolean;
+  try {
+    ok = await verifyPassword(password, me.passwordHash, cfg().bcryptCost);
+  } catch (err) {
+    await throttle.release(key, policy);
+    throw err;
+  }
+  if (ok) {
+    await throttle.clear(key);
+    return;
+  }
+  const outcome = await throttle.recordFailure(key, policy);
+  await failed(outcome.failures);
+  if (outcome.lockedUntil) {
+    const minutes = Math.ceil((outcome.lockedUntil.getTime() - Date.now()) / 60_000);
+    await audit.record({
+      action: 'login.locked',
+      outcome: 'denied',
+      actorId: caller.userId,
+      actorEmail: caller.email,
+      ip: caller.ip,
+      details: { minutes, by: 'reauth' },
+    });
+    await mailToUser(me, 'account_locked', { minutes, failures: outcome.failures });
+  }
+  await sleep(outcome.delayMs);
+  if (outcome.lockedUntil)
+    throw new RateLimited('locked', Math.ceil((outcome.lockedUntil.getTime() - Date.now()) / 1000));
+  throw new Invalid('current_password_wrong');
 }
 
 /**
