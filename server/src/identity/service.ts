@@ -346,7 +346,8 @@ export async function login(input: {
     // Growing delays slow guessing down further without holding a thread.
     await sleep(Math.max(byUser.delayMs, byIp.delayMs));
     if (lockedUntil) throw new RateLimited('locked', Math.ceil((lockedUntil.getTime() - Date.now()) / 1000));
-    if (ok && user?.status === 'disabled') throw new Forbidden('account_disabled');
+    // A disabled account answers like a wrong password: only the one who knows the password could
+    // tell the difference, and the audit keeps the real reason for the operators.
     throw new Unauthorized('invalid_credentials');
   }
   // A lockout that began while the password was compared still holds.
