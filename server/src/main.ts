@@ -96,7 +96,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     const connection = await connectDatabase(db.uri);
     cleanups.push(() => disconnectDatabase());
 
-    await mail.start({ smtpUrl: config.SMTP_URL, from: mailFrom(config), logger });
+    const secretBox = createSecretBox(masterKey);
+    await mail.start({ smtpUrl: config.SMTP_URL, from: mailFrom(config), logger, box: secretBox });
     cleanups.push(() => mail.stop());
     await sessions.init({
       idleMs: config.KIS_SESSION_IDLE_SECONDS * 1000,
@@ -137,7 +138,6 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
     cleanups.push(() => areaDocuments.stop());
     areaDocuments.startDailyVersions();
-    const secretBox = createSecretBox(masterKey);
     await depots.init(secretBox);
     const depotRuntime = await depots.start({
       logger,

@@ -1,6 +1,7 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GOOD_PASSWORD, createFirstAdmin, registerCustomer } from '../helpers/api.js';
+import { GOOD_PASSWORD, type ApiClient, createFirstAdmin, registerCustomer } from '../helpers/api.js';
+import { createSubAccount, makeOrganization } from '../helpers/organizations.js';
 import { launchBrowser, watchErrors } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { codeIn, startSmtp, type TestSmtp } from '../helpers/smtp.js';
@@ -18,9 +19,10 @@ afterAll(async () => {
 
 describe('accounts in the browser', () => {
   let server: TestServer;
+  let admin: ApiClient;
   beforeAll(async () => {
     server = await startServer({ env: { SMTP_URL: smtp.url } });
-    await createFirstAdmin(server, 'admin@kis.test');
+    admin = await createFirstAdmin(server, 'admin@kis.test');
   });
   afterAll(async () => {
     await server?.stop();
@@ -70,6 +72,33 @@ describe('accounts in the browser', () => {
     await page.waitForURL(/\/anmelden$/);
     expect(problems).toEqual([]);
     await context.close();
+  });
+
+  it('asks a person registering at an address a company invited whether to join, and leaves it out on no', async () => {
+    const { main, org } = await makeOrganization(server, smtp, admin, 'Einlader GmbH', 'chef@einlader.example');
+    await createSubAccount(main, org.id, { email: 'gefragt@privat.example', rights: ['read_areas'] });
+    const page = await (await browser.newContext()).newPage();
+    const problems = watchErrors(page);
+    await page.goto(`${server.url}/registrieren`);
+    await page.getByLabel('E-Mail-Adresse').fill('gefragt@privat.example');
+    await page.getByRole('button', { name: 'Code anfordern' }).click();
+    const mail = await smtp.waitFor('gefragt@privat.example', /Bestätigungscode/);
+    await page.getByLabel('Bestätigungscode').fill(codeIn(mail));
+    await page.getByRole('button', { name: 'Bestätigen' }).click();
+
+    const question = page.getByRole('group', { name: 'Einladung von Einlader GmbH' });
+    await question.waitFor();
+    await page.screenshot({ path: '/tmp/kis-register-invitation.png', fullPage: true });
+    await page.getByLabel('Neues Passwort').fill(GOOD_PASSWORD);
+    await page.getByRole('button', { name: 'Passwort speichern' }).click();
+    // The browser asks for the answer before anything is sent.
+    expect(await page.getByText('Fertig!').count()).toBe(0);
+    await question.getByLabel(/Nein, ablehnen/).check();
+    await page.getByRole('button', { name: 'Passwort speichern' }).click();
+    await page.getByText('Fertig! Sie können sich jetzt anmelden.').waitFor();
+    await smtp.waitFor('chef@einlader.example', /Einladung abgelehnt/);
+    expect(problems).toEqual([]);
+    await page.context().close();
   });
 
   it('shows a wrong password without saying whether the account exists', async () => {

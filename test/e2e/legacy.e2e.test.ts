@@ -152,11 +152,12 @@ describe('legacy login in the browser', () => {
     expect(await old.getByRole('alert').textContent()).toContain('Bitte melden Sie sich mit Ihrer E-Mail-Adresse an');
     await old.context().close();
 
-    // Each account: its link (Lena's went to the main account), a new password, the first e-mail login.
+    // Each account: its link (to the address itself, also Lena's redirected plus-address: using it
+    // proves the address), a new password, the first e-mail login.
     const accounts = [
       { inbox: 'haupt@kanzlei-kurz.example', email: 'haupt@kanzlei-kurz.example', name: 'Karin Haupt' },
       { inbox: 'assistenz@kanzlei-kurz.example', email: 'assistenz@kanzlei-kurz.example', name: 'Kai Assistenz' },
-      { inbox: 'haupt@kanzlei-kurz.example', email: 'haupt+lager@kanzlei-kurz.example', name: 'Lena Lager' },
+      { inbox: 'haupt+lager@kanzlei-kurz.example', email: 'haupt+lager@kanzlei-kurz.example', name: 'Lena Lager' },
     ];
     for (const account of accounts) {
       const mail = await smtp.waitFor(

@@ -86,8 +86,11 @@ describe('an invoice paid online releases the key', () => {
     await settings.getByLabel('Secret').fill('sandbox-secret-0815');
     await settings.getByRole('button', { name: 'Verbindung testen' }).click();
     await expect.poll(() => page.getByTestId('connection-test').textContent()).toContain('Verbindung zu PayPal');
+    // New PayPal credentials decide who gets paid: confirmed with the password.
+    await settings.getByLabel('Aktuelles Passwort').fill(GOOD_PASSWORD);
     await settings.getByRole('button', { name: 'Speichern' }).click();
     await page.getByText('Gespeichert.').waitFor();
+    await smtp.waitFor(OWNER, /PayPal-Zugangsdaten/);
 
     // A customer.
     await page.getByRole('link', { name: 'Kunden', exact: true }).click();

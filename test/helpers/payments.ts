@@ -1,6 +1,6 @@
 import { expect } from 'vitest';
 import type { CustomerView, InvoiceView, PaymentSettings } from '@kis/protocol/api';
-import type { ApiClient } from './api.js';
+import { GOOD_PASSWORD, type ApiClient } from './api.js';
 
 /** A complete issuer as §14 UStG asks for it. */
 export const ISSUER = {
@@ -15,7 +15,10 @@ export const ISSUER = {
   phone: '+49 89 123456',
 };
 
-/** Saves invoicing settings with PayPal pointing at the stand-in (the server's KIS_PAYPAL_BASE_URL). */
+/**
+ * Saves invoicing settings with PayPal pointing at the stand-in (the server's KIS_PAYPAL_BASE_URL),
+ * confirmed with the owner's password as a change of the PayPal credentials needs.
+ */
 export async function setUpPayments(owner: ApiClient, query = ''): Promise<PaymentSettings> {
   const res = await owner.request<PaymentSettings>('PUT', `/api/payments/settings${query}`, {
     issuer: ISSUER,
@@ -23,6 +26,7 @@ export async function setUpPayments(owner: ApiClient, query = ''): Promise<Payme
     paymentTermDays: 14,
     pinValidDays: 7,
     paypal: { clientId: 'AcmeClientId', secret: 'geheim-Secret-4711', mode: 'sandbox', webhookId: '' },
+    password: GOOD_PASSWORD,
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body;

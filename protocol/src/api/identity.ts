@@ -33,12 +33,16 @@ export const verifyResponseSchema = z.object({
   setupToken: z.string(),
   email: z.string(),
   purpose: z.enum(['register', 'reset', 'invite']),
+  /** A company invited this address before the person registered: accept or refuse when setting the password. */
+  invitation: z.object({ organization: z.string() }).nullable(),
 });
 
 export const setPasswordRequestSchema = z.object({
   setupToken: z.string().min(20).max(200),
   password,
   name: z.string().max(200).optional(),
+  /** The answer to a company's invitation (see verifyResponseSchema.invitation). */
+  invitation: z.enum(['accept', 'refuse']).optional(),
 });
 
 export const forgotPasswordRequestSchema = z.object({ email });
@@ -216,6 +220,11 @@ export const subAccountCreateSchema = z.object({
   /** Send this account's mail to the main account (for plus-addresses). */
   redirectToMain: z.boolean().default(false),
 });
+/**
+ * The answer to creating a sub-account, the same whether or not the address already has an
+ * account (its owner is told by mail instead; a new address shows in the members list as pending).
+ */
+export const subAccountCreatedSchema = z.object({ status: z.literal('invited') });
 export const subAccountUpdateSchema = z.object({
   name: z.string().max(200).optional(),
   rights: z.array(rightSchema).max(RIGHT_NAMES.length).optional(),

@@ -55,6 +55,11 @@ export const paymentSettingsUpdateSchema = z.object({
       webhookId: trimmed(100).default(''),
     })
     .nullable(),
+  /**
+   * The caller's own password again: required when the PayPal credentials change (set up, another
+   * client id, mode or secret, removed), since they decide who gets paid.
+   */
+  password: z.string().max(1024).optional(),
 });
 export type PaymentSettingsUpdate = z.infer<typeof paymentSettingsUpdateSchema>;
 

@@ -1,19 +1,32 @@
 import { docAwarenessSchema, docCloseSchema, docOpenSchema, docSyncSchema } from '@kis/protocol/realtime';
-import { Unauthorized } from '../errors.js';
+import { NotFound, Unauthorized } from '../errors.js';
 import { handle } from '../realtime/handle.js';
 import type { KisSocketServer, SocketModule } from '../realtime/socket-server.js';
 import * as documents from './documents.js';
 
+const DOC_ROOM = /^doc:([0-9a-f]{24})$/;
+
 /**
  * Area 3 over Socket.IO: the standard y-protocols sync and awareness messages, one document per
- * room `doc:<id>`. Every message is checked against the caller's current rights in the service.
+ * room `doc:<id>`. Every message is checked against the caller's current rights in the service,
+ * and a change of those rights is looked at at once: a socket that only reads along sends nothing.
  */
-export const documentSocket: SocketModule = (socket, { log, caller }) => {
-  const who = async (): Promise<NonNullable<Awaited<ReturnType<typeof caller>>>> => {
-    const found = await caller();
+export const documentSocket: SocketModule = (socket, { log, caller, onAccessReview }) => {
+  const who = async (activity = false): Promise<NonNullable<Awaited<ReturnType<typeof caller>>>> => {
+    const found = await caller({ activity });
     if (!found) throw new Unauthorized('unauthorized');
     return found;
   };
+
+  onAccessReview(async (current) => {
+    const kept = new Set(documents.reviewAccess(current, socket.id));
+    for (const room of [...socket.rooms]) {
+      const docId = DOC_ROOM.exec(room)?.[1];
+      if (!docId || kept.has(docId)) continue;
+      await socket.leave(room);
+      socket.emit('doc:closed', { docId, reason: 'forbidden' });
+    }
+  });
 
   socket.on(
     'doc:open',
@@ -25,9 +38,17 @@ export const documentSocket: SocketModule = (socket, { log, caller }) => {
   );
   socket.on(
     'doc:sync',
-    handle(docSyncSchema, log, async ({ docId, message }) =>
-      documents.syncDocument(await who(), docId, socket.id, new Uint8Array(message)),
-    ),
+    handle(docSyncSchema, log, async ({ docId, message }) => {
+      try {
+        const bytes = new Uint8Array(message);
+        // Typing keeps the session alive; the sync handshake a page makes by itself does not.
+        return await documents.syncDocument(await who(documents.isEdit(bytes)), docId, socket.id, bytes);
+      } catch (err) {
+        // The document is gone for this socket (access lost): its news must stop too.
+        if (err instanceof NotFound) await socket.leave(`doc:${docId}`);
+        throw err;
+      }
+    }),
   );
   socket.on('doc:awareness', (payload: unknown) => {
     const parsed = docAwarenessSchema.safeParse(payload);

@@ -1,4 +1,6 @@
+import * as decoding from 'lib0/decoding';
 import { createActor } from 'xstate';
+import * as syncProtocol from 'y-protocols/sync';
 import * as Y from 'yjs';
 import type { DocumentAccess, DocumentCreate, DocumentVersionView, DocumentView } from '@kis/protocol/api';
 import type { DocOpenValue, DocSyncValue } from '@kis/protocol/realtime';
@@ -513,12 +515,44 @@ export async function syncDocument(
   return result.reply ? { reply: result.reply } : {};
 }
 
+/**
+ * True when a sync message carries a change the user made (a y-protocols update), not the
+ * handshake (step 1 and 2) an editor sends by itself on opening and reconnecting.
+ */
+export function isEdit(message: Uint8Array): boolean {
+  try {
+    return decoding.readVarUint(decoding.createDecoder(message)) === syncProtocol.messageYjsUpdate;
+  } catch {
+    return false;
+  }
+}
+
 /** An awareness update (cursor, name, colour) from a socket; dropped when it comes too often. */
 export function awarenessOf(clientId: string, docId: string, update: Uint8Array): void {
   const entry = loaded.get(docId);
   if (!entry || !openBy.get(clientId)?.has(docId)) return;
   if (!take(`awareness:${clientId}`, AWARENESS_RATE, AWARENESS_BURST)) return;
   entry.actor.send({ type: 'AWARENESS', clientId, update });
+}
+
+/**
+ * Looks again at the documents a socket has open, after the caller's access changed: those it
+ * may no longer see are closed, those it may now only read are read-only from now on. Returns the
+ * documents that stay open.
+ */
+export function reviewAccess(caller: Caller, clientId: string): string[] {
+  const kept: string[] = [];
+  for (const docId of [...(openBy.get(clientId) ?? [])]) {
+    const entry = loaded.get(docId);
+    const access = entry ? accessTo(caller, entry) : null;
+    if (!entry || !access) {
+      closeDocument(clientId, docId);
+      continue;
+    }
+    if (access === 'read') entry.actor.send({ type: 'READ_ONLY', clientId });
+    kept.push(docId);
+  }
+  return kept;
 }
 
 /** A socket closes a document (or lost access to it). */

@@ -21,19 +21,9 @@ import { InfoEntry, InfoRead, InfoVersion, type InfoEntryDoc } from './info-mode
 const EMAIL = /^[^\s@]{1,64}@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 const DOMAIN = /^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
-function domainOf(email: string): string {
-  return email.slice(email.lastIndexOf('@') + 1).toLowerCase();
-}
-
-/**
- * The company domain whose area 2 a user reads: the domain of their address (a plus-address
- * counts by its domain), when an operator confirmed it for an organization and it is not a public
- * mail domain. Anyone else has no area 2.
- */
-export async function companyDomainOf(email: string): Promise<string | null> {
-  const domain = domainOf(email);
-  if (isPublicMailDomain(domain)) return null;
-  return (await organizations.organizationOfDomain(domain)) ? domain : null;
+/** What the caller's address opens: entries left for it (area 1) and its company's domain (area 2). */
+function readerAddress(caller: Caller): Promise<organizations.ReaderAddress> {
+  return organizations.readerAddressOf(caller.userId);
 }
 
 function view(doc: InfoEntryDoc, attachments: FileView[], unread: boolean): InfoEntryView {
@@ -53,16 +43,19 @@ function view(doc: InfoEntryDoc, attachments: FileView[], unread: boolean): Info
 
 /** What a reader's list of a scope selects; null when the reader has no such area. */
 async function readerFilter(caller: Caller, scope: InfoScope): Promise<Record<string, unknown> | null> {
+  const address = await readerAddress(caller);
   if (scope === 'person') {
     // By account, or by address while no account is bound (an entry that followed its person to a
-    // new address is not shown to whoever takes the old one).
-    return {
-      scope,
-      $or: [{ userId: caller.userId }, { emailLower: caller.email.toLowerCase(), userId: { $exists: false } }],
-    };
+    // new address is not shown to whoever takes the old one), and only once the address is proven:
+    // an account made for somebody else's address must not read what was left for that person.
+    return address.verified
+      ? {
+          scope,
+          $or: [{ userId: caller.userId }, { emailLower: caller.email.toLowerCase(), userId: { $exists: false } }],
+        }
+      : { scope, userId: caller.userId };
   }
-  const domain = await companyDomainOf(caller.email);
-  return domain ? { scope, domain } : null;
+  return address.companyDomain ? { scope, domain: address.companyDomain } : null;
 }
 
 /** Versions the reader has read, by entry id. */
@@ -122,7 +115,12 @@ export async function listInfo(
     files.attachmentsOf(ids),
     asOperator ? Promise.resolve(new Map<string, number>()) : readVersions(caller.userId, ids),
   ]);
-  if (!asOperator && query.scope === 'person' && docs.some((d) => !d.userId)) {
+  if (
+    !asOperator &&
+    query.scope === 'person' &&
+    docs.some((d) => !d.userId) &&
+    (await readerAddress(caller)).verified
+  ) {
     // Written before the person registered: bind to the account, so an e-mail change keeps them.
     await InfoEntry.updateMany(
       { scope: 'person', emailLower: caller.email.toLowerCase(), userId: { $exists: false } },
@@ -145,10 +143,12 @@ async function readableEntry(caller: Caller, entryId: string): Promise<InfoEntry
   if (caller.role === 'admin') return doc;
   if (!mayReadInfo(caller)) throw new NotFound('info_not_found');
   if (doc.scope === 'person') {
-    if (doc.userId === caller.userId || (!doc.userId && doc.emailLower === caller.email.toLowerCase())) return doc;
+    if (doc.userId === caller.userId) return doc;
+    if (!doc.userId && doc.emailLower === caller.email.toLowerCase() && (await readerAddress(caller)).verified)
+      return doc;
     throw new NotFound('info_not_found');
   }
-  if (doc.domain && doc.domain === (await companyDomainOf(caller.email))) return doc;
+  if (doc.domain && doc.domain === (await readerAddress(caller)).companyDomain) return doc;
   throw new NotFound('info_not_found');
 }
 
@@ -371,7 +371,7 @@ export async function openAttachment(caller: Caller, entryId: string, fileId: st
 export async function summary(caller: Caller): Promise<AreaSummary> {
   const mayRead = mayReadInfo(caller);
   const mayManageFiles = files.mayUseFiles(caller);
-  const companyDomain = mayRead ? await companyDomainOf(caller.email) : null;
+  const companyDomain = mayRead ? (await readerAddress(caller)).companyDomain : null;
   const [personalUnread, companyUnread, counts] = await Promise.all([
     mayRead ? readerFilter(caller, 'person').then((f) => (f ? unreadCount(caller, f) : 0)) : 0,
     companyDomain ? unreadCount(caller, { scope: 'domain', domain: companyDomain }) : 0,
@@ -394,10 +394,16 @@ export async function summary(caller: Caller): Promise<AreaSummary> {
  */
 /** The entries left for a person (by account or address) with the versions they read, for their data export. */
 export async function personalEntriesForExport(account: { id: string; email: string }): Promise<unknown[]> {
-  const entries = await InfoEntry.find({
-    scope: 'person',
-    $or: [{ userId: account.id }, { emailLower: account.email.toLowerCase() }],
-  }).lean();
+  // Entries left for the address before an account existed count only once the address is proven.
+  const { verified } = await organizations.readerAddressOf(account.id);
+  const entries = await InfoEntry.find(
+    verified
+      ? {
+          scope: 'person',
+          $or: [{ userId: account.id }, { emailLower: account.email.toLowerCase(), userId: { $exists: false } }],
+        }
+      : { scope: 'person', userId: account.id },
+  ).lean();
   const reads = new Map(
     (await InfoRead.find({ userId: account.id }).lean()).map((r) => [String(r.entryId), r] as const),
   );

@@ -44,8 +44,11 @@ export interface DepotNotifier {
   update(view: DepotLiveView): void;
   alarm(alarm: DepotAlarmPayload): void;
   changed(change: DepotChangedPayload): void;
-  /** These users (all, without ids) may no longer watch the depot: their sockets leave its room. */
-  revoked(depotId: string, userIds?: readonly string[]): void;
+  /**
+   * These users (all, without ids) may have lost the depot: their sockets leave its room unless
+   * they may still watch it. Resolves once they have.
+   */
+  revoked(depotId: string, userIds?: readonly string[]): void | Promise<void>;
 }
 
 /** Everything the server keeps in memory for one registered depot: its keys, windows and actor. */

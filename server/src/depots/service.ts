@@ -72,7 +72,10 @@ export async function start(options: {
     logger: options.logger,
     metrics: options.metrics,
     commandTimeoutMs: options.commandTimeoutMs,
-    stored: (depotId, commit) => firePinEvents(depotId, commit.history),
+    stored: (depotId, commit) =>
+      void firePinEvents(depotId, commit.history).catch((err: unknown) =>
+        options.logger.warn({ err, depotId }, 'PIN events not passed on; reconciliation catches up'),
+      ),
   });
   await runtime.start();
   options.metrics.depotsLoaded.set(runtime.size);
@@ -378,7 +381,7 @@ export async function deleteDepot(caller: DepotCaller, depotId: string): Promise
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   await loadDepot(caller, depotId, 'manager');
   await runtime?.detach(depotId);
-  runtime?.news?.revoked(depotId);
+  await runtime?.news?.revoked(depotId);
   await Depot.deleteOne({ _id: depotId });
   await Promise.all([
     DepotHistory.deleteMany({ depotId }),
@@ -676,17 +679,24 @@ export interface PinEvent {
 export type PinEventHook = (event: PinEvent) => Promise<void>;
 const pinEventHooks: PinEventHook[] = [];
 
-/** Calls `hook` for every stored depot event that names a PIN, after it is stored. */
+/**
+ * Calls `hook` for every stored depot event that names a PIN of that depot, after it is stored.
+ * A PIN id is bound to the depot it was made for: an event in which one depot names another's PIN
+ * (a broken or hostile depot) stays in its history but reaches no hook.
+ */
 export function onPinEvent(hook: PinEventHook): void {
   pinEventHooks.push(hook);
 }
 
-function firePinEvents(
+async function firePinEvents(
   depotId: string,
   history: ReadonlyArray<{ at: number; kind: string; comp?: number; pinId?: string }>,
-): void {
+): Promise<void> {
+  const named = [...new Set(history.flatMap((h) => (h.pinId ? [h.pinId] : [])))];
+  if (!named.length || !pinEventHooks.length) return;
+  const own = new Set((await DepotPin.find({ _id: { $in: named }, depotId }, { _id: 1 }).lean()).map((p) => p._id));
   for (const h of history) {
-    if (!h.pinId) continue;
+    if (!h.pinId || !own.has(h.pinId)) continue;
     const event: PinEvent = { depotId, pinId: h.pinId, kind: h.kind, comp: h.comp ?? null, at: new Date(h.at) };
     for (const hook of pinEventHooks) void hook(event).catch(() => undefined);
   }
@@ -889,6 +899,8 @@ export async function erasePerson(person: {
   userId?: string | undefined;
   email: string;
   pseudonym: string;
+  /** Also entries that name the address without the account (PIN holders elsewhere); false: the account's own only. */
+  byAddress?: boolean;
 }): Promise<{ grants: number; pins: number; history: number }> {
   const address = sameText(person.email);
   let grants = 0;
@@ -904,7 +916,13 @@ export async function erasePerson(person: {
       { $set: { label: person.pseudonym }, $unset: { holderUserId: 1 } },
     );
   }
-  const who = person.userId ? { $or: [{ userId: person.userId }, { userName: address }] } : { userName: address };
+  const byAddress = person.byAddress ?? true;
+  if (!person.userId && !byAddress) return { grants, pins, history: 0 };
+  const who = !person.userId
+    ? { userName: address }
+    : byAddress
+      ? { $or: [{ userId: person.userId }, { userName: address }] }
+      : { userId: person.userId };
   const history = await DepotHistory.updateMany(who, { $set: { userName: person.pseudonym } });
   await DepotCommand.updateMany(who, { $set: { userName: person.pseudonym } });
   return { grants, pins, history: history.modifiedCount };
@@ -957,7 +975,8 @@ export async function listHistory(
   const pinIds = [...new Set(page.map((d) => d.pinId).filter((p): p is string => !!p))];
   const labels = new Map(
     pinIds.length
-      ? (await DepotPin.find({ _id: { $in: pinIds } }, { label: 1 }).lean()).map((p) => [p._id, p.label])
+      ? // Only this depot's PINs: a depot that names another's PIN id learns nothing of it here.
+        (await DepotPin.find({ _id: { $in: pinIds }, depotId }, { label: 1 }).lean()).map((p) => [p._id, p.label])
       : [],
   );
   const last = page.at(-1);
@@ -1074,9 +1093,8 @@ export async function removeGrant(caller: DepotCaller, depotId: string, userId: 
   }
   const removed = await DepotGrant.deleteOne({ depotId, userId });
   if (removed.deletedCount === 0) throw new NotFound('grant_not_found');
-  // Live updates stop at once too; if the account's own rights still show the depot, the page
-  // watches again on its next load.
-  runtime?.news?.revoked(depotId, [userId]);
+  // Live updates stop at once too, unless the account's own rights still show the depot.
+  await runtime?.news?.revoked(depotId, [userId]);
   await auditFor(caller, 'depot.grant_removed', depotId, { userId });
 }
 
@@ -1149,7 +1167,7 @@ export async function historyForExport(
       const flush = async function* (): AsyncGenerator<HistoryRow> {
         const unknown = [...new Set(batch.flatMap((d) => (d.pinId && !labels.has(d.pinId) ? [d.pinId] : [])))];
         if (unknown.length) {
-          for (const p of await DepotPin.find({ _id: { $in: unknown } }, { label: 1 }).lean())
+          for (const p of await DepotPin.find({ _id: { $in: unknown }, depotId }, { label: 1 }).lean())
             labels.set(p._id, p.label);
         }
         for (const d of batch) {

@@ -223,8 +223,9 @@ async function writeBatch(commits: DepotCommit[], log: StateLog, durable: Map<st
         depotOps.push({ updateOne: { filter: { _id: c.depotId }, update: { $set: { heartbeatSeconds: u.hb } } } });
       }
     }
+    // A depot counts uses of its own PINs only: an id it names from another depot changes nothing.
     for (const pinId of c.pinUses) {
-      pinOps.push({ updateOne: { filter: { _id: pinId }, update: { $inc: { usesSeen: 1 } } } });
+      pinOps.push({ updateOne: { filter: { _id: pinId, depotId: c.depotId }, update: { $inc: { usesSeen: 1 } } } });
     }
   }
 

@@ -25,6 +25,7 @@ import { registerErrorHandlers } from './errors.js';
 import { lingerOnClose } from './lingering-close.js';
 import { contentSecurityPolicy, inlineScriptHashes } from './security.js';
 import { readIndexHtml, registerSpa } from './spa.js';
+import { isLoopback } from './proxy.js';
 import { systemRoutes, type SystemRouteOptions } from './system-routes.js';
 
 /** Everything the HTTP layer is composed from; main.ts provides it. */
@@ -90,6 +91,22 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<KisHttpApp>
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandlers(app);
+
+  // A reverse proxy on this machine that KIS does not trust gives every client its own address:
+  // login throttles, rate limits and session binding then treat all clients as one. Say so once,
+  // on the first request that shows it.
+  const trusted = trustProxy(config.KIS_TRUST_PROXY);
+  let warnedUntrustedProxy = false;
+  app.addHook('onRequest', async (request) => {
+    if (warnedUntrustedProxy || request.headers['x-forwarded-for'] === undefined) return;
+    const address = request.socket.remoteAddress;
+    if (!isLoopback(address) || trusted(address ?? '', 0)) return;
+    warnedUntrustedProxy = true;
+    app.log.warn(
+      'requests from a local reverse proxy carry X-Forwarded-For, but KIS_TRUST_PROXY does not trust it: every client ' +
+        'shares the proxy address for login throttles, rate limits and session binding. Set KIS_TRUST_PROXY=loopback',
+    );
+  });
 
   if (config.KIS_HTTPS_ONLY) {
     app.addHook('onRequest', async (request, reply) => {

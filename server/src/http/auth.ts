@@ -63,10 +63,22 @@ export function clientIp(request: FastifyRequest): string {
 }
 
 /**
+ * The header the portal sets on the requests its pages make by themselves (polling, reloading
+ * after a push): they do not keep a session alive, only what the user does does.
+ */
+export const BACKGROUND_HEADER = 'x-kis-background';
+
+/** True for a request the page made by itself rather than for something the user did. */
+export function isBackground(request: FastifyRequest): boolean {
+  return request.headers[BACKGROUND_HEADER] === '1';
+}
+
+/**
  * An onRequest hook that admits only requests with a live session bound to this client, and a CSRF
  * token on anything but GET/HEAD/OPTIONS. It runs before the body is read or validated: a caller
  * without a session gets 401 whatever it sends, learns nothing about the input a route expects,
- * and costs no body parsing.
+ * and costs no body parsing. A background request is checked alike but does not count as activity,
+ * so a page left open and polling does not keep an abandoned session alive.
  */
 export function requireSession(policy: CookiePolicy) {
   return async (request: FastifyRequest): Promise<void> => {
@@ -76,6 +88,7 @@ export function requireSession(policy: CookiePolicy) {
       ip: clientIp(request),
       csrfToken: typeof header === 'string' ? header : undefined,
       requireCsrf: !SAFE_METHODS.has(request.method),
+      activity: !isBackground(request),
     });
   };
 }

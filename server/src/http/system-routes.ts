@@ -1,18 +1,20 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { apiErrorSchema, healthSchema, readinessSchema, serverInfoSchema, type Readiness } from '@kis/protocol/api';
 import type { Metrics } from '../metrics.js';
+import { forwarded, isLoopback } from './proxy.js';
 
 /** What the system routes need to know about the running process. */
 export interface SystemRouteOptions {
   version: string;
   metrics: Metrics;
-  /** Bearer token for /metrics; without one only loopback clients may read it. */
+  /**
+   * Bearer token for /metrics; without one only loopback clients may read it, and only directly: a
+   * request a local proxy forwarded comes from outside.
+   */
   metricsToken: string | undefined;
   mailConfigured: boolean;
   readiness(): Promise<Readiness['checks']>;
 }
-
-const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 
 /** /healthz, /readyz, /metrics and /api/info. */
 export const systemRoutes: FastifyPluginAsyncZod<SystemRouteOptions> = async (app, options) => {
@@ -43,9 +45,11 @@ export const systemRoutes: FastifyPluginAsyncZod<SystemRouteOptions> = async (ap
     { schema: { tags: ['system'], summary: 'Prometheus metrics (loopback or bearer token)', hide: false } },
     async (request, reply) => {
       const token = options.metricsToken;
+      // A reverse proxy on this machine makes every outside client look like loopback; the
+      // forwarding headers it adds give it away (whether or not KIS_TRUST_PROXY trusts them).
       const allowed = token
         ? request.headers.authorization === `Bearer ${token}`
-        : LOOPBACK.has(request.socket.remoteAddress ?? '');
+        : isLoopback(request.socket.remoteAddress) && !forwarded(request.headers);
       if (!allowed) return reply.status(403).send({ error: { code: 'forbidden', message: 'Metrics are not public' } });
       return reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics());
     },

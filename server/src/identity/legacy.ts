@@ -1,3 +1,4 @@
+import { runOnce } from '../db/migrations.js';
 import { containsText, isDuplicateKeyError } from '../db/query.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcrypt';
@@ -6,8 +7,9 @@ import * as mail from '../mail/service.js';
 import { Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
 import { placeholderEmail } from './legacy-import.js';
 import { LegacyCompany, LegacyLogin, MigrationWave, type LegacyLoginDoc, type WaveDoc } from './legacy-model.js';
+import { mayRedirect } from './mail-to.js';
 import { isPlusAddress } from './organizations.js';
-import { loginThrottlePolicy, mailAccount, normalizeEmail, openSession, publicUrl, type Caller } from './service.js';
+import { loginThrottlePolicy, normalizeEmail, openSession, publicUrl, type Caller } from './service.js';
 import * as verification from './verification.js';
 import * as sessions from './sessions.js';
 import * as throttle from './throttle.js';
@@ -159,6 +161,22 @@ export async function legacyStatus(caller: Caller): Promise<LegacyStatus> {
 /** Creates the legacy collections' indexes. */
 export async function init(): Promise<void> {
   await Promise.all([LegacyLogin.createIndexes(), LegacyCompany.createIndexes(), MigrationWave.createIndexes()]);
+  await runOnce('2026-12-legacy-addresses-unproven', forgetUnprovenAddresses);
+}
+
+/**
+ * The wizard used to mark every chosen address verified, and mailed redirected accounts' links to
+ * the main account. Such an address was never proven: an account still waiting for its link, or
+ * one whose link went to the main account, is unverified again until a link reaches the address.
+ */
+async function forgetUnprovenAddresses(): Promise<void> {
+  const waiting = await LegacyLogin.find({ state: 'invited' }, { userId: 1 }).lean();
+  const finished = await LegacyLogin.find({ state: 'migrated' }, { userId: 1 }).lean();
+  await User.updateMany({ _id: { $in: waiting.map((l) => l.userId) } }, { $unset: { emailVerifiedAt: 1 } });
+  await User.updateMany(
+    { _id: { $in: finished.map((l) => l.userId) }, redirectToMain: true },
+    { $unset: { emailVerifiedAt: 1 } },
+  );
 }
 
 // ─── The main account's wizard ───────────────────────────────────────────────────────────────────
@@ -238,7 +256,7 @@ function ownCompany(caller: Caller, holder: { organizationId?: string | null | u
 /**
  * Confirms the company's new addresses: each account gets its address (main account first, as the
  * redirected mails go to it), its user name stops working, and a link to set its password is
- * mailed (to the main account where its mails are redirected). Every account still on its user
+ * mailed to the address itself (using it proves the address). Every account still on its user
  * name must get an address; a duplicate, or an address of another member of the own company,
  * refuses the whole step. An address with an account elsewhere in KIS is answered like a free one
  * and settled without naming its holder (see {@link tellAddressTaken}).
@@ -269,6 +287,15 @@ export async function confirmWizard(
   // A member of the own company the main account sees anyway; any other holder stays unnamed.
   if (holders.some((h) => ownCompany(caller, h))) throw new Conflict('email_taken');
   const elsewhere = new Set(holders.map((h) => h.emailLower));
+  // A redirect only where the company controls the mailbox: a plus-address of one of the addresses
+  // chosen here (it starts redirecting once that one is proven) or of a proven one, or an address
+  // at the company's confirmed domain.
+  for (const chosen of input.accounts)
+    if (
+      chosen.redirectToMain &&
+      !(await mayRedirect(normalizeEmail(chosen.email).emailLower, caller.organizationId ?? '', [...seen]))
+    )
+      throw new Invalid('redirect_not_allowed');
 
   // The main account first: redirected mails of the others go to its new address.
   const ordered = [...logins].sort((a, b) => Number(b.isMain) - Number(a.isMain));
@@ -283,9 +310,10 @@ export async function confirmWizard(
     let given = !elsewhere.has(emailLower);
     if (given) {
       try {
+        // The address is proven only when the person uses the link mailed to it, never by the main account's word.
         await User.updateOne(
           { _id: login.userId, emailLower: placeholderEmail(login._id) },
-          { $set: { email, emailLower, emailVerifiedAt: new Date(), redirectToMain } },
+          { $set: { email, emailLower, redirectToMain } },
         );
       } catch (err) {
         // Taken between the check and now (another company's wizard): like an address taken before.
@@ -309,13 +337,21 @@ export async function confirmWizard(
       emailLower,
       withCode: false,
       ttlMs: INVITE_DAYS * 86_400_000,
+      direct: true,
     });
-    if (issued) {
-      await mailAccount(login.userId, 'migration_invite', {
-        link: `${publicUrl()}/einladung#token=${encodeURIComponent(issued.linkToken)}`,
-        organization: organization?.name ?? '',
-        username: login.username,
-        days: INVITE_DAYS,
+    // To the address itself, never redirected: using the link is what proves the address.
+    const user = issued ? await User.findById(login.userId, { language: 1 }).lean() : null;
+    if (issued && user) {
+      await mail.send({
+        to: email,
+        lang: user.language as UserLanguage,
+        kind: 'migration_invite',
+        params: {
+          link: `${publicUrl()}/einladung#token=${encodeURIComponent(issued.linkToken)}`,
+          organization: organization?.name ?? '',
+          username: login.username,
+          days: INVITE_DAYS,
+        },
       });
     }
     await audit.record({

@@ -13,6 +13,7 @@ import {
   pageQuerySchema,
   publicUserSchema,
   subAccountCreateSchema,
+  subAccountCreatedSchema,
   subAccountUpdateSchema,
 } from '@kis/protocol/api';
 import { callerOf, requireSession, type CookiePolicy } from '../http/auth.js';
@@ -93,7 +94,7 @@ export const organizationRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }>
         summary: 'Create a sub-account and mail it an invitation',
         params: idParams,
         body: subAccountCreateSchema,
-        response: { 200: memberSchema, ...errors },
+        response: { 200: subAccountCreatedSchema, ...errors },
       },
     },
     async (request) =>

@@ -1,8 +1,10 @@
 import * as audit from '../audit/service.js';
-import { containsText, isObjectId } from '../db/query.js';
+import { runOnce } from '../db/migrations.js';
+import { containsText, isDuplicateKeyError, isObjectId } from '../db/query.js';
 import { Conflict, Forbidden, Invalid, NotFound } from '../errors.js';
 import { isRight, type Right } from './access.js';
-import { mailToUser } from './mail-to.js';
+import * as mail from '../mail/service.js';
+import { mayRedirect } from './mail-to.js';
 import { Organization, type OrganizationDoc } from './organization-model.js';
 import {
   accountDeleted,
@@ -15,7 +17,8 @@ import {
   type PublicUser,
 } from './service.js';
 import * as sessions from './sessions.js';
-import { User, type UserDoc } from './user-model.js';
+import * as throttle from './throttle.js';
+import { User, type UserDoc, type UserLanguage } from './user-model.js';
 import * as verification from './verification.js';
 import { isPublicMailDomain } from './public-mail-domains.js';
 
@@ -195,10 +198,16 @@ async function managedOrganization(caller: Caller, organizationId: string | unde
   return org;
 }
 
+/** Refuses a redirect to the main account for an address the company does not control (see {@link mayRedirect}). */
+async function assertMayRedirect(emailLower: string, organizationId: string): Promise<void> {
+  if (!(await mayRedirect(emailLower, organizationId))) throw new Invalid('redirect_not_allowed');
+}
+
 /**
  * Creates a sub-account with its own address and rights, and mails it a one-time link to choose a
- * password (to the main account instead, for a redirected plus-address). Main accounts for their
- * company; operators for any.
+ * password. The invitation always goes to the address itself, never redirected: only whoever reads
+ * that mailbox can accept it, and accepting proves the address. Main accounts for their company;
+ * operators for any.
  */
 export async function createSubAccount(
   caller: Caller,
@@ -209,10 +218,11 @@ export async function createSubAccount(
     rights: string[];
     redirectToMain: boolean;
   },
-): Promise<MemberView> {
+): Promise<{ status: 'invited' }> {
   const org = await managedOrganization(caller, input.organizationId);
   const rights = checkRights(input.rights);
   const { email, emailLower } = normalizeEmail(input.email);
+  if (input.redirectToMain) await assertMayRedirect(emailLower, String(org._id));
   const main = await User.findById(org.mainUserId, { language: 1, name: 1, email: 1 }).lean();
   let created: UserDoc;
   try {
@@ -232,17 +242,32 @@ export async function createSubAccount(
       })
     ).toObject() as UserDoc;
   } catch (err) {
-    // Every account has its own address; say so only to someone allowed to create accounts.
-    if ((err as { code?: number }).code === 11000) throw new Conflict('email_taken');
-    throw err;
+    if (!isDuplicateKeyError(err)) throw err;
+    // Every account has its own address. Operators are told; a main account gets the answer it
+    // gets for a new address, and the address's owner hears of the attempt (the owner is the one
+    // who may want to join, and nobody learns from the answer who has an account).
+    if (caller.role === 'admin') throw new Conflict('email_taken');
+    await addressTaken(caller, org, emailLower);
+    return { status: 'invited' };
   }
-  const issued = await verification.issue({ purpose: 'invite', emailLower, withCode: false, ttlMs: INVITE_TTL_MS });
+  const issued = await verification.issue({
+    purpose: 'invite',
+    emailLower,
+    withCode: false,
+    ttlMs: INVITE_TTL_MS,
+    direct: true,
+  });
   if (issued) {
-    await mailToUser(created, 'invite', {
-      link: `${settingsForOrganizations().publicUrl}/einladung#token=${encodeURIComponent(issued.linkToken)}`,
-      organization: org.name,
-      inviter: main?.name || main?.email || org.name,
-      days: INVITE_TTL_MS / (24 * 3600_000),
+    await mail.send({
+      to: created.email,
+      lang: created.language as UserLanguage,
+      kind: 'invite',
+      params: {
+        link: `${settingsForOrganizations().publicUrl}/einladung#token=${encodeURIComponent(issued.linkToken)}`,
+        organization: org.name,
+        inviter: main?.name || main?.email || org.name,
+        days: INVITE_TTL_MS / (24 * 3600_000),
+      },
     });
   }
   await audit.record({
@@ -254,7 +279,38 @@ export async function createSubAccount(
     target: email,
     details: { rights: rights.join(' '), redirectToMain: input.redirectToMain },
   });
-  return memberView(created);
+  return { status: 'invited' };
+}
+
+/** At most three "a company wanted to add you" notices a day per address: no inbox flooding. */
+const TAKEN_ADDRESS_NOTICES = {
+  maxFailures: 3,
+  lockoutStepMs: 24 * 3600_000,
+  lockoutMaxMs: 24 * 3600_000,
+  failureResetMs: 24 * 3600_000,
+};
+
+/** A main account named an address that already has an account: its owner is told, nothing changes. */
+async function addressTaken(caller: Caller, org: OrganizationDoc, emailLower: string): Promise<void> {
+  const owner = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
+  const noticeKey = `invite-known:${emailLower}`;
+  if (owner && owner.role === 'customer' && !(await throttle.lockedUntil(noticeKey))) {
+    await throttle.recordFailure(noticeKey, TAKEN_ADDRESS_NOTICES);
+    await mail.send({
+      to: owner.email,
+      lang: owner.language as UserLanguage,
+      kind: 'invite_address_taken',
+      params: { organization: org.name },
+    });
+  }
+  await audit.record({
+    action: 'subaccount.address_taken',
+    outcome: 'failure',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: emailLower,
+  });
 }
 
 /**
@@ -276,7 +332,11 @@ export async function updateSubAccount(
   if (target.accountType !== 'sub') throw new Forbidden('forbidden');
   const set: Record<string, unknown> = {};
   if (input.name !== undefined) set.name = input.name.trim();
-  if (input.redirectToMain !== undefined) set.redirectToMain = input.redirectToMain;
+  if (input.redirectToMain !== undefined) {
+    if (input.redirectToMain && !target.redirectToMain)
+      await assertMayRedirect(target.emailLower, target.organizationId ?? '');
+    set.redirectToMain = input.redirectToMain;
+  }
   if (input.rights !== undefined) {
     set.rights = checkRights(input.rights);
     if (!input.password) throw new Invalid('current_password_wrong');
@@ -326,9 +386,29 @@ export async function deleteSubAccount(caller: Caller, userId: string): Promise<
   });
 }
 
-/** Creates the collection's indexes. */
+/** Creates the collection's indexes and brings older data up to date. */
 export async function init(): Promise<void> {
   await Organization.createIndexes();
+  await runOnce('2026-12-invited-addresses-proven', proveAcceptedInvitations);
+}
+
+/**
+ * Sub-accounts that accepted an invitation before addresses were marked proven: the link went to
+ * the address itself unless the account's mail was redirected, so those addresses are proven.
+ * Redirected ones stay unproven until a code or link reaches them.
+ */
+async function proveAcceptedInvitations(): Promise<void> {
+  await User.updateMany(
+    {
+      accountType: 'sub',
+      status: { $ne: 'pending' },
+      redirectToMain: { $ne: true },
+      passwordHash: { $exists: true },
+      emailVerifiedAt: { $exists: false },
+      emailLower: { $not: /\.invalid$/ },
+    },
+    { $set: { emailVerifiedAt: new Date() } },
+  );
 }
 
 /**
@@ -347,4 +427,44 @@ export async function organizationName(organizationId: string): Promise<string |
   if (!isObjectId(organizationId)) return undefined;
   const org = await Organization.findById(organizationId, { name: 1 }).lean();
   return org?.name;
+}
+
+/** What an account's address opens in the customer areas (see {@link readerAddressOf}). */
+export interface ReaderAddress {
+  /** A code or link reached the address: entries left for it before the account existed are its. */
+  verified: boolean;
+  /** The confirmed company domain whose information (area 2) the account reads, or null. */
+  companyDomain: string | null;
+}
+
+/**
+ * What an account's address entitles it to read. Entries left for an address (area 1) and a
+ * company domain's information (area 2) need an address that a code or link reached. Area 2 also
+ * needs the domain to be confirmed for the account's own company; a person in no company reads
+ * the area of the company whose confirmed domain their proven address is at (they read that
+ * domain's mail). An account of one company never reads another company's area 2, whatever
+ * address it was given.
+ */
+export async function readerAddressOf(userId: string): Promise<ReaderAddress> {
+  const user = isObjectId(userId)
+    ? await User.findById(userId, { emailLower: 1, emailVerifiedAt: 1, organizationId: 1 }).lean()
+    : null;
+  if (!user?.emailVerifiedAt) return { verified: false, companyDomain: null };
+  const domain = user.emailLower.slice(user.emailLower.lastIndexOf('@') + 1);
+  const org = await organizationOfDomain(domain);
+  const ownCompany = org !== undefined && (!user.organizationId || org.id === user.organizationId);
+  return { verified: true, companyDomain: ownCompany ? domain : null };
+}
+
+/**
+ * Which companies' records of an account's address the account may export or erase for itself:
+ * every company's once the address is proven (they are records about the person), otherwise only
+ * its own company's. An account made for somebody else's address reaches nothing of other companies.
+ */
+export async function recordScopeOf(
+  userId: string,
+  organizationId: string | undefined,
+): Promise<{ organizationId: string | null } | 'everywhere'> {
+  const { verified } = await readerAddressOf(userId);
+  return verified ? 'everywhere' : { organizationId: organizationId ?? null };
 }

@@ -100,6 +100,14 @@ async function activeAdmins(): Promise<UserDoc[]> {
 
 // ─── Registration ────────────────────────────────────────────────────────────────────────────────
 
+/** At most five "you already have an account" mails an hour per address, so nobody floods an inbox. */
+const KNOWN_ADDRESS_NOTICES: throttle.ThrottlePolicy = {
+  maxFailures: 5,
+  lockoutStepMs: 3600_000,
+  lockoutMaxMs: 3600_000,
+  failureResetMs: 3600_000,
+};
+
 /**
  * Starts a registration. The answer is the same whatever the address: an unknown or pending
  * address gets a code and link, a registered one a mail saying so. No password travels by mail.
@@ -108,11 +116,15 @@ export async function register(input: { email: string; language: UserLanguage; i
   const { email, emailLower } = normalizeEmail(input.email);
   const existing = await User.findOne({ emailLower }).lean();
   if (existing && existing.status !== 'pending') {
-    const issued = await verification.issue({ purpose: 'reset', emailLower, withCode: false });
-    if (issued) {
+    // The owner hears of it, at most a few times an hour, with a plain link to the reset page: no
+    // reset is started for them, so a stranger's registration neither uses up their resets nor
+    // cancels a code they are about to type.
+    const noticeKey = `register-known:${emailLower}`;
+    if (!(await throttle.lockedUntil(noticeKey))) {
+      await throttle.recordFailure(noticeKey, KNOWN_ADDRESS_NOTICES);
       await mailToUser(existing, 'register_known', {
         loginLink: `${cfg().publicUrl}/anmelden`,
-        resetLink: link('/passwort-vergessen', issued.linkToken),
+        resetLink: `${cfg().publicUrl}/passwort-vergessen`,
       });
     }
     await audit.record({
@@ -138,7 +150,7 @@ export async function register(input: { email: string; language: UserLanguage; i
       if ((err as { code?: number }).code !== 11000) throw err;
     }
   }
-  const issued = await verification.issue({ purpose: 'register', emailLower, withCode: true });
+  const issued = await verification.issue({ purpose: 'register', emailLower, withCode: true, direct: true });
   if (!issued?.code) return;
   await mail.send({
     to: email,
@@ -153,10 +165,27 @@ export async function register(input: { email: string; language: UserLanguage; i
   await audit.record({ action: 'register.started', outcome: 'success', actorEmail: email, ip: input.ip });
 }
 
+/** What a verified code or link leads to: the token to set a password with, and what to ask first. */
+export interface VerifiedSetup {
+  setupToken: string;
+  email: string;
+  purpose: 'register' | 'reset' | 'invite';
+  /**
+   * Set when a company invited this address as its sub-account before the person registered: the
+   * person accepts or refuses the invitation when choosing the password, never joins silently.
+   */
+  invitation: { organization: string } | null;
+}
+
+/** A company's account waiting for its person (created by a main account or an operator). */
+function isPendingSubAccount(user: Pick<UserDoc, 'status' | 'accountType' | 'organizationId'>): boolean {
+  return user.status === 'pending' && user.accountType === 'sub' && Boolean(user.organizationId);
+}
+
 /** Checks a registration or reset code, or a link token; returns the token to set a password with. */
 export async function verify(
   input: { purpose: 'register' | 'reset'; email: string; code: string; ip: string } | { token: string; ip: string },
-): Promise<{ setupToken: string; email: string; purpose: 'register' | 'reset' | 'invite' }> {
+): Promise<VerifiedSetup> {
   let verified: verification.Verified;
   try {
     verified =
@@ -175,15 +204,20 @@ export async function verify(
   }
   const user = await User.findOne({ emailLower: verified.emailLower }).lean();
   if (!user) throw new Invalid('code_invalid');
-  if (verified.purpose === 'register' && !user.emailVerifiedAt) {
+  // Registration codes always went to the address itself; an invitation only since it never
+  // follows a redirect. A reset may have been redirected, so it proves nothing.
+  const provesAddress = verified.purpose === 'register' || (verified.purpose === 'invite' && verified.provesAddress);
+  if (provesAddress && !user.emailVerifiedAt) {
     await User.updateOne({ _id: user._id }, { $set: { emailVerifiedAt: new Date() } });
-    for (const admin of await activeAdmins()) {
-      await mail.send({
-        to: admin.email,
-        lang: admin.language as UserLanguage,
-        kind: 'admin_new_user',
-        params: { email: user.email, adminLink: `${cfg().publicUrl}/admin/benutzer` },
-      });
+    if (verified.purpose === 'register') {
+      for (const admin of await activeAdmins()) {
+        await mail.send({
+          to: admin.email,
+          lang: admin.language as UserLanguage,
+          kind: 'admin_new_user',
+          params: { email: user.email, adminLink: `${cfg().publicUrl}/admin/benutzer` },
+        });
+      }
     }
   }
   await audit.record({
@@ -193,10 +227,13 @@ export async function verify(
     actorEmail: user.email,
     ip: input.ip,
   });
+  const invited = verified.purpose === 'register' && isPendingSubAccount(user);
+  const organization = invited ? await Organization.findById(user.organizationId, { name: 1 }).lean() : null;
   return {
     setupToken: verified.setupToken,
     email: user.email,
     purpose: verified.purpose as 'register' | 'reset' | 'invite',
+    invitation: organization ? { organization: organization.name } : null,
   };
 }
 
@@ -208,15 +245,22 @@ export async function setPassword(input: {
   setupToken: string;
   password: string;
   name?: string | undefined;
+  /** The answer to a company's invitation, asked when a registration meets one (see {@link verify}). */
+  invitation?: 'accept' | 'refuse' | undefined;
   ip: string;
 }): Promise<PublicUser> {
   let user: UserDoc | null = null;
+  let refuse = false;
   const used = await verification.consumeSetup(
     input.setupToken,
     ['register', 'reset', 'invite'],
-    async (emailLower) => {
+    async (emailLower, purpose) => {
       user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
       if (!user || user.status === 'disabled') throw new Invalid('setup_invalid');
+      if (purpose === 'register' && isPendingSubAccount(user)) {
+        if (!input.invitation) throw new Invalid('invitation_answer_missing');
+        refuse = input.invitation === 'refuse';
+      }
       checkPasswordPolicy(input.password, { email: emailLower });
     },
   );
@@ -225,12 +269,15 @@ export async function setPassword(input: {
   const passwordHash = await hashPassword(input.password, cfg().bcryptCost);
   const set: Record<string, unknown> = { passwordHash, passwordChangedAt: new Date(), status: 'active' };
   if (input.name?.trim()) set.name = input.name.trim();
+  const leave = refuse ? { $unset: { organizationId: 1, accountType: 1 } } : {};
+  if (refuse) Object.assign(set, { rights: [], redirectToMain: false });
   const updated = (await User.findOneAndUpdate(
     { _id: found._id },
-    { $set: set },
+    { $set: set, ...leave },
     { new: true },
   ).lean()) as UserDoc | null;
   if (!updated) throw new Invalid('setup_invalid');
+  if (refuse) await invitationRefused(found, input.ip);
   if (used.purpose === 'reset') {
     await sessions.endAllForUser(String(found._id), 'password_changed');
     await throttle.clear(`login:${found.emailLower}`);
@@ -251,6 +298,25 @@ export async function setPassword(input: {
     ip: input.ip,
   });
   return toPublicUser(updated);
+}
+
+/**
+ * The person behind an address a company had invited registered on their own and said no: the
+ * account is theirs alone now, the invitation link is dead, and the main account is told.
+ */
+async function invitationRefused(user: UserDoc, ip: string): Promise<void> {
+  await verification.cancel('invite', user.emailLower);
+  const org = await Organization.findById(user.organizationId, { name: 1, mainUserId: 1 }).lean();
+  const main = org ? ((await User.findById(org.mainUserId).lean()) as UserDoc | null) : null;
+  if (org && main) await mailToUser(main, 'invite_refused', { email: user.email, organization: org.name });
+  await audit.record({
+    action: 'invite.refused',
+    outcome: 'success',
+    actorId: String(user._id),
+    actorEmail: user.email,
+    ip,
+    target: org?.name,
+  });
 }
 
 /** Sends a reset code and link; the same answer whether or not the address has an account. */
@@ -505,7 +571,7 @@ export async function requestEmailChange(caller: Caller, input: { newEmail: stri
     await mail.send({ to: email, lang, kind: 'email_change_taken', params: {} });
   } else {
     await User.updateOne({ _id: user._id }, { $set: { pendingEmail: email } });
-    const issued = await verification.issue({ purpose: 'email_change', emailLower, withCode: true });
+    const issued = await verification.issue({ purpose: 'email_change', emailLower, withCode: true, direct: true });
     if (issued?.code) {
       await mail.send({
         to: email,
@@ -534,7 +600,8 @@ export async function confirmEmailChange(caller: Caller, input: { code: string }
   try {
     updated = (await User.findOneAndUpdate(
       { _id: user._id },
-      { $set: { email, emailLower }, $unset: { pendingEmail: 1 } },
+      // The code reached the new address: it is proven.
+      { $set: { email, emailLower, emailVerifiedAt: new Date() }, $unset: { pendingEmail: 1 } },
       { new: true },
     ).lean()) as UserDoc | null;
   } catch (err) {
@@ -1000,6 +1067,27 @@ export async function mailAdmins<K extends MailKind>(
 export async function mailAccount<K extends MailKind>(userId: string, kind: K, params: MailParams[K]): Promise<void> {
   const doc = /^[0-9a-f]{24}$/.test(userId) ? ((await User.findById(userId).lean()) as UserDoc | null) : null;
   if (doc) await mailToUser(doc, kind, params);
+}
+
+/**
+ * Mails the main account of an organization in its language, e.g. so the company's owner hears of
+ * a change to where its money goes whoever made it. `params` is written for the recipient's
+ * language (dates). Returns false when the organization has no main account (any more).
+ */
+export async function mailMainAccount<K extends MailKind>(
+  organizationId: string,
+  kind: K,
+  params: (lang: UserLanguage) => MailParams[K],
+): Promise<boolean> {
+  if (!/^[0-9a-f]{24}$/.test(organizationId)) return false;
+  const org = await Organization.findById(organizationId, { mainUserId: 1 }).lean();
+  // After an erasure mainUserId is a pseudonym, not an id.
+  const mainId = org?.mainUserId && /^[0-9a-f]{24}$/.test(org.mainUserId) ? org.mainUserId : undefined;
+  const main = mainId ? await User.findById(mainId, { email: 1, language: 1 }).lean() : null;
+  if (!main) return false;
+  const lang = main.language as UserLanguage;
+  await mail.send({ to: main.email, lang, kind, params: params(lang) });
+  return true;
 }
 
 /** The portal's public address, for links in other modules' mails. */

@@ -43,6 +43,11 @@ export interface SessionNotifier {
   warning(sessionId: string, expiresAt: number): void;
   extended(sessionId: string, expiresAt: number): void;
   ended(sessionId: string, reason: SessionEndReason): void;
+  /**
+   * A user's rights, status, allowed addresses or grants changed: their live connections look
+   * again at what they may receive, and resolve once they have.
+   */
+  accessChanged(userId: string): Promise<void>;
 }
 
 /** Session settings from the configuration. */
@@ -71,7 +76,12 @@ let settings: SessionSettings | undefined;
 let csrfKey: Buffer | undefined;
 let log: Logger | undefined;
 let registry: ActorRegistry<SessionActor> | undefined;
-let notifier: SessionNotifier = { warning: () => undefined, extended: () => undefined, ended: () => undefined };
+let notifier: SessionNotifier = {
+  warning: () => undefined,
+  extended: () => undefined,
+  ended: () => undefined,
+  accessChanged: () => Promise.resolve(),
+};
 const entries = new Map<string, Entry>();
 const byIdHash = new Map<string, string>();
 
@@ -381,7 +391,11 @@ export async function endAllForUser(
   return ids.length;
 }
 
-/** Re-reads a user into their live sessions after a change (name, language, role, status). */
+/**
+ * Re-reads a user into their live sessions after a change (name, language, role, status, rights,
+ * allowed addresses), then has their open connections re-checked at once: a socket that only
+ * listens would otherwise keep receiving what the user may no longer see until it next sends.
+ */
 export async function refreshUser(userId: string): Promise<void> {
   const user = await User.findById(userId).lean();
   for (const [sessionId, entry] of entries) {
@@ -389,6 +403,7 @@ export async function refreshUser(userId: string): Promise<void> {
     if (!user || user.status !== 'active') await endLive(sessionId, entry, 'revoked');
     else entries.set(sessionId, { ...entry, user: toSessionUser(user) });
   }
+  await notifier.accessChanged(userId);
 }
 
 /** One of a user's sessions as the account page lists it. */

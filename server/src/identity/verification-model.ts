@@ -29,6 +29,11 @@ const verificationSchema = new Schema(
     setupHash: { type: String, index: { unique: true, sparse: true } },
     setupExpiresAt: { type: Date },
     consumedAt: { type: Date },
+    /**
+     * The code or link was mailed to the address itself, never redirected to a main account: using
+     * it proves the address. Absent on invitations written before they always went there.
+     */
+    direct: { type: Boolean },
     createdAt: { type: Date, required: true },
   },
   { collection: 'verifications', versionKey: false },

@@ -41,6 +41,8 @@ export async function issue(options: {
   emailLower: string;
   withCode: boolean;
   ttlMs?: number;
+  /** The mail goes to the address itself (not redirected), so using it proves the address. */
+  direct?: boolean;
 }): Promise<IssuedVerification | undefined> {
   const now = new Date();
   if (options.emailLower) {
@@ -68,6 +70,7 @@ export async function issue(options: {
     ...(code ? { codeHash: hashCode(options.purpose, options.emailLower, code) } : {}),
     linkHash: hashToken(linkToken),
     expiresAt: new Date(now.getTime() + (options.ttlMs ?? CODE_TTL_MS)),
+    ...(options.direct ? { direct: true } : {}),
     createdAt: now,
   });
   return code ? { code, linkToken } : { linkToken };
@@ -78,9 +81,16 @@ export interface Verified {
   purpose: VerificationPurpose;
   emailLower: string;
   setupToken: string;
+  /** The code or link was mailed to the address itself: whoever used it reads that mailbox. */
+  provesAddress: boolean;
 }
 
-async function markVerified(id: unknown, purpose: VerificationPurpose, emailLower: string): Promise<Verified> {
+async function markVerified(
+  id: unknown,
+  purpose: VerificationPurpose,
+  emailLower: string,
+  direct: boolean | null | undefined,
+): Promise<Verified> {
   const setupToken = randomToken();
   const now = new Date();
   // Conditional on not yet verified, and queued: two racing requests cannot both use one code.
@@ -97,7 +107,7 @@ async function markVerified(id: unknown, purpose: VerificationPurpose, emailLowe
     ),
   );
   if (result.modifiedCount !== 1) throw new Invalid('code_invalid');
-  return { purpose, emailLower, setupToken };
+  return { purpose, emailLower, setupToken, provesAddress: direct === true };
 }
 
 /**
@@ -128,7 +138,7 @@ export async function verifyCode(purpose: VerificationPurpose, emailLower: strin
   if (!sameHash(doc.codeHash ?? '', hashCode(purpose, emailLower, code))) {
     throw new Invalid(doc.attempts >= MAX_CODE_ATTEMPTS ? 'code_exhausted' : 'code_invalid');
   }
-  return markVerified(doc._id, purpose, emailLower);
+  return markVerified(doc._id, purpose, emailLower, doc.direct);
 }
 
 /** Checks a link token (from the mail or the console). */
@@ -140,7 +150,7 @@ export async function verifyLink(token: string, purposes: readonly VerificationP
     expiresAt: { $gt: new Date() },
   }).lean();
   if (!doc) throw new Invalid('link_invalid');
-  return markVerified(doc._id, doc.purpose as VerificationPurpose, doc.emailLower ?? '');
+  return markVerified(doc._id, doc.purpose as VerificationPurpose, doc.emailLower ?? '', doc.direct);
 }
 
 /** True when a link token is still usable, without using it (to show the right form). */
@@ -164,7 +174,7 @@ export async function peekLink(
 export async function consumeSetup(
   setupToken: string,
   purposes: readonly VerificationPurpose[],
-  check: (emailLower: string) => Promise<void> | void,
+  check: (emailLower: string, purpose: VerificationPurpose) => Promise<void> | void,
 ): Promise<{ purpose: VerificationPurpose; emailLower: string }> {
   const now = new Date();
   const filter = {
@@ -175,10 +185,19 @@ export async function consumeSetup(
   };
   const doc = await Verification.findOne(filter).lean();
   if (!doc) throw new Invalid('setup_invalid');
-  await check(doc.emailLower ?? '');
+  await check(doc.emailLower ?? '', doc.purpose as VerificationPurpose);
   const result = await Verification.updateOne({ ...filter, _id: doc._id }, { $set: { consumedAt: now } });
   if (result.modifiedCount !== 1) throw new Invalid('setup_invalid');
   return { purpose: doc.purpose as VerificationPurpose, emailLower: doc.emailLower ?? '' };
+}
+
+/** Ends every unused code and link of an address for a purpose (a refused invitation). */
+export async function cancel(purpose: VerificationPurpose, emailLower: string): Promise<void> {
+  const now = new Date();
+  await Verification.updateMany(
+    { purpose, emailLower, verifiedAt: { $exists: false }, expiresAt: { $gt: now } },
+    { $set: { expiresAt: now } },
+  );
 }
 
 /** Creates the collection's indexes. */

@@ -17,6 +17,11 @@ const outboxSchema = new Schema(
      * that replaces its `{{name}}` placeholder in the text. The outbox never holds either.
      */
     deferred: { type: new Schema({ source: String, ref: String }, { _id: false }) },
+    /**
+     * The one-time secrets of the mail (codes, links), sealed under the master key and bound to this
+     * mail; the text holds `{{secret:name}}` placeholders for them. Removed once the mail is sent.
+     */
+    secrets: { type: String },
     status: { type: String, enum: MAIL_STATUSES, required: true, default: 'queued' },
     attempts: { type: Number, required: true, default: 0 },
     nextAttemptAt: { type: Date, required: true },

@@ -1,8 +1,11 @@
+import mongoose from 'mongoose';
 import nodemailer, { type Transporter } from 'nodemailer';
+import type { SecretBox } from '../crypto/secret-box.js';
 import { Forbidden } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { runOnce } from '../db/migrations.js';
 import { OutboxMail } from './model.js';
-import { forwardedNote, render, type Language, type MailKind, type MailParams } from './templates.js';
+import { SECRET_PARAMS, forwardedNote, render, type Language, type MailKind, type MailParams } from './templates.js';
 import { containsText, sameText } from '../db/query.js';
 
 export type { Language, MailKind, MailParams };
@@ -13,6 +16,8 @@ export interface MailOptions {
   smtpUrl: string | undefined;
   from: string;
   logger: Logger;
+  /** Seals the one-time secrets of queued mails (codes, links) under the master key. */
+  box: SecretBox;
   /** How often the job looks for due mails even when nothing woke it. */
   pollMs?: number;
 }
@@ -55,10 +60,43 @@ const MAX_BACKOFF_MS = 60 * 60_000;
 const CLAIM_MS = 60_000;
 
 let job: DeliveryJob | undefined;
+let box: SecretBox | undefined;
+
+/** What operators and exports see in place of a one-time secret. */
+export const MASKED = '••••••';
+/** `{{secret:name}}` stands for a sealed secret param, `{{name}}` for deferred content. */
+const PLACEHOLDER = /\{\{(secret:)?([A-Za-z0-9_]+)\}\}/g;
+
+/** The sealed secrets of a mail are bound to it: copied to another mail, they do not open. */
+function secretsContext(mailId: string): string {
+  return `outbox:${mailId}:secrets`;
+}
+
+/**
+ * A stored subject or text as people may read it: whatever is filled in only at delivery (one-time
+ * secrets, a PIN, erased addresses) is masked.
+ */
+function masked(text: string): string {
+  return text.replace(PLACEHOLDER, MASKED);
+}
+
+/**
+ * Fills the placeholders of a stored subject or text in one pass, so a filled-in value is never
+ * read again as a placeholder. Unknown placeholders stay as they are.
+ */
+function fill(text: string, secrets: Record<string, string>, deferred: Record<string, string>): string {
+  return text.replace(
+    PLACEHOLDER,
+    (whole, secret: string | undefined, name: string) => (secret ? secrets[name] : deferred[name]) ?? whole,
+  );
+}
 
 /**
  * Queues a mail in the outbox; the delivery job sends it and retries until the SMTP server takes
  * it. The outbox is written first, so no mail is lost while SMTP is down or the process stops.
+ * The kind's one-time secrets ({@link SECRET_PARAMS}) are stored sealed, the text holds
+ * placeholders for them, and they are filled in only in the mail that leaves: whoever reads the
+ * outbox (operators, a copy of the database) cannot use them.
  *
  * @example
  * await mail.send({ to: user.email, lang: user.language, kind: 'password_changed', params: { when, ip } });
@@ -75,24 +113,38 @@ export async function send<K extends MailKind>(mail: {
 }): Promise<void> {
   // Placeholder addresses (legacy accounts before their migration) end in .invalid: never sent.
   if (/\.invalid$/i.test(mail.to)) return;
-  const rendered = render(mail.kind, mail.lang, mail.params);
+  const _id = new mongoose.Types.ObjectId();
+  const params: Record<string, unknown> = { ...mail.params };
+  const secrets: Record<string, string> = {};
+  for (const name of SECRET_PARAMS[mail.kind] ?? []) {
+    secrets[name] = String(params[name]);
+    params[name] = `{{secret:${name}}}`;
+  }
+  let sealed: string | undefined;
+  if (Object.keys(secrets).length > 0) {
+    if (!box) throw new Error('mail not started');
+    sealed = box.seal(Buffer.from(JSON.stringify(secrets)), secretsContext(String(_id)));
+  }
+  const rendered = render(mail.kind, mail.lang, params as MailParams[K]);
   const subject = mail.onBehalfOf ? `[${mail.onBehalfOf}] ${rendered.subject}` : rendered.subject;
   const text = mail.onBehalfOf ? forwardedNote(mail.lang, mail.onBehalfOf) + rendered.text : rendered.text;
   const now = new Date();
   await OutboxMail.create({
+    _id,
     to: mail.to,
     subject,
     text,
     kind: mail.kind,
     lang: mail.lang,
     ...(mail.deferred ? { deferred: mail.deferred } : {}),
+    ...(sealed ? { secrets: sealed } : {}),
     nextAttemptAt: now,
     createdAt: now,
   });
   job?.wake();
 }
 
-/** One page of the outbox, newest first, for administrators only (it holds codes and links). */
+/** One page of the outbox, newest first, for administrators only; one-time secrets are masked. */
 export async function listOutbox(
   caller: { role: string },
   query: { page: number; pageSize: number; status?: 'queued' | 'sent' | 'dropped' | undefined },
@@ -115,8 +167,8 @@ export async function listOutbox(
     items: docs.map((d) => ({
       id: String(d._id),
       to: d.to,
-      subject: d.subject,
-      text: d.text,
+      subject: masked(d.subject),
+      text: masked(d.text),
       kind: d.kind,
       status: d.status as OutboxView['status'],
       attempts: d.attempts,
@@ -127,15 +179,15 @@ export async function listOutbox(
   };
 }
 
-/** The mails to an address, for the person's data export (deferred content stays out: PINs). */
+/** The mails to an address, for the person's data export (secrets and deferred content stay out). */
 export async function mailsToForExport(email: string): Promise<unknown[]> {
   const docs = await OutboxMail.find({ to: sameText(email) })
     .sort({ createdAt: -1 })
     .limit(10_000)
     .lean();
   return docs.map((d) => ({
-    subject: d.subject,
-    text: d.text,
+    subject: masked(d.subject),
+    text: masked(d.text),
     status: d.status,
     createdAt: d.createdAt,
     sentAt: d.sentAt ?? null,
@@ -157,9 +209,38 @@ export function isConfigured(): boolean {
   return job?.configured ?? false;
 }
 
+/** Mails of these kinds written before secrets were sealed hold codes in their text. */
+const CODE_KINDS = ['register_code', 'reset_code', 'email_change_code', 'revocation_code'];
+
+/**
+ * Mails that left before one-time secrets were sealed still hold them in plain text: their links'
+ * tokens (`#token=…`, payment pages `/bezahlen/…`) and, in code mails, the six digits. Masks them
+ * in every mail already sent or dropped; a mail still queued keeps its text, as it must go out.
+ */
+async function scrubOldSecrets(): Promise<void> {
+  const scrub = (text: string, codes: boolean): string => {
+    const links = text
+      .replace(/#token=[A-Za-z0-9_%-]+/g, `#token=${MASKED}`)
+      .replace(/\/bezahlen\/[A-Za-z0-9_%-]+/g, `/bezahlen/${MASKED}`);
+    return codes ? links.replace(/\b\d{6}\b/g, MASKED) : links;
+  };
+  const cursor = OutboxMail.find({ status: { $in: ['sent', 'dropped'] } }, { kind: 1, subject: 1, text: 1 })
+    .lean()
+    .cursor();
+  for await (const doc of cursor) {
+    const codes = CODE_KINDS.includes(doc.kind);
+    const subject = scrub(doc.subject, codes);
+    const text = scrub(doc.text, codes);
+    if (subject !== doc.subject || text !== doc.text)
+      await OutboxMail.updateOne({ _id: doc._id }, { $set: { subject, text } });
+  }
+}
+
 /** Starts the delivery job (once per process). */
 export async function start(options: MailOptions): Promise<void> {
   await OutboxMail.createIndexes();
+  await runOnce('2026-12-outbox-old-secrets-masked', scrubOldSecrets);
+  box = options.box;
   job = new DeliveryJob(options);
   await job.start();
 }
@@ -168,6 +249,7 @@ export async function start(options: MailOptions): Promise<void> {
 export async function stop(): Promise<void> {
   await job?.stop();
   job = undefined;
+  box = undefined;
 }
 
 class DeliveryJob {
@@ -238,33 +320,37 @@ class DeliveryJob {
       ).lean();
       if (!mail) return;
       try {
-        let text = mail.text;
+        const secrets = this.openSecrets(mail);
+        if (!secrets) {
+          await this.drop(mail, 'secrets unreadable');
+          this.log.error({ mailId: String(mail._id), kind: mail.kind }, 'mail dropped: its secrets do not open');
+          continue;
+        }
+        let fills: Record<string, string> = {};
         let attachments: DeferredContent['attachments'] = [];
         if (mail.deferred?.source) {
           const make = sources.get(mail.deferred.source);
           if (!make) throw new Error(`no source for deferred content ${mail.deferred.source}`);
           const content = await make(mail.deferred.ref ?? '');
           if (!content) {
-            await OutboxMail.updateOne(
-              { _id: mail._id },
-              { $set: { status: 'dropped', lastError: 'content gone' }, $unset: { claimedUntil: 1 } },
-            );
+            await this.drop(mail, 'content gone');
             this.log.info({ mailId: String(mail._id), kind: mail.kind }, 'mail dropped: its content is gone');
             continue;
           }
-          for (const [name, value] of Object.entries(content.fills ?? {})) text = text.replaceAll(`{{${name}}}`, value);
+          fills = content.fills ?? {};
           attachments = content.attachments ?? [];
         }
         await this.transport.sendMail({
           from: this.options.from,
           to: mail.to,
-          subject: mail.subject,
-          text,
+          subject: fill(mail.subject, secrets, fills),
+          text: fill(mail.text, secrets, fills),
           attachments,
         });
+        // Sent: the sealed secrets have done their work and leave the database.
         await OutboxMail.updateOne(
           { _id: mail._id },
-          { $set: { status: 'sent', sentAt: new Date() }, $unset: { claimedUntil: 1, lastError: 1 } },
+          { $set: { status: 'sent', sentAt: new Date() }, $unset: { claimedUntil: 1, lastError: 1, secrets: 1 } },
         );
         this.log.info({ mailId: String(mail._id), kind: mail.kind, attempts: mail.attempts }, 'mail sent');
       } catch (err) {
@@ -284,5 +370,25 @@ class DeliveryJob {
         return;
       }
     }
+  }
+
+  /** A mail's one-time secrets, unsealed; undefined when they do not open (another master key). */
+  private openSecrets(mail: { _id: unknown; secrets?: string | null }): Record<string, string> | undefined {
+    if (!mail.secrets) return {};
+    try {
+      return JSON.parse(
+        this.options.box.open(mail.secrets, secretsContext(String(mail._id))).toString('utf8'),
+      ) as Record<string, string>;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Gives a mail up for good; its secrets go with it. */
+  private async drop(mail: { _id: unknown }, reason: string): Promise<void> {
+    await OutboxMail.updateOne(
+      { _id: mail._id },
+      { $set: { status: 'dropped', lastError: reason }, $unset: { claimedUntil: 1, secrets: 1 } },
+    );
   }
 }

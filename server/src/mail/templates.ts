@@ -24,11 +24,26 @@ export interface MailParams {
   invoice_pin: { number: string; issuer: string; validFrom: string; validUntil: string; place: string; link: string };
   invoice_cancelled: { number: string; issuer: string };
   invoice_refunded: { number: string; issuer: string; amount: string };
+  /** To the main account: someone changed (or removed) the PayPal account that invoices pay into. */
+  payout_changed: {
+    organization: string;
+    by: string;
+    ip: string;
+    when: string;
+    removed: boolean;
+    clientId: string;
+    mode: string;
+    link: string;
+  };
   /** The text carries `{{emails}}`, filled at delivery from the sealed request. */
   revocation_code: { code: string; minutes: number };
   migration_invite: { link: string; organization: string; username: string; days: number };
   /** Instead of the invitation, to an address that already has an account elsewhere in KIS. */
   migration_address_taken: { organization: string; username: string };
+  /** To the main account: the person at an invited address registered and declined. */
+  invite_refused: { email: string; organization: string };
+  /** To an address that has an account already, when a company tried to add it as a sub-account. */
+  invite_address_taken: { organization: string };
   /** `requestedBy` empty: the person asked themselves. */
   erasure_done: {
     when: string;
@@ -40,6 +55,30 @@ export interface MailParams {
 }
 export type MailKind = keyof MailParams;
 
+/** The params of a mail kind that are text. */
+type TextParam<K extends MailKind> = {
+  [P in keyof MailParams[K]]: MailParams[K][P] extends string ? P : never;
+}[keyof MailParams[K]] &
+  string;
+
+/**
+ * The params of each kind that are one-time secrets: codes and links that let whoever reads them
+ * register, reset a password, join a company, change an address, revoke consent or pay. The outbox
+ * keeps them sealed and shows them masked; they are filled in only in the mail that leaves (see
+ * mail/service.ts). A new kind that carries such a secret must be listed here.
+ */
+export const SECRET_PARAMS: { readonly [K in MailKind]?: ReadonlyArray<TextParam<K>> } = {
+  register_code: ['code', 'link'],
+  reset_code: ['code', 'link'],
+  invite: ['link'],
+  email_change_code: ['code'],
+  revocation_code: ['code'],
+  migration_invite: ['link'],
+  // The payment link: its token opens the payment page, and after payment the PIN on it.
+  invoice_issued: ['link'],
+  invoice_pin: ['link'],
+};
+
 type Template<K extends MailKind> = (p: MailParams[K]) => { subject: string; text: string };
 type Templates = { [K in MailKind]: Template<K> };
 
@@ -49,6 +88,14 @@ const signature = {
 };
 
 const de: Templates = {
+  invite_address_taken: (p) => ({
+    subject: `${p.organization} möchte Sie im Kundenportal hinzufügen`,
+    text: `Guten Tag,\n\n${p.organization} wollte diese Adresse als Unterkonto im Kundenportal anlegen. Für die Adresse gibt es bereits Ihr Konto; daran hat sich nichts geändert.\n\nMöchten Sie im Portal für ${p.organization} arbeiten, wenden Sie sich an den Betreiber des Portals. Wenn Ihnen das nichts sagt, müssen Sie nichts tun.${signature.de}`,
+  }),
+  invite_refused: (p) => ({
+    subject: `Einladung abgelehnt: ${p.email}`,
+    text: `Guten Tag,\n\ndie Person mit der Adresse ${p.email} hat sich selbst im Kundenportal registriert und die Einladung als Unterkonto von ${p.organization} abgelehnt. Das Konto gehört nicht mehr zu Ihrem Unternehmen.\n\nSoll die Person doch zu Ihrem Unternehmen gehören, sprechen Sie sie an und wenden Sie sich an den Betreiber des Portals.${signature.de}`,
+  }),
   migration_invite: (p) => ({
     subject: `Ihr neuer Zugang zum Kundenportal (${p.organization})`,
     text: `Guten Tag,\n\n${p.organization} stellt auf die Anmeldung per E-Mail-Adresse um. Ihr bisheriger Benutzername „${p.username}“ gilt ab jetzt nicht mehr; Sie melden sich künftig mit dieser E-Mail-Adresse an.\n\nLegen Sie hier Ihr neues Passwort fest:\n${p.link}\n\nDer Link gilt ${p.days} Tage und nur einmal. Ist er abgelaufen, nutzen Sie „Passwort vergessen“ auf der Anmeldeseite.${signature.de}`,
@@ -80,6 +127,10 @@ const de: Templates = {
   invoice_refunded: (p) => ({
     subject: `Rechnung ${p.number} erstattet`,
     text: `Guten Tag,\n\n${p.issuer} hat Ihre Zahlung zur Rechnung ${p.number} über ${p.amount} über PayPal erstattet. Eine zur Rechnung ausgegebene PIN gilt nicht mehr.${signature.de}`,
+  }),
+  payout_changed: (p) => ({
+    subject: 'Zahlungsempfang geändert: PayPal-Zugangsdaten',
+    text: `Guten Tag,\n\n${p.by} hat am ${p.when} (von der Adresse ${p.ip}) die PayPal-Zugangsdaten von ${p.organization} ${p.removed ? 'entfernt. Rechnungen können bis zur erneuten Einrichtung nicht online bezahlt werden.' : `geändert. Zahlungen zu Ihren Rechnungen gehen jetzt an die PayPal-App mit der Client-ID ${p.clientId} (${p.mode === 'live' ? 'Live' : 'Sandbox'}).`}\n\nWaren Sie oder Ihre Mitarbeiter das nicht? Prüfen Sie die Einstellungen sofort und ändern Sie das Passwort des Kontos, das die Änderung gemacht hat:\n${p.link}${signature.de}`,
   }),
   file_added: (p) => ({
     subject: `Neue Datei im Kundenportal: ${p.name}`,
@@ -132,6 +183,14 @@ const de: Templates = {
 };
 
 const en: Templates = {
+  invite_address_taken: (p) => ({
+    subject: `${p.organization} would like to add you to the customer portal`,
+    text: `Hello,\n\n${p.organization} tried to add this address as a sub-account in the customer portal. The address already has your account; nothing about it changed.\n\nIf you want to work for ${p.organization} in the portal, contact the portal's operator. If this means nothing to you, there is nothing to do.${signature.en}`,
+  }),
+  invite_refused: (p) => ({
+    subject: `Invitation declined: ${p.email}`,
+    text: `Hello,\n\nthe person with the address ${p.email} registered with the customer portal on their own and declined the invitation as a sub-account of ${p.organization}. The account no longer belongs to your company.\n\nShould the person belong to your company after all, talk to them and contact the portal's operator.${signature.en}`,
+  }),
   migration_invite: (p) => ({
     subject: `Your new access to the customer portal (${p.organization})`,
     text: `Hello,\n\n${p.organization} is switching to e-mail logins. Your previous user name “${p.username}” no longer works; from now on you sign in with this e-mail address.\n\nChoose your new password here:\n${p.link}\n\nThe link is valid for ${p.days} days and once only. If it has expired, use “Forgot password” on the sign-in page.${signature.en}`,
@@ -163,6 +222,10 @@ const en: Templates = {
   invoice_refunded: (p) => ({
     subject: `Invoice ${p.number} refunded`,
     text: `Hello,\n\n${p.issuer} has refunded your payment of ${p.amount} for invoice ${p.number} through PayPal. A PIN issued for it is no longer valid.${signature.en}`,
+  }),
+  payout_changed: (p) => ({
+    subject: 'Receiving payments: PayPal credentials changed',
+    text: `Hello,\n\non ${p.when}, ${p.by} (from address ${p.ip}) ${p.removed ? `removed the PayPal credentials of ${p.organization}. Invoices cannot be paid online until PayPal is set up again.` : `changed the PayPal credentials of ${p.organization}. Payments for your invoices now go to the PayPal app with client id ${p.clientId} (${p.mode === 'live' ? 'live' : 'sandbox'}).`}\n\nWas this not you or your staff? Check the settings at once and change the password of the account that made the change:\n${p.link}${signature.en}`,
   }),
   file_added: (p) => ({
     subject: `New file in the customer portal: ${p.name}`,

@@ -566,8 +566,9 @@ async function releaseNow(invoiceId: string): Promise<InvoiceDoc> {
 /** The key was taken with the invoice's PIN: the invoice is picked up. */
 async function pinUsed(event: depots.PinEvent): Promise<void> {
   if (event.kind !== 'key_removed' || !event.pinId.startsWith(PIN_PREFIX)) return;
+  // The key comes out of the invoice's own depot, whatever another depot claims.
   const doc = (await Invoice.findOneAndUpdate(
-    { pinId: event.pinId, state: 'paid' },
+    { pinId: event.pinId, depotId: event.depotId, state: 'paid' },
     { $set: { state: 'picked_up', pickedUpAt: event.at } },
     { new: true },
   ).lean()) as InvoiceDoc | null;

@@ -67,7 +67,8 @@ export const paymentRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = as
     {
       schema: {
         tags,
-        summary: 'Save invoicing and PayPal settings (the secret is sealed and never shown again)',
+        summary:
+          'Save invoicing and PayPal settings (the secret is sealed and never shown again; new PayPal credentials need the password and are mailed to the main account)',
         querystring: orgQuery,
         body: paymentSettingsUpdateSchema,
         response: { 200: paymentSettingsSchema, ...errors },

@@ -4,7 +4,10 @@ import * as audit from '../audit/service.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import { Forbidden, Invalid } from '../errors.js';
 import { hasRight } from '../identity/access.js';
+import * as organizations from '../identity/organizations.js';
+import * as identity from '../identity/service.js';
 import type { Caller } from '../identity/service.js';
+import { formatWhen } from '../mail/templates.js';
 import type { Logger } from '../logger.js';
 import { PaymentSettings as Settings, type SettingsDoc } from './model.js';
 import { PayPalError, type PayPalClient, type PayPalCredentials } from './paypal.js';
@@ -112,10 +115,26 @@ function webhookUrl(key: string): string {
 }
 
 /**
+ * Whether an update changes where the company's money goes: PayPal set up, removed, or another
+ * client id, mode or secret. A new webhook id alone does not (it only names which deliveries count).
+ */
+function changesPayout(
+  stored: SettingsDoc['paypal'] | undefined | null,
+  next: PaymentSettingsUpdate['paypal'],
+): boolean {
+  if (!stored || !next) return Boolean(stored) !== Boolean(next);
+  return next.clientId !== stored.clientId || next.mode !== stored.mode || next.secret !== '';
+}
+
+/**
  * Saves an organization's settings. A new secret is sealed and never shown again (only its last
  * four characters). With new credentials and no webhook id given, KIS registers its own webhook
  * at PayPal; when PayPal refuses (its webhooks need a public https address), the reason is kept and
  * payments are confirmed through the payer's return alone.
+ *
+ * A change of the PayPal credentials (set up, another client id, mode or secret, removed) decides
+ * who gets paid for every invoice, so it asks for the caller's password again (an unattended,
+ * signed-in browser is not enough) and tells the company's main account by mail, whoever made it.
  */
 export async function updateSettings(
   caller: Caller,
@@ -124,6 +143,12 @@ export async function updateSettings(
 ): Promise<PaymentSettings> {
   const org = billingOrganization(caller, organizationId);
   const known = await Settings.findOne({ _id: org }).lean();
+  const payoutChanged = changesPayout(known?.paypal, input.paypal);
+  if (payoutChanged) {
+    // Before anything happens, at PayPal (webhook) or here.
+    if (!input.password) throw new Invalid('current_password_wrong');
+    await identity.reauthenticate(caller, input.password);
+  }
   const webhookKey = known?.webhookKey ?? randomBytes(18).toString('base64url');
   let paypal: SettingsDoc['paypal'] | undefined;
   if (input.paypal) {
@@ -188,9 +213,35 @@ export async function updateSettings(
     actorEmail: caller.email,
     ip: caller.ip,
     target: org,
-    details: { paypal: input.paypal ? input.paypal.mode : 'off', secretChanged: Boolean(input.paypal?.secret) },
+    details: {
+      paypal: input.paypal ? input.paypal.mode : 'off',
+      secretChanged: Boolean(input.paypal?.secret),
+      payoutChanged,
+    },
   });
+  if (payoutChanged) await tellMainAccount(caller, org, input.paypal);
   return view(org, await Settings.findOne({ _id: org }).lean());
+}
+
+/** Mails the company's main account that the PayPal credentials changed: by whom, when, to what. */
+async function tellMainAccount(caller: Caller, org: string, paypal: PaymentSettingsUpdate['paypal']): Promise<void> {
+  const at = new Date();
+  const organization = (await organizations.organizationName(org)) ?? '';
+  const sent = await identity.mailMainAccount(org, 'payout_changed', (lang) => ({
+    organization,
+    by: caller.email,
+    ip: caller.ip,
+    when: formatWhen(at, lang, ctx().timeZone),
+    removed: !paypal,
+    clientId: paypal?.clientId ?? '',
+    mode: paypal?.mode ?? '',
+    link: `${ctx().publicUrl}/rechnungen/einstellungen`,
+  }));
+  if (!sent)
+    ctx().logger.warn(
+      { organizationId: org },
+      'PayPal credentials changed; the organization has no main account to tell',
+    );
 }
 
 /** Asks PayPal for a token with the stored (or the given, not yet saved) credentials. */

@@ -44,7 +44,12 @@ function json(value: unknown): Buffer {
 }
 
 /** Adds one person's data to a ZIP under `prefix`. */
-async function addPerson(zip: yazl.ZipFile, account: { id: string; email: string }, prefix = ''): Promise<void> {
+async function addPerson(
+  zip: yazl.ZipFile,
+  account: { id: string; email: string },
+  records: paymentsData.RecordScope,
+  prefix = '',
+): Promise<void> {
   const files = await areaFiles.filesForExport(account.id);
   const texts = await areaDocuments.ownDocumentsForExport(account.id);
   zip.addBuffer(json(await identityData.accountForExport(account.id)), `${prefix}konto.json`);
@@ -71,7 +76,7 @@ async function addPerson(zip: yazl.ZipFile, account: { id: string; email: string
   );
   for (const t of texts) zip.addBuffer(Buffer.from(t.markdown), `${prefix}texte/${t.id}-${safeName(t.title)}.md`);
   zip.addBuffer(json(await depots.personalDataForExport(account.id)), `${prefix}depots.json`);
-  zip.addBuffer(json(await paymentsData.personalDataForExport(account.email)), `${prefix}rechnungen.json`);
+  zip.addBuffer(json(await paymentsData.personalDataForExport(account.email, records)), `${prefix}rechnungen.json`);
   zip.addBuffer(json(await audit.listForActor(account.id, 10_000)), `${prefix}protokoll.json`);
   zip.addBuffer(json(await mail.mailsToForExport(account.email)), `${prefix}mails.json`);
 }
@@ -86,7 +91,11 @@ export interface ZipExport {
 export async function exportOwnData(caller: Caller): Promise<ZipExport> {
   const zip = new yazl.ZipFile();
   zip.addBuffer(Buffer.from(README), 'LIESMICH.txt');
-  await addPerson(zip, { id: caller.userId, email: caller.email });
+  await addPerson(
+    zip,
+    { id: caller.userId, email: caller.email },
+    await organizations.recordScopeOf(caller.userId, caller.organizationId),
+  );
   zip.end();
   await audit.record({
     action: 'privacy.data_exported',
@@ -108,7 +117,13 @@ export async function exportOrganization(caller: Caller, organizationId: string)
   zip.addBuffer(Buffer.from(README), 'LIESMICH.txt');
   zip.addBuffer(json({ organization, members }), 'unternehmen.json');
   for (const member of members)
-    await addPerson(zip, { id: member.id, email: member.email }, `personen/${safeName(member.email)}/`);
+    // The company's own records of its people: another company's records are not the company's to have.
+    await addPerson(
+      zip,
+      { id: member.id, email: member.email },
+      { organizationId },
+      `personen/${safeName(member.email)}/`,
+    );
   zip.end();
   await audit.record({
     action: 'privacy.organization_exported',

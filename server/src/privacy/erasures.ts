@@ -10,6 +10,7 @@ import { Forbidden, Invalid } from '../errors.js';
 import * as identityErasure from '../identity/personal-data.js';
 import type { Caller } from '../identity/service.js';
 import * as identity from '../identity/service.js';
+import * as organizations from '../identity/organizations.js';
 import type { Logger } from '../logger.js';
 import * as mail from '../mail/service.js';
 import { formatWhen } from '../mail/templates.js';
@@ -101,13 +102,21 @@ function view(doc: ErasureDoc): ErasureView {
   };
 }
 
+/** Whose records a request touches: see {@link paymentsErasure.RecordScope}. */
+function scopeOf(doc: Pick<ErasureDoc, 'accountOnly' | 'scopeOrganizationId'>): paymentsErasure.RecordScope {
+  return doc.accountOnly ? { organizationId: doc.scopeOrganizationId ?? null } : 'everywhere';
+}
+
 /** Until when a person has active transfers, and which. */
-async function activeTransfers(email: string): Promise<{ until: Date | undefined; kinds: string[] }> {
+async function activeTransfers(
+  email: string,
+  scope: paymentsErasure.RecordScope,
+): Promise<{ until: Date | undefined; kinds: string[] }> {
   const account = await identityErasure.accountOf(email);
   const found: Array<[string, Date | undefined]> = [
     ['files', account ? await areaFiles.handedFilesUntil(account.id) : undefined],
     ['pins', account ? await depots.validPinsUntil(account.id) : undefined],
-    ['invoices', await paymentsErasure.activeUntil(email)],
+    ['invoices', await paymentsErasure.activeUntil(email, scope)],
   ];
   let until: Date | undefined;
   const kinds: string[] = [];
@@ -124,6 +133,7 @@ async function createRequest(
   reason: ErasureReason,
   /** `label`: an operator's address; empty when the person asked themselves (the page and mail say so). */
   requestedBy: { id?: string | undefined; label: string },
+  scope: paymentsErasure.RecordScope = 'everywhere',
 ): Promise<ErasureDoc> {
   const address = email.trim().toLowerCase();
   const open = (await ErasureRequest.findOne({
@@ -131,10 +141,13 @@ async function createRequest(
     state: 'waiting',
   }).lean()) as ErasureDoc | null;
   if (open) return open;
-  const transfers = await activeTransfers(address);
+  const transfers = await activeTransfers(address, scope);
   const doc = new ErasureRequest({
     emailHash: emailHash(address),
     reason,
+    ...(scope === 'everywhere'
+      ? {}
+      : { accountOnly: true, ...(scope.organizationId ? { scopeOrganizationId: scope.organizationId } : {}) }),
     requestedById: requestedBy.id,
     requestedBy: requestedBy.label,
     state: 'waiting',
@@ -172,10 +185,12 @@ export async function requestErasure(caller: Caller, emails: readonly string[]):
  * when there are none.
  */
 export async function requestOwnErasure(caller: Caller, reason: 'self' | 'revocation'): Promise<ErasureView> {
-  const doc = await createRequest(caller.email, reason, {
-    id: caller.userId,
-    label: '',
-  });
+  const doc = await createRequest(
+    caller.email,
+    reason,
+    { id: caller.userId, label: '' },
+    await organizations.recordScopeOf(caller.userId, caller.organizationId),
+  );
   await identityErasure.suspendForErasure(caller.userId);
   await runDue();
   const fresh = (await ErasureRequest.findById(doc._id).lean()) as ErasureDoc;
@@ -234,12 +249,16 @@ export async function listErasures(
 }
 
 /** Erases one person everywhere; returns what was removed, per module. */
-async function erase(email: string, requestId: string): Promise<{ report: Record<string, unknown>; kept: string }> {
+async function erase(
+  email: string,
+  requestId: string,
+  scope: paymentsErasure.RecordScope,
+): Promise<{ report: Record<string, unknown>; kept: string }> {
   const pseudonym = `${audit.ERASED} ${requestId.slice(-6)}`;
   const account = await identityErasure.accountOf(email);
   const userId = account?.id;
-  const payments = await paymentsErasure.erasePerson(email, pseudonym);
-  const depotReport = await depots.erasePerson({ userId, email, pseudonym });
+  const payments = await paymentsErasure.erasePerson(email, pseudonym, scope);
+  const depotReport = await depots.erasePerson({ userId, email, pseudonym, byAddress: scope === 'everywhere' });
   const documents = await areaDocuments.erasePerson({ userId, email, pseudonym });
   const accountReport = await identityErasure.eraseAccount(email, pseudonym);
   // Entries addressed to the address without an account (the account's hook took care of the rest).
@@ -278,7 +297,7 @@ export async function runDue(now: Date = new Date()): Promise<number> {
     for (const doc of due) {
       const email = unseal(doc);
       if (!email) continue;
-      const transfers = await activeTransfers(email);
+      const transfers = await activeTransfers(email, scopeOf(doc));
       if (transfers.until && transfers.until > new Date()) {
         await ErasureRequest.updateOne(
           { _id: doc._id },
@@ -287,7 +306,7 @@ export async function runDue(now: Date = new Date()): Promise<number> {
         continue;
       }
       const id = String(doc._id);
-      const { report, kept } = await erase(email, id);
+      const { report, kept } = await erase(email, id, scopeOf(doc));
       const completedAt = new Date();
       await ErasureRequest.updateOne(
         { _id: doc._id, state: 'waiting' },

@@ -15,6 +15,13 @@ const erasureSchema = new Schema(
     /** The address, sealed with the master key; removed some days after the notice went out. */
     sealedEmail: { type: String },
     reason: { type: String, enum: ERASURE_REASONS, required: true },
+    /**
+     * Set when the person asked from their account: the erasure touches that account and only the
+     * records of its own company (this id; absent: none), never other companies' records of the
+     * address. Absent for operators' requests and mailed-code revocations, which reach everywhere.
+     */
+    accountOnly: { type: Boolean },
+    scopeOrganizationId: { type: String },
     requestedById: { type: String },
     /** Who asked: an operator's address; empty when the person asked themselves. */
     requestedBy: { type: String, default: '' },

@@ -111,17 +111,28 @@ export function exportTable<R extends Record<string, unknown>>(query: ExportQuer
   const stamp = new Date().toISOString().slice(0, 10);
   const rows = table.rows;
   if (query.format === 'csv') {
-    async function* text(): AsyncGenerator<Record<string, string>> {
+    // Amounts go to the CSV as numbers: csvStream writes them the reader's way and, unlike text
+    // that begins with `-`, never escapes them as a formula (a refund of -12,50 stays a number).
+    // Everything else is text, escaped where a spreadsheet would read a formula.
+    async function* text(): AsyncGenerator<Record<string, string | number>> {
       for await (const row of rows) {
-        const out: Record<string, string> = {};
-        for (const c of table.columns) out[c.key] = cell(row, c.key);
+        const out: Record<string, string | number> = {};
+        for (const c of table.columns) {
+          const value = row[c.key];
+          out[c.key] = isMoney(value) ? value.cents / 100 : cell(row, c.key);
+        }
         yield out;
       }
     }
     return {
       fileName: `${table.name}-${stamp}.csv`,
       contentType: 'text/csv; charset=utf-8',
-      body: csvStream(localized as unknown as ExportColumn<Record<string, string>>[], text(), query.delimiter),
+      body: csvStream(
+        localized as unknown as ExportColumn<Record<string, string | number>>[],
+        text(),
+        query.delimiter,
+        (amount) => amountFormats[lang].format(amount),
+      ),
       rows: table.total,
     };
   }

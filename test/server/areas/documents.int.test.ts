@@ -6,7 +6,13 @@ import type { DocumentView } from '@kis/protocol/api';
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
 import { connectSocket, countIn } from '../../helpers/areas.js';
 import { YClient } from '../../helpers/documents.js';
-import { acceptInvitation, customer, makeOrganization, type Org } from '../../helpers/organizations.js';
+import {
+  acceptInvitation,
+  createSubAccount,
+  customer,
+  makeOrganization,
+  type Org,
+} from '../../helpers/organizations.js';
 import { exited, startServer, type TestServer } from '../../helpers/server.js';
 import { startSmtp, type TestSmtp } from '../../helpers/smtp.js';
 
@@ -111,7 +117,7 @@ describe('area 3: texts edited together', () => {
       rights: ['read_areas'],
       redirectToMain: false,
     });
-    const reader = await acceptInvitation(server, smtp, 'leser@acme.example', 'leser@acme.example');
+    const reader = await acceptInvitation(server, smtp, 'leser@acme.example');
     const r = await editor(reader, doc.id);
     const opened = await r.open();
     expect(opened).toMatchObject({ ok: true, value: { access: 'read' } });
@@ -128,19 +134,19 @@ describe('area 3: texts edited together', () => {
   });
 
   it('stops a writer the moment the right to edit is taken away, without reopening', async () => {
-    const created = await acme.main.post<{ id: string }>(`/api/organizations/${acme.org.id}/sub-accounts`, {
+    const writerId = await createSubAccount(acme.main, acme.org.id, {
       email: 'schreiber@acme.example',
       name: 'Schreiber',
       rights: ['read_areas', 'edit_texts'],
       redirectToMain: false,
     });
-    const writer = await acceptInvitation(server, smtp, 'schreiber@acme.example', 'schreiber@acme.example');
+    const writer = await acceptInvitation(server, smtp, 'schreiber@acme.example');
     const w = await editor(writer, doc.id);
     expect(await w.open()).toMatchObject({ ok: true, value: { access: 'edit' } });
     w.insert(0, 'Darf noch. ');
     expect((await w.settled()).every((r) => r.ok)).toBe(true);
 
-    const changed = await acme.main.request('PATCH', `/api/sub-accounts/${created.body.id}`, {
+    const changed = await acme.main.request('PATCH', `/api/sub-accounts/${writerId}`, {
       rights: ['read_areas'],
       password: GOOD_PASSWORD,
     });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileList, FileView } from '@kis/protocol/api';
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
 import { abortedUpload, connectSocket, countIn, download, nextAreaChange, upload } from '../../helpers/areas.js';
-import { acceptInvitation, customer, makeOrganization } from '../../helpers/organizations.js';
+import { acceptInvitation, createSubAccount, customer, makeOrganization } from '../../helpers/organizations.js';
 import { startServer, type TestServer } from '../../helpers/server.js';
 import { startSmtp, type TestSmtp } from '../../helpers/smtp.js';
 
@@ -240,13 +240,13 @@ describe('file area (area 4)', () => {
 describe('file rights of sub-accounts', () => {
   it('refuses a sub-account without the file right and admits it once given', async () => {
     const { org, main } = await makeOrganization(server, smtp, admin, 'Datei GmbH', 'chef@datei.example');
-    const created = await main.post<{ id: string }>(`/api/organizations/${org.id}/sub-accounts`, {
+    const subId = await createSubAccount(main, org.id, {
       email: 'lager@datei.example',
       name: 'Lager',
       rights: ['read_areas'],
       redirectToMain: false,
     });
-    const sub = await acceptInvitation(server, smtp, 'lager@datei.example', 'lager@datei.example');
+    const sub = await acceptInvitation(server, smtp, 'lager@datei.example');
     expect((await sub.get('/api/files')).status).toBe(403);
     const refused = await upload(sub, '/api/files?name=x.txt', Buffer.from('x'));
     expect(refused.status).toBe(403);
@@ -254,7 +254,7 @@ describe('file rights of sub-accounts', () => {
     // The main account works in its own area without further rights.
     expect((await upload(main, '/api/files?name=chef.txt', Buffer.from('chef'))).status).toBe(200);
 
-    const granted = await main.request('PATCH', `/api/sub-accounts/${created.body.id}`, {
+    const granted = await main.request('PATCH', `/api/sub-accounts/${subId}`, {
       rights: ['read_areas', 'manage_files'],
       password: 'Ein langes Passwort für Tests 7',
     });
@@ -263,7 +263,6 @@ describe('file rights of sub-accounts', () => {
     expect((await sub.get<FileList>('/api/files')).body.items.map((f) => f.name)).toEqual(['x.txt']);
 
     // Deleting the sub-account takes its file area with it: no record, no bytes left.
-    const subId = created.body.id;
     expect(await countIn(server, 'area_files', { ownerUserId: subId })).toBe(1);
     expect((await main.request('DELETE', `/api/sub-accounts/${subId}`)).status).toBe(200);
     expect(await countIn(server, 'area_files', { ownerUserId: subId })).toBe(0);

@@ -5,7 +5,7 @@ import type { CommandView, DepotView, HistoryEntryView, PinView } from '@kis/pro
 import type { SimulatedDepot } from '../../../scripts/simulator/depot.js';
 import { createFirstAdmin, type ApiClient } from '../../helpers/api.js';
 import { registerDepot, simulate } from '../../helpers/depots.js';
-import { acceptInvitation, makeOrganization, type Org } from '../../helpers/organizations.js';
+import { acceptInvitation, createSubAccount, makeOrganization, type Org } from '../../helpers/organizations.js';
 import { eventually, startServer, type TestServer } from '../../helpers/server.js';
 import { startSmtp, type TestSmtp } from '../../helpers/smtp.js';
 
@@ -181,14 +181,13 @@ describe('who may see and operate a depot', () => {
   beforeAll(async () => {
     acme = await makeOrganization(server, smtp, admin, 'Acme GmbH', 'chefin@acme.example');
     other = await makeOrganization(server, smtp, admin, 'Andere AG', 'boss@andere.example');
-    const created = await acme.main.post<{ id: string }>(`/api/organizations/${acme.org.id}/sub-accounts`, {
+    subId = await createSubAccount(acme.main, acme.org.id, {
       email: 'lager@acme.example',
       name: 'Lager',
       rights: [],
       redirectToMain: false,
     });
-    subId = created.body.id;
-    sub = await acceptInvitation(server, smtp, 'lager@acme.example', 'lager@acme.example');
+    sub = await acceptInvitation(server, smtp, 'lager@acme.example');
     depotId = (await registerDepot(admin, { name: 'Acme Tor 1', organizationId: acme.org.id })).provisioning.depotId;
   });
 

@@ -16,6 +16,7 @@ import { registerDepot } from '../../helpers/depots.js';
 import { YClient } from '../../helpers/documents.js';
 import {
   acceptInvitation,
+  createSubAccount,
   customer as registeredCustomer,
   makeOrganization,
   nextIp,
@@ -36,6 +37,7 @@ import {
   type CallerName,
   type Fixture,
   type RouteRow,
+  CROSS_COMPANY,
   type Right,
   type SocketRow,
   type Throwaway,
@@ -162,11 +164,8 @@ beforeAll(async () => {
   ok(await admin.post(`/api/admin/organizations/${a.org.id}/domains`, { domain: 'alpha.example' }), 'domain');
 
   const member = async (email: string, rights: string[]): Promise<{ id: string; client: ApiClient }> => {
-    const created = ok(
-      await mainA.post<{ id: string }>(`/api/organizations/${a.org.id}/sub-accounts`, { email, rights }),
-      `sub-account ${email}`,
-    );
-    return { id: created.id, client: await acceptInvitation(server, smtp, email, email) };
+    const id = await createSubAccount(mainA, a.org.id, { email, rights });
+    return { id, client: await acceptInvitation(server, smtp, email) };
   };
   const sub = await member(EMAIL.sub, []);
   const sub2 = await member('lager@alpha.example', ['read_areas']);
@@ -226,13 +225,7 @@ beforeAll(async () => {
     draft: draftOf,
     openInvoice: async () => (await openInvoiceOf()).id,
     subAccount: async () =>
-      ok(
-        await mainA.post<{ id: string }>(`/api/organizations/${a.org.id}/sub-accounts`, {
-          email: `wegwerf-${++subAccounts}@alpha.example`,
-          rights: [],
-        }),
-        'sub-account',
-      ).id,
+      createSubAccount(mainA, a.org.id, { email: `wegwerf-${++subAccounts}@alpha.example`, rights: [] }),
     depot: depotOfA,
     pin: pinOf,
     grant: async () => {
@@ -310,7 +303,7 @@ async function partialSub(missing: readonly Right[]): Promise<ApiClient> {
     const email = `teilweise-${partialSubs.size + 1}@alpha.example`;
     const rights = RIGHT_NAMES.filter((r) => !missing.includes(r));
     ok(await mainA.post(`/api/organizations/${f.orgA}/sub-accounts`, { email, rights }), `sub-account ${email}`);
-    client = await acceptInvitation(server, smtp, email, email);
+    client = await acceptInvitation(server, smtp, email);
     partialSubs.set(key, client);
   }
   return client;
@@ -330,7 +323,8 @@ async function callRoute(row: RouteRow, caller: CallerName, as?: ApiClient): Pro
   let client = as ?? clients[caller];
   if (row.freshSession && caller !== 'anonymous') client = await signIn(EMAIL[caller]);
   const body = ctx.allowed && row.allowBody ? await row.allowBody(ctx) : await row.body?.(ctx);
-  const headers: Record<string, string> = { 'x-forwarded-for': client.ip, accept: 'application/json, text/html' };
+  const headers: Record<string, string> = { accept: 'application/json, text/html' };
+  if (!row.direct) headers['x-forwarded-for'] = client.ip;
   if (client.cookie) headers.cookie = client.cookie;
   if (client.csrfToken && method !== 'GET') headers['x-csrf-token'] = client.csrfToken;
   let payload: string | undefined;
@@ -479,6 +473,41 @@ describe('HTTP routes as anonymous, sub-account without rights, other organizati
     expect(await res.json()).toMatchObject({ error: { code: 'csrf_invalid' } });
     // The same request with the token goes through: the refusal was the token's.
     expect((await mainA.post('/api/documents', { title: 'Mit Token', forOrganization: true })).status).toBe(200);
+  });
+});
+
+describe("cross-company: organization B naming addresses of A's world", () => {
+  let subAtA: { id: string; client: ApiClient };
+
+  beforeAll(async () => {
+    // A person at A's domain whom B invited, who accepted from their own mailbox: a proven address.
+    const email = 'nebenbei@alpha.example';
+    const id = await createSubAccount(mainB, f.orgB, { email, rights: ['read_areas'] });
+    subAtA = { id, client: await acceptInvitation(server, smtp, email) };
+  });
+
+  it.each(CROSS_COMPANY.map((row) => ({ ...row, name: row.what })))('$name', async (row) => {
+    const since = smtp.mails.length;
+    const [method = 'GET', pattern = '/'] = row.route.split(' ');
+    const params = row.params?.(f, { subAtA: subAtA.id }) ?? {};
+    const path = pattern.replace(/:(\w+)/g, (_, name: string) => params[name] ?? '');
+    const caller = row.forbids === 'a_data' ? subAtA.client : mainB;
+    const res = await caller.request<{ error?: { code: string } }>(method, path, row.body?.(f));
+    expect([res.status, res.body?.error?.code], JSON.stringify(res.body)).toEqual([row.expect, row.code]);
+    if (row.forbids === 'a_data') {
+      const text = JSON.stringify(res.body);
+      for (const marker of [A_INFO_TITLE, f.infoDomain, 'alpha.example']) expect(text).not.toContain(marker);
+    }
+    if (row.forbids === 'a_main_changed') {
+      const session = ok(
+        await mainA.get<{ user: { organizationId: string; accountType: string } }>('/api/auth/session'),
+        'session',
+      );
+      expect(session.user).toMatchObject({ organizationId: f.orgA, accountType: 'main' });
+    }
+    // Nothing of it reaches B's mailbox (an invitation or a reset for an address B does not hold).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(smtp.mails.slice(since).filter((m) => m.to.includes(EMAIL.other))).toEqual([]);
   });
 });
 

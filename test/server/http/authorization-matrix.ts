@@ -113,6 +113,8 @@ export interface RouteRow {
   raw?: { contentType: string; data: string };
   /** Call with a fresh login of the caller (logout). */
   freshSession?: boolean;
+  /** Call straight from loopback, without the X-Forwarded-For of the test's proxy (a local scraper). */
+  direct?: boolean;
   /** Callers whose 2xx answer is about their own world: it must not hold any of A's data. */
   scoped?: readonly CallerName[];
   /**
@@ -149,6 +151,8 @@ export const PAYMENT_SETTINGS = {
   paymentTermDays: 14,
   pinValidDays: 7,
   paypal: { clientId: 'AcmeClientId', secret: 'geheim-Secret-4711', mode: 'sandbox', webhookId: '' },
+  // A new secret changes the PayPal credentials: the caller's password again.
+  password: 'Ein langes Passwort für Tests 7',
 };
 
 /** A customer of organization A; its name is one of the markers no foreign answer may contain. */
@@ -171,7 +175,8 @@ export const ROUTES: readonly RouteRow[] = [
     route: 'GET /metrics',
     access: 'public',
     expect: [200, 200, 200, 200, 200],
-    note: 'loopback clients only (the socket address, not X-Forwarded-For); every test client is loopback',
+    direct: true,
+    note: 'loopback clients only, and only without X-Forwarded-For: a request a local proxy forwarded comes from outside',
   },
   { route: 'GET /api/info', access: 'public', expect: [200, 200, 200, 200, 200] },
   { route: 'GET /api/openapi.json', access: 'public', expect: [200, 200, 200, 200, 200] },
@@ -984,5 +989,61 @@ export const SOCKET_EVENTS: readonly SocketRow[] = [
     access: 'public',
     expect: ['ok', 'ok', 'ok', 'ok', 'ok'],
     note: "only leaves the caller's own socket's room",
+  },
+];
+
+/**
+ * Cross-company rows: organization B's main account (`other`) names addresses of A's world, the
+ * way the address-takeover attack did. Each row is one call and the status it must get; `forbids`
+ * says what must not follow from it (checked by the test).
+ */
+export interface CrossCompanyRow {
+  what: string;
+  route: string;
+  body?: (f: Fixture) => unknown;
+  params?: (f: Fixture, own: { subAtA: string }) => Record<string, string>;
+  expect: number;
+  code?: string;
+  forbids: 'nothing' | 'invitation_to_b' | 'a_data' | 'a_main_changed';
+}
+
+export const CROSS_COMPANY: readonly CrossCompanyRow[] = [
+  {
+    what: "B redirects an address at A's domain to itself",
+    route: 'POST /api/organizations/:id/sub-accounts',
+    params: (f) => ({ id: f.orgB }),
+    body: () => ({ email: 'abfang@alpha.example', rights: [], redirectToMain: true }),
+    expect: 400,
+    code: 'redirect_not_allowed',
+    forbids: 'invitation_to_b',
+  },
+  {
+    what: "B names A's main account's address for a sub-account",
+    route: 'POST /api/organizations/:id/sub-accounts',
+    params: (f) => ({ id: f.orgB }),
+    body: () => ({ email: 'chef@alpha.example', rights: [] }),
+    expect: 200,
+    forbids: 'a_main_changed',
+  },
+  {
+    what: "B turns the redirect on for its sub-account at A's domain",
+    route: 'PATCH /api/sub-accounts/:id',
+    params: (_f, own) => ({ id: own.subAtA }),
+    body: () => ({ redirectToMain: true }),
+    expect: 400,
+    code: 'redirect_not_allowed',
+    forbids: 'invitation_to_b',
+  },
+  {
+    what: "B's proven sub-account at A's domain reads the company information",
+    route: 'GET /api/information?scope=domain',
+    expect: 200,
+    forbids: 'a_data',
+  },
+  {
+    what: "B's proven sub-account at A's domain asks for its areas",
+    route: 'GET /api/areas/summary',
+    expect: 200,
+    forbids: 'a_data',
   },
 ];

@@ -304,6 +304,13 @@ describe('the main account’s wizard', () => {
       { userId: id('a.buero'), email: 'buero@autohaus-alt.example' },
     ]);
     expect(plusMain.body.error.code).toBe('main_account_plus_address');
+    // A redirect only for an address the company controls: not for a stranger's mailbox.
+    const foreign = await wizard([
+      { userId: id('a.chef'), email: 'anna@autohaus-alt.example' },
+      { userId: id('a.lager'), email: 'lager@anderswo.example', redirectToMain: true },
+      { userId: id('a.buero'), email: 'buero@autohaus-alt.example' },
+    ]);
+    expect([foreign.status, foreign.body.error.code]).toEqual([400, 'redirect_not_allowed']);
     // Nothing changed: every account still signs in by user name.
     expect(
       (await main.get<{ items: Array<{ state: string }> }>('/api/legacy/wizard')).body.items.every(

@@ -279,11 +279,14 @@ describe('paying an invoice releases a PIN', () => {
       since,
     });
     expect(pinMail.text).toContain(digits);
-    // The outbox holds the placeholder, never the PIN.
+    // The outbox holds a placeholder, never the PIN, and operators see it masked.
     const outbox = await admin.get<{ items: Array<{ kind: string; text: string }> }>('/api/admin/outbox?pageSize=100');
     const stored = outbox.body.items.filter((m) => m.kind === 'invoice_pin');
     expect(stored.length).toBeGreaterThan(0);
-    for (const m of stored) expect(m.text).toContain('{{pin}}');
+    for (const m of stored) {
+      expect(m.text).toContain('••••••');
+      expect(m.text).not.toContain(digits);
+    }
 
     const paid = await invoice(inv.id);
     expect(paid.state).toBe('paid');

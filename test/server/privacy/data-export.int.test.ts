@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import yauzl from 'yauzl';
 import type { ErasureView } from '@kis/protocol/api';
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
 import { download, upload } from '../../helpers/areas.js';
@@ -9,6 +8,7 @@ import { customer, makeOrganization, nextIp, type Org } from '../../helpers/orga
 import { addCustomer, issueInvoice, setUpPayments } from '../../helpers/payments.js';
 import { eventually, startServer, type TestServer } from '../../helpers/server.js';
 import { codeIn, startSmtp, type TestSmtp } from '../../helpers/smtp.js';
+import { jsonOf, unzip } from '../../helpers/zip.js';
 
 const PERSON = 'max.daten@firma-daten.example';
 let smtp: TestSmtp;
@@ -17,35 +17,6 @@ let admin: ApiClient;
 let person: ApiClient;
 let org: Org;
 let fileBytes: Buffer;
-
-/** Reads a ZIP fully: entry names and their contents. */
-function unzip(bytes: Buffer): Promise<Map<string, Buffer>> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(bytes, { lazyEntries: true }, (err, zip) => {
-      if (err || !zip) return reject(err ?? new Error('no zip'));
-      const out = new Map<string, Buffer>();
-      zip.on('entry', (entry: yauzl.Entry) => {
-        zip.openReadStream(entry, (e, stream) => {
-          if (e || !stream) return reject(e ?? new Error('no stream'));
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            out.set(entry.fileName, Buffer.concat(chunks));
-            zip.readEntry();
-          });
-        });
-      });
-      zip.on('end', () => resolve(out));
-      zip.readEntry();
-    });
-  });
-}
-
-function jsonOf(files: Map<string, Buffer>, name: string): unknown {
-  const bytes = files.get(name);
-  if (!bytes) throw new Error(`${name} missing; the ZIP holds ${[...files.keys()].join(', ')}`);
-  return JSON.parse(bytes.toString('utf8'));
-}
 
 beforeAll(async () => {
   smtp = await startSmtp();

@@ -25,11 +25,21 @@ export function setIdentity(slot: number): void {
   identity = slot;
 }
 
+/** How a request is made beyond method, path and body. */
+export interface ApiOptions {
+  /**
+   * The page asks by itself (polling, reloading after a push), not because the user did something:
+   * the server does not count it as activity, so an abandoned tab still times out.
+   */
+  background?: boolean;
+}
+
 /** Calls the API. Throws {@link ApiFailure} for any non-2xx answer. */
 export async function api<T>(
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
   path: string,
   body?: unknown,
+  options: ApiOptions = {},
 ): Promise<T> {
   let res: Response;
   try {
@@ -41,6 +51,7 @@ export async function api<T>(
         'x-kis-identity': String(identity),
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         ...(method !== 'GET' && csrfToken ? { 'x-csrf-token': csrfToken } : {}),
+        ...(options.background ? { 'x-kis-background': '1' } : {}),
       },
       body: body !== undefined ? JSON.stringify(body) : method === 'GET' ? null : '{}',
     });

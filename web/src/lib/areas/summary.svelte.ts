@@ -1,7 +1,7 @@
 import { getContext, setContext } from 'svelte';
 import type { AreaSummary } from '@kis/protocol/api';
 import type { AreaChangedPayload } from '@kis/protocol/realtime';
-import { api } from '$lib/api';
+import { api, type ApiOptions } from '$lib/api';
 import type { Connection } from '$lib/realtime/connection.svelte';
 
 const CONTEXT_KEY = Symbol('areas');
@@ -23,22 +23,23 @@ export class AreaState {
   private readonly listeners = new Set<(change: AreaChangedPayload) => void>();
 
   constructor(connection: Connection) {
+    // Reloads the page makes by itself: they do not keep the session alive.
     connection.socket.on('areas:changed', (change) => {
-      void this.refresh();
+      void this.refresh({ background: true });
       for (const listener of this.listeners) listener(change);
     });
     // After a reconnect something may have changed unseen.
     connection.socket.on('connect', () => {
-      if (this.summary) void this.refresh();
+      if (this.summary) void this.refresh({ background: true });
     });
   }
 
   /** Loads the overview again (after login, a change, or reading an entry). */
-  async refresh(): Promise<void> {
+  async refresh(options: ApiOptions = {}): Promise<void> {
     // Several changes in a row start several loads: only the newest answer counts.
     const mine = ++this.generation;
     try {
-      const summary = await api<AreaSummary>('GET', '/api/areas/summary');
+      const summary = await api<AreaSummary>('GET', '/api/areas/summary', undefined, options);
       if (mine === this.generation) this.summary = summary;
     } catch {
       if (mine === this.generation) this.summary = undefined;

@@ -93,6 +93,12 @@ export const de = {
     setPasswordTitle: 'Passwort festlegen',
     setPassword: 'Passwort speichern',
     done: 'Fertig! Sie können sich jetzt anmelden.',
+    invitationTitle: (organization: string) => `Einladung von ${organization}`,
+    invitationIntro: (organization: string) =>
+      `${organization} hat für diese Adresse ein Unterkonto angelegt. Möchten Sie im Portal zu ${organization} gehören?`,
+    invitationAccept: (organization: string) =>
+      `Ja, Einladung annehmen: Unterkonto von ${organization} mit den Rechten, die das Unternehmen vergibt`,
+    invitationRefuse: (organization: string) => `Nein, ablehnen: ein eigenes Konto, ohne ${organization}`,
   },
   forgot: {
     title: 'Passwort vergessen',
@@ -161,7 +167,7 @@ export const de = {
     filter: 'Filtern',
     outbox: 'Postausgang',
     mailNotConfigured:
-      'Es ist kein Mailserver eingerichtet (SMTP_URL). E-Mails werden nicht versendet, sondern warten hier. Geben Sie Codes und Links bei Bedarf selbst weiter.',
+      'Es ist kein Mailserver eingerichtet (SMTP_URL). E-Mails werden nicht versendet, sondern warten hier; Einmal-Codes und -Links darin sind verdeckt, damit niemand sie von hier aus verwenden kann. Richten Sie SMTP_URL ein, damit Kunden sich registrieren und Passwörter zurücksetzen können.',
     to: 'An',
     subject: 'Betreff',
     mailStatus: { queued: 'wartet', sent: 'versendet', dropped: 'verworfen (Inhalt gelöscht)' },
@@ -199,6 +205,8 @@ export const de = {
     redirected: 'E-Mails gehen an das Hauptkonto',
     newSub: 'Neues Unterkonto',
     redirect: 'E-Mails an das Hauptkonto umleiten (für Adressen wie info+vertrieb@…)',
+    redirectHint:
+      'Nur für Plus-Adressen einer bestätigten Adresse Ihres Unternehmens oder Adressen an Ihrer bestätigten Domain. Die Einladung geht immer an die Adresse selbst.',
     invite: 'Unterkonto anlegen und einladen',
     invited: (email: string) => `Die Einladung an ${email} ist unterwegs.`,
   },
@@ -673,6 +681,8 @@ export const de = {
     test: 'Verbindung testen',
     testOk: (mode: string) => `Verbindung zu PayPal (${mode}) steht.`,
     testFailed: 'Die Verbindung zu PayPal ist fehlgeschlagen.',
+    passwordHint:
+      'Die PayPal-Zugangsdaten bestimmen, wer das Geld zu Ihren Rechnungen erhält. Bestätigen Sie die Änderung mit Ihrem Passwort; das Hauptkonto Ihres Unternehmens erhält darüber eine E-Mail.',
     save: 'Speichern',
     saved: 'Gespeichert.',
     ready: 'Bereit: Rechnungen können ausgestellt und bezahlt werden.',
@@ -828,6 +838,9 @@ export const de = {
     noWaves: 'Noch keine Wellen.',
   },
   errors: {
+    redirect_not_allowed:
+      'Umleiten geht nur für Plus-Adressen einer bestätigten Adresse Ihres Unternehmens oder für Adressen an einer bestätigten Domain Ihres Unternehmens.',
+    invitation_answer_missing: 'Bitte entscheiden Sie, ob Sie die Einladung annehmen.',
     accounts_incomplete: 'Bitte tragen Sie für jedes Konto eine Adresse ein.',
     email_duplicate: 'Eine Adresse ist doppelt eingetragen.',
     wave_not_started: 'Die Umstellung für Ihr Unternehmen hat noch nicht begonnen.',

@@ -90,6 +90,12 @@ export const en: Messages = {
     setPasswordTitle: 'Choose a password',
     setPassword: 'Save password',
     done: 'Done! You can sign in now.',
+    invitationTitle: (organization: string) => `Invitation from ${organization}`,
+    invitationIntro: (organization: string) =>
+      `${organization} created a sub-account for this address. Do you want to belong to ${organization} in the portal?`,
+    invitationAccept: (organization: string) =>
+      `Yes, accept: a sub-account of ${organization} with the rights the company gives`,
+    invitationRefuse: (organization: string) => `No, decline: an account of my own, without ${organization}`,
   },
   forgot: {
     title: 'Forgot your password',
@@ -155,7 +161,7 @@ export const en: Messages = {
     filter: 'Filter',
     outbox: 'Outbox',
     mailNotConfigured:
-      'No mail server is configured (SMTP_URL). Mails are not sent but wait here. Pass codes and links on yourself where needed.',
+      'No mail server is configured (SMTP_URL). Mails are not sent but wait here; one-time codes and links in them are masked, so nobody can use them from here. Set up SMTP_URL so that customers can register and reset passwords.',
     to: 'To',
     subject: 'Subject',
     mailStatus: { queued: 'waiting', sent: 'sent', dropped: 'dropped (content deleted)' },
@@ -193,6 +199,8 @@ export const en: Messages = {
     redirected: 'Mail goes to the main account',
     newSub: 'New sub-account',
     redirect: 'Redirect mail to the main account (for addresses like info+sales@…)',
+    redirectHint:
+      'Only for plus-addresses of a confirmed address of your company, or addresses at your confirmed domain. The invitation always goes to the address itself.',
     invite: 'Create sub-account and invite',
     invited: (email: string) => `The invitation to ${email} is on its way.`,
   },
@@ -657,6 +665,8 @@ export const en: Messages = {
     test: 'Test connection',
     testOk: (mode: string) => `Connected to PayPal (${mode}).`,
     testFailed: 'The connection to PayPal failed.',
+    passwordHint:
+      'The PayPal credentials decide who receives the money for your invoices. Confirm the change with your password; the main account of your company gets an e-mail about it.',
     save: 'Save',
     saved: 'Saved.',
     ready: 'Ready: invoices can be issued and paid.',
@@ -807,6 +817,9 @@ export const en: Messages = {
     noWaves: 'No waves yet.',
   },
   errors: {
+    redirect_not_allowed:
+      'Redirecting works only for plus-addresses of a confirmed address of your company, or for addresses at a confirmed domain of your company.',
+    invitation_answer_missing: 'Please decide whether you accept the invitation.',
     accounts_incomplete: 'Please enter an address for every account.',
     email_duplicate: 'An address is entered twice.',
     wave_not_started: 'The switch has not started for your company yet.',
