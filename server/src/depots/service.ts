@@ -546,13 +546,31 @@ export async function createPin(
   },
 ): Promise<{ pin: PinView; digits: string }> {
   const { doc } = await loadDepot(caller, depotId, 'operator');
-  let holderUserId: string | undefined;
-  if (input.holderEmail) {
-    const holder = await identity.findAccountByEmail(input.holderEmail);
-    if (!holder) throw new Invalid('user_not_found');
-    holderUserId = holder.id;
-  }
+  const holderUserId = input.holderEmail ? await pinHolder(caller, doc, input.holderEmail) : undefined;
   return makePin(caller, doc, { ...input, holderUserId });
+}
+
+/**
+ * The account a new PIN is for, named by its address. Operators may name anyone. Everybody else
+ * may name only someone within their reach: themselves, a member of their own company or of the
+ * depot's company, or someone with a grant on the depot. Any other address gets the same answer
+ * whether or not it has an account, so the form tells nobody which addresses exist in KIS
+ * (issue 20); both paths make the same look-ups.
+ */
+async function pinHolder(caller: DepotCaller, depot: DepotDoc, email: string): Promise<string> {
+  const [holder, grants] = await Promise.all([
+    identity.findAccountByEmail(email),
+    DepotGrant.find({ depotId: depot.depotId }, { userId: 1 }).lean(),
+  ]);
+  const reachable =
+    holder !== undefined &&
+    (caller.role === 'admin' ||
+      holder.id === caller.userId ||
+      (holder.organizationId !== null &&
+        (holder.organizationId === caller.organizationId || holder.organizationId === depot.organizationId)) ||
+      grants.some((g) => g.userId === holder.id));
+  if (!holder || !reachable) throw new Invalid('holder_unknown');
+  return holder.id;
 }
 
 /** What a new PIN is: its compartment, holder label, window and uses; `pinId` for an idempotent release. */

@@ -25,6 +25,13 @@ const legacyLoginSchema = new Schema(
      * password was mailed; migrated: the first e-mail login happened, the user name no longer works.
      */
     state: { type: String, enum: ['legacy', 'invited', 'migrated'], required: true, default: 'legacy' },
+    /**
+     * The address the main account chose when it already belonged to an account elsewhere in KIS:
+     * the wizard shows it like any other (so it tells nobody which addresses have accounts), the
+     * account keeps its user name and placeholder address, and the address was told instead of
+     * invited. Operators settle it (the account shows as stuck).
+     */
+    chosenEmail: { type: String },
     /** The first legacy login that showed the notice of its wave. */
     noticeSeenAt: { type: Date },
     invitedAt: { type: Date },

@@ -31,7 +31,8 @@ export const legacyRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asy
     {
       schema: {
         tags,
-        summary: 'Whether an address can be chosen (free across KIS; no plus-address for the main account)',
+        summary:
+          'Whether an address can be chosen (not used by another account of the own company; no plus-address for the main account)',
         querystring: z.object({ email: z.string().max(254), main: z.enum(['true', 'false']).default('false') }),
       },
     },

@@ -3,10 +3,10 @@ import { containsText, isDuplicateKeyError } from '../db/query.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import * as audit from '../audit/service.js';
-import { Conflict, Forbidden, Invalid, NotFound, Unauthorized } from '../errors.js';
+import * as mail from '../mail/service.js';
+import { Conflict, Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
 import { placeholderEmail } from './legacy-import.js';
 import { LegacyCompany, LegacyLogin, MigrationWave, type LegacyLoginDoc, type WaveDoc } from './legacy-model.js';
-import * as mail from '../mail/service.js';
 import { mayRedirect } from './mail-to.js';
 import { isPlusAddress } from './organizations.js';
 import { loginThrottlePolicy, normalizeEmail, openSession, publicUrl, type Caller } from './service.js';
@@ -23,25 +23,48 @@ import { User, type UserDoc, type UserLanguage } from './user-model.js';
 /** Days after which an account invited to switch but not yet switched counts as stuck. */
 const STUCK_DAYS = 7;
 
+/** Cost of the bcrypt every legacy login pays at least: what the old products used. */
+const LEGACY_BCRYPT_COST = 10;
 /** A real bcrypt hash to compare against when the user name is unknown (made once, lazily). */
 let dummyHash: Promise<string> | undefined;
 
+/** One bcrypt comparison at {@link LEGACY_BCRYPT_COST} that decides nothing. */
+async function dummyCompare(password: string): Promise<void> {
+  dummyHash ??= bcrypt.hash('kis-legacy-dummy', LEGACY_BCRYPT_COST);
+  await bcrypt.compare(password, await dummyHash);
+}
+
+/**
+ * Compares a password with a legacy hash. Every path costs at least one bcrypt at the legacy cost:
+ * a salted SHA-256 (or a cheaper bcrypt) takes microseconds where an unknown name's dummy takes tens
+ * of milliseconds, and the difference would tell which user names exist (issue 20).
+ */
 async function verifyLegacyPassword(login: LegacyLoginDoc | null, password: string): Promise<boolean> {
   if (!login) {
-    // The same work for an unknown user name: no timing tells which names exist.
-    dummyHash ??= bcrypt.hash('kis-legacy-dummy', 10);
-    await bcrypt.compare(password, await dummyHash);
+    await dummyCompare(password);
     return false;
   }
-  if (login.algo === 'bcrypt') return bcrypt.compare(password, login.hash).catch(() => false);
+  if (login.algo === 'bcrypt') {
+    const rounds = (() => {
+      try {
+        return bcrypt.getRounds(login.hash);
+      } catch {
+        return 0;
+      }
+    })();
+    if (rounds < LEGACY_BCRYPT_COST) await dummyCompare(password);
+    return bcrypt.compare(password, login.hash).catch(() => false);
+  }
   const expected = Buffer.from(login.hash, 'hex');
   const actual = createHash('sha256').update(`${login.salt}${password}`).digest();
+  await dummyCompare(password);
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
 /**
  * Logs in by legacy user name and password. Accounts of companies not yet in a started wave log in
- * as before; a migrated account is refused with the guidance to use its e-mail address.
+ * as before; a migrated account is refused with the guidance to use its e-mail address. The same
+ * limits as the e-mail login, with the attempt reserved before the password is compared.
  */
 export async function legacyLogin(input: {
   username: string;
@@ -53,13 +76,24 @@ export async function legacyLogin(input: {
   const name = input.username.trim().toLowerCase();
   const userKey = `login:legacy:${name}`;
   const ipKey = `login-ip:${input.ip}`;
-  await throttle.assertNotLocked([userKey, ipKey]);
-  const login = (await LegacyLogin.findOne({ _id: name }).lean()) as LegacyLoginDoc | null;
-  const ok = await verifyLegacyPassword(login, input.password);
-  const user = ok && login ? ((await User.findById(login.userId).lean()) as UserDoc | null) : null;
+  const policy = loginThrottlePolicy();
+  await throttle.reserve([userKey, ipKey], policy);
+  let login: LegacyLoginDoc | null;
+  let ok: boolean;
+  let user: UserDoc | null;
+  try {
+    login = (await LegacyLogin.findOne({ _id: name }).lean()) as LegacyLoginDoc | null;
+    ok = await verifyLegacyPassword(login, input.password);
+    user = ok && login ? ((await User.findById(login.userId).lean()) as UserDoc | null) : null;
+  } catch (err) {
+    await Promise.all([throttle.release(userKey, policy), throttle.release(ipKey, policy)]);
+    throw err;
+  }
   if (!ok || !login || !user || user.status !== 'active') {
-    const policy = loginThrottlePolicy();
-    await Promise.all([throttle.recordFailure(userKey, policy), throttle.recordFailure(ipKey, policy)]);
+    const [byUser, byIp] = await Promise.all([
+      throttle.recordFailure(userKey, policy),
+      throttle.recordFailure(ipKey, policy),
+    ]);
     await audit.record({
       action: 'legacy_login.failed',
       outcome: 'failure',
@@ -67,10 +101,20 @@ export async function legacyLogin(input: {
       ip: input.ip,
       target: login ? login._id : undefined,
     });
+    const lockedUntil = byUser.lockedUntil ?? byIp.lockedUntil;
+    if (lockedUntil) throw new RateLimited('locked', Math.ceil((lockedUntil.getTime() - Date.now()) / 1000));
     throw new Unauthorized('invalid_credentials');
   }
-  await throttle.clear(userKey);
-  if (login.state !== 'legacy') {
+  // A lockout that began while the password was compared still holds.
+  try {
+    await throttle.assertNotLocked([userKey, ipKey]);
+  } catch (err) {
+    await Promise.all([throttle.release(userKey, policy), throttle.release(ipKey, policy)]);
+    throw err;
+  }
+  await Promise.all([throttle.clear(userKey), throttle.release(ipKey, policy)]);
+  // An account whose chosen address belonged to someone else keeps its user name until settled.
+  if (login.state !== 'legacy' && !login.chosenEmail) {
     await audit.record({
       action: 'legacy_login.after_migration',
       outcome: 'denied',
@@ -172,7 +216,7 @@ export async function wizardAccounts(caller: Caller): Promise<WizardAccount[]> {
   return logins
     .map((l) => {
       const user = users.get(l.userId);
-      const email = user && !user.emailLower.endsWith('.invalid') ? user.email : null;
+      const email = user && !user.emailLower.endsWith('.invalid') ? user.email : (l.chosenEmail ?? null);
       return {
         userId: l.userId,
         username: l.username,
@@ -185,7 +229,12 @@ export async function wizardAccounts(caller: Caller): Promise<WizardAccount[]> {
     .sort((a, b) => Number(b.isMain) - Number(a.isMain) || a.username.localeCompare(b.username));
 }
 
-/** Whether an address can be chosen for an account: free across KIS, and no plus-address for a main account. */
+/**
+ * Whether an address can be chosen for an account: well-formed, no plus-address for a main account,
+ * and not held by another account of the caller's own company. Whether an address has an account
+ * elsewhere in KIS is nobody's business but its owner's (issue 20: no enumeration), so such an
+ * address counts as free here; {@link confirmWizard} tells its owner instead of inviting it.
+ */
 export async function checkAddress(
   caller: Caller,
   input: { email: string; forMain: boolean },
@@ -194,15 +243,23 @@ export async function checkAddress(
   const { email, emailLower } = normalizeEmail(input.email);
   if (!EMAIL.test(email) || emailLower.endsWith('.invalid')) return { available: false, reason: 'invalid' };
   if (input.forMain && isPlusAddress(email)) return { available: false, reason: 'plus_main' };
-  const taken = await User.exists({ emailLower });
+  const holder = await User.findOne({ emailLower }, { organizationId: 1 }).lean();
+  const taken = holder !== null && ownCompany(caller, holder);
   return { available: !taken, reason: taken ? 'taken' : null };
+}
+
+/** True when an account belongs to the caller's own company (whose members the main account sees anyway). */
+function ownCompany(caller: Caller, holder: { organizationId?: string | null | undefined }): boolean {
+  return Boolean(caller.organizationId) && holder.organizationId === caller.organizationId;
 }
 
 /**
  * Confirms the company's new addresses: each account gets its address (main account first, as the
  * redirected mails go to it), its user name stops working, and a link to set its password is
  * mailed to the address itself (using it proves the address). Every account still on its user
- * name must get an address; a duplicate or taken address refuses the whole step.
+ * name must get an address; a duplicate, or an address of another member of the own company,
+ * refuses the whole step. An address with an account elsewhere in KIS is answered like a free one
+ * and settled without naming its holder (see {@link tellAddressTaken}).
  */
 export async function confirmWizard(
   caller: Caller,
@@ -226,7 +283,10 @@ export async function confirmWizard(
     if (seen.has(emailLower)) throw new Conflict('email_duplicate');
     seen.add(emailLower);
   }
-  if (await User.exists({ emailLower: { $in: [...seen] } })) throw new Conflict('email_taken');
+  const holders = await User.find({ emailLower: { $in: [...seen] } }, { emailLower: 1, organizationId: 1 }).lean();
+  // A member of the own company the main account sees anyway; any other holder stays unnamed.
+  if (holders.some((h) => ownCompany(caller, h))) throw new Conflict('email_taken');
+  const elsewhere = new Set(holders.map((h) => h.emailLower));
   // A redirect only where the company controls the mailbox: a plus-address of one of the addresses
   // chosen here (it starts redirecting once that one is proven) or of a proven one, or an address
   // at the company's confirmed domain.
@@ -240,31 +300,36 @@ export async function confirmWizard(
   // The main account first: redirected mails of the others go to its new address.
   const ordered = [...logins].sort((a, b) => Number(b.isMain) - Number(a.isMain));
   const organization = await LegacyCompany.findById(owner.companyKey).lean();
+  let mainHasAddress = true;
   for (const login of ordered) {
     const chosen = byUser.get(login.userId);
     if (!chosen) continue;
     const { email, emailLower } = normalizeEmail(chosen.email);
-    try {
-      await User.updateOne(
-        { _id: login.userId, emailLower: placeholderEmail(login._id) },
-        {
-          $set: {
-            email,
-            emailLower,
-            // Proven only when the person uses the link mailed to it, never by the main account's word.
-            redirectToMain: !login.isMain && chosen.redirectToMain,
-          },
-        },
-      );
-    } catch (err) {
-      // Taken between the check and now (another company's wizard): this one stays for later.
-      if (isDuplicateKeyError(err)) throw new Conflict('email_taken');
-      throw err;
+    // Without the main account's address a redirect would lead nowhere: the plus-address itself gets the mail.
+    const redirectToMain = !login.isMain && chosen.redirectToMain && mainHasAddress;
+    let given = !elsewhere.has(emailLower);
+    if (given) {
+      try {
+        // The address is proven only when the person uses the link mailed to it, never by the main account's word.
+        await User.updateOne(
+          { _id: login.userId, emailLower: placeholderEmail(login._id) },
+          { $set: { email, emailLower, redirectToMain } },
+        );
+      } catch (err) {
+        // Taken between the check and now (another company's wizard): like an address taken before.
+        if (!isDuplicateKeyError(err)) throw err;
+        given = false;
+      }
     }
     await LegacyLogin.updateOne(
       { _id: login._id, state: 'legacy' },
-      { $set: { state: 'invited', invitedAt: new Date() } },
+      { $set: { state: 'invited', invitedAt: new Date(), ...(given ? {} : { chosenEmail: email }) } },
     );
+    if (!given) {
+      if (login.isMain) mainHasAddress = false;
+      await tellAddressTaken(caller, login, email, organization?.name ?? '');
+      continue;
+    }
     // Live sessions show the new address at once.
     await sessions.refreshUser(login.userId);
     const issued = await verification.issue({
@@ -296,10 +361,40 @@ export async function confirmWizard(
       actorEmail: caller.email,
       ip: caller.ip,
       target: email,
-      details: { username: login.username, redirectToMain: !login.isMain && chosen.redirectToMain },
+      details: { username: login.username, redirectToMain },
     });
   }
   return wizardAccounts(caller);
+}
+
+/**
+ * The wizard chose an address that already has an account elsewhere in KIS. The main account is
+ * answered as if the account were invited (nothing tells it whose the address is); the address
+ * is told instead of invited, the account keeps its user name, and the operators see it in the
+ * audit log and, after a week, among the stuck accounts.
+ */
+async function tellAddressTaken(
+  caller: Caller,
+  login: LegacyLoginDoc,
+  email: string,
+  organization: string,
+): Promise<void> {
+  const holder = await User.findOne({ emailLower: email.toLowerCase() }, { language: 1 }).lean();
+  await mail.send({
+    to: email,
+    lang: (holder?.language as UserLanguage | undefined) ?? 'de',
+    kind: 'migration_address_taken',
+    params: { organization, username: login.username },
+  });
+  await audit.record({
+    action: 'migration.address_taken',
+    outcome: 'failure',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: email,
+    details: { username: login.username },
+  });
 }
 
 /** An e-mail login of an account that was invited: its migration is finished. */

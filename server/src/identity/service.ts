@@ -344,7 +344,8 @@ export async function forgotPassword(input: { email: string; ip: string }): Prom
 /**
  * Logs in with e-mail and password. Failures count against the address and the client address;
  * after too many, both are locked for a while, whether or not the account exists, and the owner
- * of an existing account is told by mail.
+ * of an existing account is told by mail. Each attempt is reserved before the password is compared,
+ * so logins sent at once get no more comparisons than logins one after the other.
  */
 export async function login(input: {
   email: string;
@@ -356,25 +357,31 @@ export async function login(input: {
   const { emailLower } = normalizeEmail(input.email);
   const userKey = `login:${emailLower}`;
   const ipKey = `login-ip:${input.ip}`;
+  const policy = cfg().throttle;
+  const refusedLocked = (): Promise<void> =>
+    audit.record({ action: 'login.refused_locked', outcome: 'denied', actorEmail: input.email.trim(), ip: input.ip });
+  // The attempt is reserved before the password is compared, so guesses sent at once cannot all
+  // pass the lockout check before the first of them has failed.
   try {
-    await throttle.assertNotLocked([userKey, ipKey]);
+    await throttle.reserve([userKey, ipKey], policy);
   } catch (err) {
-    await audit.record({
-      action: 'login.refused_locked',
-      outcome: 'denied',
-      actorEmail: input.email.trim(),
-      ip: input.ip,
-    });
+    if (err instanceof RateLimited) await refusedLocked();
     throw err;
   }
-  const user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
-  const ok = await verifyPassword(
-    input.password,
-    user?.status === 'pending' ? undefined : user?.passwordHash,
-    cfg().bcryptCost,
-  );
+  let user: UserDoc | null;
+  let ok: boolean;
+  try {
+    user = (await User.findOne({ emailLower }).lean()) as UserDoc | null;
+    ok = await verifyPassword(
+      input.password,
+      user?.status === 'pending' ? undefined : user?.passwordHash,
+      cfg().bcryptCost,
+    );
+  } catch (err) {
+    await Promise.all([throttle.release(userKey, policy), throttle.release(ipKey, policy)]);
+    throw err;
+  }
   if (!ok || !user || user.status !== 'active') {
-    const policy = cfg().throttle;
     const [byUser, byIp] = await Promise.all([
       throttle.recordFailure(userKey, policy),
       throttle.recordFailure(ipKey, policy),
@@ -405,10 +412,19 @@ export async function login(input: {
     // Growing delays slow guessing down further without holding a thread.
     await sleep(Math.max(byUser.delayMs, byIp.delayMs));
     if (lockedUntil) throw new RateLimited('locked', Math.ceil((lockedUntil.getTime() - Date.now()) / 1000));
-    if (ok && user?.status === 'disabled') throw new Forbidden('account_disabled');
+    // A disabled account answers like a wrong password: only the one who knows the password could
+    // tell the difference, and the audit keeps the real reason for the operators.
     throw new Unauthorized('invalid_credentials');
   }
-  await throttle.clear(userKey);
+  // A lockout that began while the password was compared still holds.
+  try {
+    await throttle.assertNotLocked([userKey, ipKey]);
+  } catch (err) {
+    await Promise.all([throttle.release(userKey, policy), throttle.release(ipKey, policy)]);
+    if (err instanceof RateLimited) await refusedLocked();
+    throw err;
+  }
+  await Promise.all([throttle.clear(userKey), throttle.release(ipKey, policy)]);
   return openSession(user, input);
 }
 
@@ -518,16 +534,7 @@ export async function updateProfile(
 /** Changes the password with the old one; ends the caller's other sessions and tells the user by mail. */
 export async function changePassword(caller: Caller, input: { current: string; next: string }): Promise<void> {
   const user = await ownUser(caller);
-  if (!(await verifyPassword(input.current, user.passwordHash, cfg().bcryptCost))) {
-    await audit.record({
-      action: 'password.change',
-      outcome: 'failure',
-      actorId: caller.userId,
-      actorEmail: caller.email,
-      ip: caller.ip,
-    });
-    throw new Invalid('current_password_wrong');
-  }
+  await checkOwnPassword(caller, user, input.current, 'password.change');
   checkPasswordPolicy(input.next, { email: user.emailLower });
   if (await verifyPassword(input.next, user.passwordHash, cfg().bcryptCost)) throw new Invalid('password_unchanged');
   await User.updateOne(
@@ -717,16 +724,78 @@ export async function unlockUser(caller: Caller, userId: string): Promise<void> 
  */
 export async function reauthenticate(caller: Caller, password: string): Promise<void> {
   const me = (await User.findById(caller.userId).lean()) as UserDoc | null;
-  if (!me || !(await verifyPassword(password, me.passwordHash, cfg().bcryptCost))) {
-    await audit.record({
-      action: 'reauth.failed',
+  await checkOwnPassword(caller, me, password, 'reauth.failed');
+}
+
+/**
+ * Checks the password a signed-in person typed again, under the login's limits and on the login's
+ * count of the account: a borrowed, signed-in browser guesses no faster than the sign-in page, and
+ * while the account is locked even the right password is refused (RateLimited). Audits a failure
+ * as `failedAction`.
+ */
+async function checkOwnPassword(
+  caller: Caller,
+  me: UserDoc | null,
+  password: string,
+  failedAction: string,
+): Promise<void> {
+  const failed = async (failures?: number): Promise<void> =>
+    audit.record({
+      action: failedAction,
       outcome: 'failure',
       actorId: caller.userId,
       actorEmail: caller.email,
       ip: caller.ip,
+      ...(failures !== undefined ? { details: { failures } } : {}),
     });
+  if (!me) {
+    await failed();
     throw new Invalid('current_password_wrong');
   }
+  const key = `login:${me.emailLower}`;
+  const policy = cfg().throttle;
+  try {
+    await throttle.reserve([key], policy);
+  } catch (err) {
+    if (err instanceof RateLimited)
+      await audit.record({
+        action: 'reauth.refused_locked',
+        outcome: 'denied',
+        actorId: caller.userId,
+        actorEmail: caller.email,
+        ip: caller.ip,
+      });
+    throw err;
+  }
+  let ok: boolean;
+  try {
+    ok = await verifyPassword(password, me.passwordHash, cfg().bcryptCost);
+  } catch (err) {
+    await throttle.release(key, policy);
+    throw err;
+  }
+  if (ok) {
+    await throttle.clear(key);
+    return;
+  }
+  const outcome = await throttle.recordFailure(key, policy);
+  await failed(outcome.failures);
+  if (outcome.lockedUntil) {
+    const minutes = Math.ceil((outcome.lockedUntil.getTime() - Date.now()) / 60_000);
+    await audit.record({
+      action: 'login.locked',
+      outcome: 'denied',
+      actorId: caller.userId,
+      actorEmail: caller.email,
+      ip: caller.ip,
+      details: { minutes, by: 'reauth' },
+    });
+    await mailToUser(me, 'account_locked', { minutes, failures: outcome.failures });
+  }
+  await sleep(outcome.delayMs);
+  if (outcome.lockedUntil)
+    throw new RateLimited('locked', Math.ceil((outcome.lockedUntil.getTime() - Date.now()) / 1000));
+  throw new Invalid('current_password_wrong');
 }
 
 /**

@@ -4,9 +4,15 @@ const throttleSchema = new Schema(
   {
     /** `login:<email>` or `login-ip:<address>`, and the like for other guarded actions. */
     key: { type: String, required: true, unique: true },
+    /** Failures in a row (none older than the reset time), across lockouts. */
     failures: { type: Number, required: true, default: 0 },
     lockouts: { type: Number, required: true, default: 0 },
-    lastFailureAt: { type: Date, required: true },
+    /** Attempts that may still be reserved before the window is used up (see throttle.ts). */
+    left: { type: Number },
+    /** Failures in the current window; the one that reaches the limit starts a lockout. */
+    windowFailures: { type: Number, default: 0 },
+    lastAttemptAt: { type: Date },
+    lastFailureAt: { type: Date },
     lockedUntil: { type: Date },
   },
   { collection: 'throttles', versionKey: false },

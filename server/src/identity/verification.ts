@@ -1,5 +1,6 @@
 import { Invalid } from '../errors.js';
 import { hashToken, hmacSecret, randomCode, randomToken, sameHash } from '../crypto/tokens.js';
+import { oneAtATime } from './one-at-a-time.js';
 import { Verification, type VerificationPurpose } from './verification-model.js';
 
 export type { VerificationPurpose };
@@ -92,46 +93,50 @@ async function markVerified(
 ): Promise<Verified> {
   const setupToken = randomToken();
   const now = new Date();
-  // Conditional on not yet verified: two racing requests cannot both use one code.
-  const result = await Verification.updateOne(
-    { _id: id, verifiedAt: { $exists: false } },
-    {
-      $set: {
-        verifiedAt: now,
-        setupHash: hashToken(setupToken),
-        setupExpiresAt: new Date(now.getTime() + SETUP_TTL_MS),
+  // Conditional on not yet verified, and queued: two racing requests cannot both use one code.
+  const result = await oneAtATime(`verification:${String(id)}`, () =>
+    Verification.updateOne(
+      { _id: id, verifiedAt: { $exists: false } },
+      {
+        $set: {
+          verifiedAt: now,
+          setupHash: hashToken(setupToken),
+          setupExpiresAt: new Date(now.getTime() + SETUP_TTL_MS),
+        },
       },
-    },
+    ),
   );
   if (result.modifiedCount !== 1) throw new Invalid('code_invalid');
   return { purpose, emailLower, setupToken, provesAddress: direct === true };
 }
 
 /**
- * Checks a typed code. A wrong code counts against the verification; after
- * {@link MAX_CODE_ATTEMPTS} it is dead and a new one must be requested.
+ * Checks a typed code. Every attempt is counted against the verification before the code is
+ * compared (one conditional write, queued per verification), so codes sent at once cannot all be compared: after
+ * {@link MAX_CODE_ATTEMPTS} it is dead, the right code included, and a new one must be requested.
  */
 export async function verifyCode(purpose: VerificationPurpose, emailLower: string, code: string): Promise<Verified> {
   const now = new Date();
-  const doc = await Verification.findOne({
+  const live = {
     purpose,
     emailLower,
     codeHash: { $exists: true },
     verifiedAt: { $exists: false },
     expiresAt: { $gt: now },
-  })
-    .sort({ createdAt: -1 })
-    .lean();
-  if (!doc || doc.attempts >= MAX_CODE_ATTEMPTS) throw new Invalid('code_invalid');
-  if (!sameHash(doc.codeHash ?? '', hashCode(purpose, emailLower, code))) {
-    const updated = await Verification.findOneAndUpdate(
-      { _id: doc._id },
+  };
+  const newest = await Verification.findOne(live, { _id: 1 }).sort({ createdAt: -1 }).lean();
+  if (!newest) throw new Invalid('code_invalid');
+  const doc = await oneAtATime(`verification:${String(newest._id)}`, () =>
+    Verification.findOneAndUpdate(
+      { ...live, _id: newest._id, attempts: { $lt: MAX_CODE_ATTEMPTS } },
       { $inc: { attempts: 1 } },
       { new: true },
-    ).lean();
-    throw new Invalid(
-      (updated?.attempts ?? MAX_CODE_ATTEMPTS) >= MAX_CODE_ATTEMPTS ? 'code_exhausted' : 'code_invalid',
-    );
+    ).lean(),
+  );
+  // Used up by earlier attempts, or by the ones in flight with this one.
+  if (!doc) throw new Invalid('code_exhausted');
+  if (!sameHash(doc.codeHash ?? '', hashCode(purpose, emailLower, code))) {
+    throw new Invalid(doc.attempts >= MAX_CODE_ATTEMPTS ? 'code_exhausted' : 'code_invalid');
   }
   return markVerified(doc._id, purpose, emailLower, doc.direct);
 }

@@ -38,6 +38,8 @@ export interface MailParams {
   /** The text carries `{{emails}}`, filled at delivery from the sealed request. */
   revocation_code: { code: string; minutes: number };
   migration_invite: { link: string; organization: string; username: string; days: number };
+  /** Instead of the invitation, to an address that already has an account elsewhere in KIS. */
+  migration_address_taken: { organization: string; username: string };
   /** To the main account: the person at an invited address registered and declined. */
   invite_refused: { email: string; organization: string };
   /** To an address that has an account already, when a company tried to add it as a sub-account. */
@@ -97,6 +99,10 @@ const de: Templates = {
   migration_invite: (p) => ({
     subject: `Ihr neuer Zugang zum Kundenportal (${p.organization})`,
     text: `Guten Tag,\n\n${p.organization} stellt auf die Anmeldung per E-Mail-Adresse um. Ihr bisheriger Benutzername „${p.username}“ gilt ab jetzt nicht mehr; Sie melden sich künftig mit dieser E-Mail-Adresse an.\n\nLegen Sie hier Ihr neues Passwort fest:\n${p.link}\n\nDer Link gilt ${p.days} Tage und nur einmal. Ist er abgelaufen, nutzen Sie „Passwort vergessen“ auf der Anmeldeseite.${signature.de}`,
+  }),
+  migration_address_taken: (p) => ({
+    subject: `Umstellung auf E-Mail-Anmeldung (${p.organization}): Adresse bereits vergeben`,
+    text: `Guten Tag,\n\n${p.organization} stellt auf die Anmeldung per E-Mail-Adresse um und hat diese Adresse für den bisherigen Benutzernamen „${p.username}“ angegeben. Für diese Adresse gibt es im Kundenportal aber schon ein Konto; deshalb wurde sie dem Benutzernamen nicht zugeordnet, und er gilt vorerst weiter.\n\nIst der Benutzername Ihrer, wenden Sie sich bitte an uns, damit wir die Umstellung mit Ihnen abschließen. Andernfalls können Sie diese Nachricht ignorieren; an Ihrem Konto wurde nichts geändert.${signature.de}`,
   }),
   revocation_code: (p) => ({
     subject: `Widerruf bestätigen: ${p.code}`,
@@ -188,6 +194,10 @@ const en: Templates = {
   migration_invite: (p) => ({
     subject: `Your new access to the customer portal (${p.organization})`,
     text: `Hello,\n\n${p.organization} is switching to e-mail logins. Your previous user name “${p.username}” no longer works; from now on you sign in with this e-mail address.\n\nChoose your new password here:\n${p.link}\n\nThe link is valid for ${p.days} days and once only. If it has expired, use “Forgot password” on the sign-in page.${signature.en}`,
+  }),
+  migration_address_taken: (p) => ({
+    subject: `Switch to e-mail sign-in (${p.organization}): address already in use`,
+    text: `Hello,\n\n${p.organization} is switching to e-mail logins and gave this address for the previous user name “${p.username}”. This address already has an account in the customer portal, so it was not given to the user name, which keeps working for now.\n\nIf the user name is yours, please contact us so that we can finish the switch with you. Otherwise you can ignore this message; nothing about your account has changed.${signature.en}`,
   }),
   revocation_code: (p) => ({
     subject: `Confirm your revocation: ${p.code}`,

@@ -76,7 +76,8 @@ export const privacyRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = as
         tags,
         summary: 'Delete the own account (or revoke consent): password again; data goes when transfers allow',
         body: ownErasureSchema,
-        response: { 200: erasureViewSchema, ...errors },
+        // 429: the password re-entry is throttled like a login.
+        response: { 200: erasureViewSchema, ...errors, 429: apiErrorSchema },
       },
     },
     async (request, reply) => {

@@ -112,7 +112,7 @@ describe('registration', () => {
       email: 'guesser@example.org',
       code: right,
     });
-    expect(late.body).toMatchObject({ error: { code: 'code_invalid' } });
+    expect(late.body).toMatchObject({ error: { code: 'code_exhausted' } });
   });
 
   it('resets a forgotten password by mailed code and ends the old sessions', async () => {

@@ -791,9 +791,9 @@ export const de = {
     checks: {
       unknown: '',
       checking: 'wird geprüft …',
-      ok: 'frei',
+      ok: 'passt',
       invalid: 'keine gültige Adresse',
-      taken: 'bereits vergeben',
+      taken: 'gehört schon einem anderen Konto Ihres Unternehmens',
       plus_main: 'das Hauptkonto braucht eine Adresse ohne „+“',
       duplicate: 'doppelt eingetragen',
     },
@@ -898,7 +898,6 @@ export const de = {
     internal: 'Etwas ist schiefgegangen. Bitte versuchen Sie es noch einmal.',
     invalid: 'Bitte prüfen Sie Ihre Eingaben.',
     invalid_credentials: 'E-Mail-Adresse oder Passwort ist falsch.',
-    account_disabled: 'Dieses Konto ist deaktiviert. Bitte wenden Sie sich an uns.',
     locked: (minutes: number) =>
       `Zu viele Fehlversuche. Bitte warten Sie ${minutes} ${minutes === 1 ? 'Minute' : 'Minuten'}, bevor Sie es erneut versuchen.`,
     code_invalid: 'Der Code ist falsch oder abgelaufen.',
@@ -917,6 +916,8 @@ export const de = {
     main_account_plus_address: 'Ein Hauptkonto braucht eine echte, eigene Adresse (ohne „+“).',
     already_in_organization: 'Dieses Konto gehört schon zu einem Unternehmen.',
     user_not_found: 'Kein registriertes Konto mit dieser Adresse.',
+    holder_unknown:
+      'An diese Adresse können Sie keinen PIN vergeben: Niemand aus Ihrem Unternehmen oder mit Zugang zu diesem Depot hat sie.',
     email_taken: 'Für diese Adresse gibt es bereits ein Konto.',
     domain_invalid: 'Bitte geben Sie eine Domain wie example.com an.',
     domain_public:

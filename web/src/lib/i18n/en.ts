@@ -772,9 +772,9 @@ export const en: Messages = {
     checks: {
       unknown: '',
       checking: 'checking …',
-      ok: 'available',
+      ok: 'fine',
       invalid: 'not a valid address',
-      taken: 'already taken',
+      taken: 'already used by another account of your company',
       plus_main: 'the main account needs an address without “+”',
       duplicate: 'entered twice',
     },
@@ -876,7 +876,6 @@ export const en: Messages = {
     internal: 'Something went wrong. Please try again.',
     invalid: 'Please check your input.',
     invalid_credentials: 'E-mail address or password is wrong.',
-    account_disabled: 'This account is disabled. Please contact us.',
     locked: (minutes: number) =>
       `Too many failed attempts. Please wait ${minutes} ${minutes === 1 ? 'minute' : 'minutes'} before trying again.`,
     code_invalid: 'The code is wrong or has expired.',
@@ -894,6 +893,8 @@ export const en: Messages = {
     not_yourself: 'You cannot disable your own account.',
     already_in_organization: 'This account belongs to a company already.',
     user_not_found: 'No registered account with this address.',
+    holder_unknown:
+      'You cannot give a PIN to this address: it belongs to nobody in your company or with access to this depot.',
     email_taken: 'There already is an account for this address.',
     domain_invalid: 'Please give a domain like example.com.',
     domain_public:
