@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { oneAtATime } from '../db/one-at-a-time.js';
 import { ObjectId } from 'mongodb';
 import type { FileList, FileView } from '@kis/protocol/api';
 import type { AreaChangedPayload } from '@kis/protocol/realtime';
@@ -84,16 +85,8 @@ export function fileView(doc: FileDoc): FileView {
  * FerretDB's SQLite backend reads, changes and writes a document, so two uploads at once lost
  * one of their counts (measured: 42 of 60 bytes counted after ten parallel uploads).
  */
-const quotaQueues = new Map<string, Promise<unknown>>();
 function withQuota<T>(userId: string, change: () => Promise<T>): Promise<T> {
-  const previous = quotaQueues.get(userId) ?? Promise.resolve();
-  const next = previous.then(change, change);
-  const settled = next.catch(() => undefined);
-  quotaQueues.set(userId, settled);
-  void settled.then(() => {
-    if (quotaQueues.get(userId) === settled) quotaQueues.delete(userId);
-  });
-  return next;
+  return oneAtATime(`quota:${userId}`, change);
 }
 
 /** Removes a file record, its bytes and its share of the owner's quota. */

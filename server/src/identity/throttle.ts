@@ -1,6 +1,6 @@
 import { isDuplicateKeyError } from '../db/query.js';
 import { RateLimited } from '../errors.js';
-import { oneAtATime } from './one-at-a-time.js';
+import { oneAtATime } from '../db/one-at-a-time.js';
 import { Throttle } from './throttle-model.js';
 
 /** Brute-force limits, Keycloak's model: a lockout after every `maxFailures` failures, growing by a step up to a maximum. */

@@ -1,6 +1,6 @@
 import { Invalid } from '../errors.js';
 import { hashToken, hmacSecret, randomCode, randomToken, sameHash } from '../crypto/tokens.js';
-import { oneAtATime } from './one-at-a-time.js';
+import { oneAtATime } from '../db/one-at-a-time.js';
 import { Verification, type VerificationPurpose } from './verification-model.js';
 
 export type { VerificationPurpose };

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { oneAtATime } from '../db/one-at-a-time.js';
 import type { InvoiceInput, InvoiceState, InvoiceView, Issuer } from '@kis/protocol/api';
 import * as audit from '../audit/service.js';
 import { containsText, isDuplicateKeyError, isObjectId } from '../db/query.js';
@@ -28,16 +29,8 @@ const SMALL_INVOICE_CENTS = 25_000;
  * then writes, so two confirmations at the same moment (the payer's return and PayPal's webhook)
  * could both pass a guard; in line, the second sees what the first did.
  */
-const invoiceLocks = new Map<string, Promise<unknown>>();
 function withInvoice<T>(invoiceId: string, run: () => Promise<T>): Promise<T> {
-  const before = invoiceLocks.get(invoiceId) ?? Promise.resolve();
-  const mine = before.then(run, run);
-  const settled = mine.catch(() => undefined);
-  invoiceLocks.set(invoiceId, settled);
-  void settled.then(() => {
-    if (invoiceLocks.get(invoiceId) === settled) invoiceLocks.delete(invoiceId);
-  });
-  return mine;
+  return oneAtATime(`invoice:${invoiceId}`, run);
 }
 
 function tokenContext(invoiceId: string): string {
@@ -277,9 +270,6 @@ export async function deleteDraftsOf(customerId: string): Promise<void> {
   }
 }
 
-/** Issues one organization's numbers one after another (a claim is one insert, but fewer collide). */
-const numbering = new Map<string, Promise<unknown>>();
-
 /**
  * The invoice's number: the one claimed before (an interrupted issue), or the next free one. A
  * claim is an insert with `_id` `<organization>:<seq>`: two servers cannot both take a number,
@@ -303,13 +293,8 @@ async function claimNumber(org: string, invoiceId: string): Promise<number> {
       }
     }
   };
-  const before = numbering.get(org) ?? Promise.resolve();
-  const mine = before.then(run, run);
-  numbering.set(
-    org,
-    mine.catch(() => undefined),
-  );
-  return mine;
+  // One organization's numbers one after another: a claim is one insert, but fewer collide.
+  return oneAtATime(`numbering:${org}`, run);
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * Runs changes that share a key one after another within this process. A conditional update
+ * Runs changes that share a key one after another within this process (a key names what they
+ * change: `throttle:<key>`, `quota:<user>`, `invoice:<id>`). A conditional update
  * ("take one attempt if any is left") is atomic on MongoDB, but FerretDB's SQLite backend reads,
  * changes and writes the document: measured, 100 parallel `updateOne({ left: { $gt: 0 } },
  * { $inc: { left: -1 } })` on `left: 5` reported 79 documents changed. Queuing the changes of one
