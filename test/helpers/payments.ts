@@ -1,6 +1,10 @@
 import { expect } from 'vitest';
 import type { CustomerView, InvoiceView, PaymentSettings } from '@kis/protocol/api';
+import { startPayPalStandIn, type PayPalStandIn } from '../../scripts/paypal-standin/server.js';
 import { GOOD_PASSWORD, type ApiClient } from './api.js';
+import { freePort } from './net.js';
+import { startServer, type TestServer } from './server.js';
+import { startSmtp, type TestSmtp } from './smtp.js';
 
 /** A complete issuer as §14 UStG asks for it. */
 export const ISSUER = {
@@ -74,4 +78,26 @@ export function tokenOf(payUrl: string | null): string {
   const token = payUrl?.split('/bezahlen/')[1];
   if (!token) throw new Error(`not a payment link: ${payUrl}`);
   return token;
+}
+
+/**
+ * A server whose PayPal is the stand-in and whose mail reaches an in-process SMTP server, on a port
+ * its public URL names (payment links in mails must lead back to it). `env` adds settings.
+ */
+export async function startServerWithPayPal(
+  env: Record<string, string> = {},
+): Promise<{ paypal: PayPalStandIn; smtp: TestSmtp; server: TestServer }> {
+  const paypal = await startPayPalStandIn();
+  const smtp = await startSmtp();
+  const port = await freePort();
+  const server = await startServer({
+    env: {
+      SMTP_URL: smtp.url,
+      KIS_PAYPAL_BASE_URL: paypal.url,
+      KIS_HTTP_PORT: String(port),
+      KIS_PUBLIC_URL: `http://127.0.0.1:${port}`,
+      ...env,
+    },
+  });
+  return { paypal, smtp, server };
 }

@@ -1,15 +1,14 @@
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InvoiceView } from '@kis/protocol/api';
-import { startPayPalStandIn, type PayPalStandIn } from '../../scripts/paypal-standin/server.js';
+import type { PayPalStandIn } from '../../scripts/paypal-standin/server.js';
 import { ApiClient, createFirstAdmin } from '../helpers/api.js';
 import { download } from '../helpers/areas.js';
 import { registerDepot } from '../helpers/depots.js';
-import { freePort } from '../helpers/net.js';
 import { makeOrganization, nextIp } from '../helpers/organizations.js';
-import { addCustomer, issueInvoice, setUpPayments, tokenOf } from '../helpers/payments.js';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { addCustomer, issueInvoice, setUpPayments, startServerWithPayPal, tokenOf } from '../helpers/payments.js';
+import type { TestServer } from '../helpers/server.js';
+import type { TestSmtp } from '../helpers/smtp.js';
 
 /**
  * Issue 20, finding 1: text that people typed (some of them not even signed in) must not reach a
@@ -23,17 +22,7 @@ let admin: ApiClient;
 let owner: ApiClient;
 
 beforeAll(async () => {
-  paypal = await startPayPalStandIn();
-  smtp = await startSmtp();
-  const port = await freePort();
-  server = await startServer({
-    env: {
-      SMTP_URL: smtp.url,
-      KIS_PAYPAL_BASE_URL: paypal.url,
-      KIS_HTTP_PORT: String(port),
-      KIS_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-  });
+  ({ paypal, smtp, server } = await startServerWithPayPal());
   admin = await createFirstAdmin(server);
   ({ main: owner } = await makeOrganization(server, smtp, admin, 'Autohaus Formel', 'chef@formel.example'));
   await setUpPayments(owner);

@@ -1,13 +1,12 @@
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PayView } from '@kis/protocol/api';
-import { startPayPalStandIn, type PayPalStandIn } from '../../scripts/paypal-standin/server.js';
+import type { PayPalStandIn } from '../../scripts/paypal-standin/server.js';
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../helpers/api.js';
-import { freePort } from '../helpers/net.js';
 import { acceptInvitation, customer, makeOrganization, nextIp } from '../helpers/organizations.js';
-import { addCustomer, issueInvoice, setUpPayments, tokenOf } from '../helpers/payments.js';
-import { startServer, type TestServer } from '../helpers/server.js';
-import { codeIn, linkTokenIn, startSmtp, type ReceivedMail, type TestSmtp } from '../helpers/smtp.js';
+import { addCustomer, issueInvoice, setUpPayments, startServerWithPayPal, tokenOf } from '../helpers/payments.js';
+import type { TestServer } from '../helpers/server.js';
+import { codeIn, linkTokenIn, type ReceivedMail, type TestSmtp } from '../helpers/smtp.js';
 
 /**
  * Issue 20, finding "one-time secrets readable in the outbox": whoever reads the outbox (an
@@ -22,17 +21,7 @@ let smtp: TestSmtp;
 let admin: ApiClient;
 
 beforeAll(async () => {
-  paypal = await startPayPalStandIn();
-  smtp = await startSmtp();
-  const port = await freePort();
-  server = await startServer({
-    env: {
-      SMTP_URL: smtp.url,
-      KIS_PAYPAL_BASE_URL: paypal.url,
-      KIS_HTTP_PORT: String(port),
-      KIS_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-  });
+  ({ paypal, smtp, server } = await startServerWithPayPal());
   admin = await createFirstAdmin(server);
 });
 afterAll(async () => {

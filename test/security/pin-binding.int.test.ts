@@ -1,14 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DepotView, HistoryEntryView, InvoiceView, PayView, PinView } from '@kis/protocol/api';
-import { startPayPalStandIn, type PayPalStandIn } from '../../scripts/paypal-standin/server.js';
+import type { PayPalStandIn } from '../../scripts/paypal-standin/server.js';
 import type { SimulatedDepot } from '../../scripts/simulator/depot.js';
 import { ApiClient, createFirstAdmin } from '../helpers/api.js';
 import { registerDepot, simulate } from '../helpers/depots.js';
-import { freePort } from '../helpers/net.js';
 import { makeOrganization, nextIp } from '../helpers/organizations.js';
-import { addCustomer, issueInvoice, setUpPayments, tokenOf } from '../helpers/payments.js';
-import { eventually, startServer, type TestServer } from '../helpers/server.js';
-import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
+import { addCustomer, issueInvoice, setUpPayments, startServerWithPayPal, tokenOf } from '../helpers/payments.js';
+import { eventually, type TestServer } from '../helpers/server.js';
+import type { TestSmtp } from '../helpers/smtp.js';
 
 /**
  * Issue 20, finding 2: a PIN id belongs to the depot it was made for. Another depot (broken
@@ -26,17 +25,7 @@ let idA: string;
 let idB: string;
 
 beforeAll(async () => {
-  paypal = await startPayPalStandIn();
-  smtp = await startSmtp();
-  const port = await freePort();
-  server = await startServer({
-    env: {
-      SMTP_URL: smtp.url,
-      KIS_PAYPAL_BASE_URL: paypal.url,
-      KIS_HTTP_PORT: String(port),
-      KIS_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-  });
+  ({ paypal, smtp, server } = await startServerWithPayPal());
   admin = await createFirstAdmin(server);
   const { org, main } = await makeOrganization(server, smtp, admin, 'Autohaus Bindung', 'chef@bindung.example');
   owner = main;

@@ -7,16 +7,15 @@ import { parse } from 'csv-parse/sync';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CommandView, DepotView, InvoiceView, PayView } from '@kis/protocol/api';
-import { startPayPalStandIn, type PayPalStandIn } from '../../../scripts/paypal-standin/server.js';
+import type { PayPalStandIn } from '../../../scripts/paypal-standin/server.js';
 import type { SimulatedDepot } from '../../../scripts/simulator/depot.js';
 import { ApiClient, createFirstAdmin } from '../../helpers/api.js';
 import { download } from '../../helpers/areas.js';
 import { registerDepot, simulate } from '../../helpers/depots.js';
-import { freePort } from '../../helpers/net.js';
 import { makeOrganization, nextIp, type Org } from '../../helpers/organizations.js';
-import { addCustomer, issueInvoice, setUpPayments, tokenOf } from '../../helpers/payments.js';
-import { eventually, startServer, type TestServer } from '../../helpers/server.js';
-import { startSmtp, type TestSmtp } from '../../helpers/smtp.js';
+import { addCustomer, issueInvoice, setUpPayments, startServerWithPayPal, tokenOf } from '../../helpers/payments.js';
+import { eventually, type TestServer } from '../../helpers/server.js';
+import type { TestSmtp } from '../../helpers/smtp.js';
 
 const run = promisify(execFile);
 let paypal: PayPalStandIn;
@@ -31,18 +30,7 @@ let customerId: string;
 let dir: string;
 
 beforeAll(async () => {
-  paypal = await startPayPalStandIn();
-  smtp = await startSmtp();
-  const port = await freePort();
-  server = await startServer({
-    env: {
-      SMTP_URL: smtp.url,
-      KIS_PAYPAL_BASE_URL: paypal.url,
-      KIS_PAYPAL_TIMEOUT_SECONDS: '2',
-      KIS_HTTP_PORT: String(port),
-      KIS_PUBLIC_URL: `http://127.0.0.1:${port}`,
-    },
-  });
+  ({ paypal, smtp, server } = await startServerWithPayPal({ KIS_PAYPAL_TIMEOUT_SECONDS: '2' }));
   admin = await createFirstAdmin(server);
   ({ org, main: owner } = await makeOrganization(
     server,
