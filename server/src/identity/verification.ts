@@ -186,10 +186,7 @@ export async function consumeSetup(
   const doc = await Verification.findOne(filter).lean();
   if (!doc) throw new Invalid('setup_invalid');
   await check(doc.emailLower ?? '', doc.purpose as VerificationPurpose);
-  // Queued like the code checks: FerretDB's conditional update alone would let two requests use it.
-  const result = await oneAtATime(`verification:${String(doc._id)}`, () =>
-    Verification.updateOne({ ...filter, _id: doc._id }, { $set: { consumedAt: now } }),
-  );
+  const result = await Verification.updateOne({ ...filter, _id: doc._id }, { $set: { consumedAt: now } });
   if (result.modifiedCount !== 1) throw new Invalid('setup_invalid');
   return { purpose: doc.purpose as VerificationPurpose, emailLower: doc.emailLower ?? '' };
 }
