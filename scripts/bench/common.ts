@@ -4,7 +4,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import type { IncomingMessage } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,11 +24,42 @@ export function log(message: string): void {
 }
 
 /** Median and upper percentiles of a sample, rounded to one decimal. */
-export function stats(samples: number[]): { median: number; p90: number; p99: number } {
+export function stats(samples: number[]): { median: number; p90: number; p95: number; p99: number } {
   const sorted = [...samples].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   const round = (x: number): number => Math.round(x * 10) / 10;
-  return { median: round(at(0.5)), p90: round(at(0.9)), p99: round(at(0.99)) };
+  return { median: round(at(0.5)), p90: round(at(0.9)), p95: round(at(0.95)), p99: round(at(0.99)) };
+}
+
+/** Size of everything under a directory, in MiB. */
+export async function dirMib(dir: string): Promise<number> {
+  let bytes = 0;
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile()) bytes += (await stat(path.join(entry.parentPath, entry.name))).size;
+  }
+  return Math.round((bytes / 2 ** 20) * 10) / 10;
+}
+
+/** Counts `\n` in a chunk. */
+export function countNewlines(chunk: Buffer): number {
+  let count = 0;
+  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) count++;
+  return count;
+}
+
+/** Reads a whole answer's body as text (an error's, mostly). */
+export async function readText(res: IncomingMessage): Promise<string> {
+  let text = '';
+  for await (const chunk of res) text += (chunk as Buffer).toString();
+  return text;
+}
+
+/** Node's process warnings in what the server wrote to stderr, with how often each came. */
+export function serverWarnings(stderr: string): Array<{ warning: string; count: number }> {
+  const counts = new Map<string, number>();
+  for (const [, text] of stderr.matchAll(/^\(node:\d+\) (\w*Warning: [^\n]*)$/gm))
+    if (text) counts.set(text, (counts.get(text) ?? 0) + 1);
+  return [...counts].map(([warning, count]) => ({ warning, count }));
 }
 
 export interface RunningServer {
@@ -123,6 +155,24 @@ export async function adminSession(server: RunningServer): Promise<{ cookie: str
   return { cookie, csrfToken };
 }
 
+/** A session as the portal's browser holds it: the cookie and the token for state-changing requests. */
+export interface Session {
+  cookie: string;
+  csrfToken: string;
+}
+
+/**
+ * Logs in through the API (by default as the admin {@link adminSession} created). Benchmarks log
+ * in afresh before each long step, so that no idle or absolute timeout ends a session mid-run.
+ */
+export async function login(url: string, email = 'bench@kis.test'): Promise<Session> {
+  const res = await post(`${url}/api/auth/login`, { email, password: BENCH_PASSWORD });
+  const cookie = res.headers.get('set-cookie')?.split(';')[0];
+  if (!res.ok || !cookie) throw new Error(`login of ${email}: ${res.status} ${await res.text()}`);
+  const { csrfToken } = (await res.json()) as { csrfToken: string };
+  return { cookie, csrfToken };
+}
+
 /** The admin's session cookie. */
 export async function adminCookie(server: RunningServer): Promise<string> {
   return (await adminSession(server)).cookie;
@@ -148,6 +198,8 @@ export async function insertBenchDepots(
   count: number,
   compartments: number,
   heartbeatSeconds = 60,
+  /** More fields of the `i`th depot (its company, its place). */
+  extra: (i: number) => Record<string, unknown> = () => ({}),
 ): Promise<BenchDepot[]> {
   const box = createSecretBox(await loadMasterKey({ dataDir, KIS_MASTER_KEY: undefined }));
   await connectDatabase(uri);
@@ -169,6 +221,7 @@ export async function insertBenchDepots(
           keys: [{ keyId: 1, sealed: box.seal(key, `depot:${depotId}:key:1`), createdAt: new Date() }],
           currentKeyId: 1,
           createdAt: new Date(),
+          ...extra(i),
         });
       }
       await Depot.insertMany(docs);
@@ -177,6 +230,60 @@ export async function insertBenchDepots(
     await disconnectDatabase();
   }
   return depots;
+}
+
+/** The kinds of depot event the fixtures cycle through. */
+export const DEPOT_EVENT_KINDS = ['key_removed', 'key_returned', 'door_opened', 'door_closed', 'pin_used'] as const;
+
+/**
+ * The `n`th event of a depot (1-based) at `at`, as the server stores a telegram's (`depot_history`,
+ * see `historySchema` in server/src/depots/model.ts): every kind and compartment in turn, a short
+ * note with umlauts on every fourth.
+ */
+export function depotEvent(depotId: string, n: number, at: Date): Record<string, unknown> {
+  const comp = (n % 8) + 1;
+  return {
+    _id: `${depotId}:ev:${n}`,
+    depotId,
+    at,
+    source: 'depot',
+    kind: DEPOT_EVENT_KINDS[n % DEPOT_EVENT_KINDS.length],
+    ev: n,
+    comp,
+    ...(n % 4 === 0 ? { info: `Fach ${comp}: Schlüssel Nr. ${(n * 7919) % 10_000} geprüft` } : {}),
+  };
+}
+
+/** Where seeded documents go: a driver collection, or a mongoose model's `collection`. */
+export interface InsertTarget {
+  insertMany(docs: Array<Record<string, unknown>>, options: { ordered: boolean }): Promise<unknown>;
+}
+
+/**
+ * Writes `total` documents made by `make(0 … total-1)` in batches of `batch`, unordered, one batch
+ * at a time, logging progress every tenth; how long it took.
+ */
+export async function insertInBatches(
+  target: InsertTarget,
+  total: number,
+  batch: number,
+  make: (i: number) => Record<string, unknown>,
+  label: string,
+): Promise<{ seconds: number }> {
+  const t0 = performance.now();
+  let tenthsLogged = 0;
+  for (let from = 0; from < total; from += batch) {
+    const docs = [];
+    for (let i = from; i < Math.min(total, from + batch); i++) docs.push(make(i));
+    await target.insertMany(docs, { ordered: false });
+    const done = Math.min(total, from + batch);
+    if (Math.floor((done * 10) / total) > tenthsLogged) {
+      tenthsLogged = Math.floor((done * 10) / total);
+      const seconds = (performance.now() - t0) / 1000;
+      log(`  ${done} ${label}, ${Math.round(done / seconds)} ${label}/s`);
+    }
+  }
+  return { seconds: (performance.now() - t0) / 1000 };
 }
 
 /**

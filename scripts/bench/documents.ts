@@ -12,7 +12,7 @@
  * Talks to 127.0.0.1 only. KIS stores every update in the database before it relays it; Hocuspocus
  * keeps them in memory only: the JSON says so beside the numbers.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,6 +28,7 @@ import * as Y from 'yjs';
 import type { Ack, ClientToServerEvents, DocSyncValue, ServerToClientEvents } from '@kis/protocol/realtime';
 import { provisionDatabase } from '../../server/src/db/provision.js';
 import { ROOT, adminSession, log, startServer, stats, stopServer, type RunningServer } from './common.js';
+import { CLOCK_TICKS, rssMib, watchPeak } from './process-watch.js';
 
 const { values } = parseArgs({
   options: {
@@ -59,7 +60,6 @@ const MARKER = /\[\d+\.\d+\]/g;
 const REMOTE = Symbol('remote');
 /** How long the server's idle CPU draw is measured, with the editors connected, before the warm-up. */
 const IDLE_MS = 3000;
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** What the server said to one update: stored/applied, or refused and why. */
 type Outcome = { ok: true } | { ok: false; reason: string };
@@ -418,34 +418,6 @@ async function cpuTimes(pid: number | undefined): Promise<CpuTimes> {
   return { user: Number(fields[11]) / CLOCK_TICKS, system: Number(fields[12]) / CLOCK_TICKS };
 }
 
-/** Resident memory of a process now, in MiB (VmRSS from /proc). */
-async function rssMib(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return Math.round((kb / 1024) * 10) / 10;
-}
-
-/** Samples a process's resident memory every `everyMs` until stopped; the largest sample, in MiB. */
-function watchRss(pid: number, everyMs = 250): { stop: () => Promise<number> } {
-  let max = 0;
-  let reading = Promise.resolve();
-  const sample = (): void => {
-    reading = reading.then(async () => {
-      max = Math.max(max, await rssMib(pid));
-    });
-  };
-  sample();
-  const timer = setInterval(sample, everyMs);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      sample();
-      await reading;
-      return max;
-    },
-  };
-}
-
 /**
  * Every editor types a marker every {@link INTERVAL_MS} for `ms`, the editors' beats spread evenly
  * over the interval. Nobody waits for an answer before typing on, as nobody does at a keyboard.
@@ -529,8 +501,8 @@ async function measure(target: Target, run: number): Promise<RunResult> {
 
     log(`${target.name} run ${run}: measuring ${SECONDS} s …`);
     tally.measuring = true;
-    const serverRss = watchRss(target.serverPid);
-    const databaseRss = target.databasePid ? watchRss(target.databasePid) : undefined;
+    const serverRss = watchPeak(target.serverPid, 250);
+    const databaseRss = target.databasePid ? watchPeak(target.databasePid, 250) : undefined;
     const cpu0 = await cpuNow();
     const client0 = process.cpuUsage();
     const t0 = performance.now();

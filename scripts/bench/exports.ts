@@ -14,28 +14,34 @@
  * in FerretDB/SQLite) and the PDF's size in the temporary directory; `pdfinfo` (poppler), when
  * installed, checks the PDF's page count.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import http, { type IncomingMessage } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { MongoClient } from 'mongodb';
 import { provisionDatabase } from '../../server/src/db/provision.js';
 import {
-  BENCH_PASSWORD,
   adminSession,
+  countNewlines,
+  depotEvent,
+  dirMib,
+  insertInBatches,
   log,
-  post,
+  login,
+  readText,
+  serverWarnings,
   startServer,
   stats,
   stopServer,
   type RunningServer,
+  type Session,
 } from './common.js';
+import { CLOCK_TICKS, SAMPLE_MS, observed, type Pids, type RssRun } from './process-watch.js';
 
 const FORMATS = ['csv', 'pdf'] as const;
 type Format = (typeof FORMATS)[number];
@@ -61,130 +67,13 @@ if (CHOSEN.length === 0 || !CHOSEN.every((f): f is Format => (FORMATS as readonl
 const EXPORT_FORMATS = CHOSEN as Format[];
 
 const MiB = 1024 * 1024;
-/** How often the memory of server and database is read from /proc. */
-const SAMPLE_MS = 200;
 /** What the server reads per round trip (EXPORT_BATCH in depots/service.ts): the ceiling reads alike. */
 const CURSOR_BATCH = 1000;
 /** The seeded events are this far apart, ending now: a depot busy for about a year per million. */
 const EVENT_SPACING_MS = 30_000;
-const EVENT_KINDS = ['key_removed', 'key_returned', 'door_opened', 'door_closed', 'pin_used'] as const;
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 const run = promisify(execFile);
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 const round2 = (x: number): number => Math.round(x * 100) / 100;
-
-/** A session as the portal's browser holds it. */
-interface Session {
-  cookie: string;
-  csrfToken: string;
-}
-
-/** Resident memory of a process now, in MiB (VmRSS from /proc). */
-async function rssMib(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return round1(kb / 1024);
-}
-
-/** CPU time (user + system) of a process so far, in seconds, from /proc/<pid>/stat. */
-async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name's ")": state is field 3, utime 14 and stime 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-}
-
-/** Memory of the watched processes at one moment, ms since the watch began. */
-interface Sample {
-  at: number;
-  server: number;
-  database: number;
-}
-
-/**
- * Samples the resident memory of the server and the database every {@link SAMPLE_MS} until
- * stopped, keeping every sample: the peak alone cannot tell a spike from a climb.
- */
-function watchMemory(pids: { server: number; database: number | undefined }): { stop: () => Promise<Sample[]> } {
-  const samples: Sample[] = [];
-  const t0 = performance.now();
-  let reading = Promise.resolve();
-  const sample = (): void => {
-    reading = reading.then(async () => {
-      const [server, database] = await Promise.all([
-        rssMib(pids.server),
-        pids.database ? rssMib(pids.database) : Promise.resolve(0),
-      ]);
-      samples.push({ at: performance.now() - t0, server, database });
-    });
-  };
-  sample();
-  const timer = setInterval(sample, SAMPLE_MS);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      sample();
-      await reading;
-      return samples;
-    },
-  };
-}
-
-/** Resident memory of one process over one export, in MiB. */
-interface RssRun {
-  before: number;
-  peak: number;
-  /** One second after the last byte. */
-  after: number;
-  /** `peak` minus `before`: what the export cost. */
-  growth: number;
-  /**
-   * The largest sample in each quarter of the time from the first rows to the last byte: a
-   * process that holds what it sent climbs from quarter to quarter, a streaming one stays level.
-   */
-  peakByQuarter: number[];
-}
-
-/** The memory of one process over one export, from the samples taken while it ran. */
-function rssRun(before: number, after: number, samples: Sample[], pick: 'server' | 'database', span: Span): RssRun {
-  const peak = Math.max(before, ...samples.map((s) => s[pick]));
-  const width = (span.to - span.from) / 4;
-  const peakByQuarter = [0, 1, 2, 3].map((q) => {
-    const inside = samples.filter((s) => s.at >= span.from + q * width && s.at <= span.from + (q + 1) * width);
-    // A quarter shorter than the sampling interval holds no sample: the one nearest its middle stands in.
-    const middle = span.from + (q + 0.5) * width;
-    const nearest = samples.reduce<Sample | undefined>(
-      (best, s) => (!best || Math.abs(s.at - middle) < Math.abs(best.at - middle) ? s : best),
-      undefined,
-    );
-    return Math.max(...(inside.length ? inside : nearest ? [nearest] : []).map((s) => s[pick]), 0);
-  });
-  return { before, peak, after, growth: round1(peak - before), peakByQuarter };
-}
-
-/** A stretch of an export's time line, ms since the memory watch began. */
-interface Span {
-  from: number;
-  to: number;
-}
-
-/** Size of everything under a directory, in MiB. */
-async function dirMib(dir: string): Promise<number> {
-  let bytes = 0;
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (entry.isFile()) bytes += (await stat(path.join(entry.parentPath, entry.name))).size;
-  }
-  return round1(bytes / MiB);
-}
-
-/** Logs in through the API; a fresh session for every export, so that seeding cannot outlast it. */
-async function login(url: string): Promise<Session> {
-  const res = await post(`${url}/api/auth/login`, { email: 'bench@kis.test', password: BENCH_PASSWORD });
-  const cookie = res.headers.get('set-cookie')?.split(';')[0];
-  if (!res.ok || !cookie) throw new Error(`login: ${res.status} ${await res.text()}`);
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  return { cookie, csrfToken };
-}
 
 /** Registers a depot through the API, as an operator does; its id. */
 async function registerDepot(server: RunningServer, session: Session): Promise<string> {
@@ -203,43 +92,16 @@ async function registerDepot(server: RunningServer, session: Session): Promise<s
   return ((await res.json()) as { depot: { depotId: string } }).depot.depotId;
 }
 
-/**
- * The `n`th event of the depot (1-based) as the server stores a telegram's (`depot_history`,
- * see `historySchema`): every kind and compartment in turn, a short note with umlauts on every
- * fourth, oldest first, the newest now.
- */
-function event(depotId: string, n: number, start: number): Record<string, unknown> {
-  const comp = (n % 8) + 1;
-  return {
-    _id: `${depotId}:ev:${n}`,
-    depotId,
-    at: new Date(start + n * EVENT_SPACING_MS),
-    source: 'depot',
-    kind: EVENT_KINDS[n % EVENT_KINDS.length],
-    ev: n,
-    comp,
-    ...(n % 4 === 0 ? { info: `Fach ${comp}: Schlüssel Nr. ${(n * 7919) % 10_000} geprüft` } : {}),
-  };
-}
-
-/** Writes `ROWS` events in batches of `BATCH`, unordered; how long it took. */
+/** Writes `ROWS` events in batches of `BATCH`, unordered, oldest first, the newest now; how long it took. */
 async function seed(client: MongoClient, depotId: string): Promise<{ seconds: number }> {
-  const collection = client.db().collection<Record<string, unknown>>('depot_history');
   const start = Date.now() - (ROWS + 1) * EVENT_SPACING_MS;
-  const t0 = performance.now();
-  let tenthsLogged = 0;
-  for (let from = 1; from <= ROWS; from += BATCH) {
-    const docs = [];
-    for (let n = from; n < Math.min(ROWS + 1, from + BATCH); n++) docs.push(event(depotId, n, start));
-    await collection.insertMany(docs, { ordered: false });
-    const done = Math.min(ROWS, from + BATCH - 1);
-    if (Math.floor((done * 10) / ROWS) > tenthsLogged) {
-      tenthsLogged = Math.floor((done * 10) / ROWS);
-      const seconds = (performance.now() - t0) / 1000;
-      log(`  ${done} rows, ${Math.round(done / seconds)} rows/s`);
-    }
-  }
-  return { seconds: (performance.now() - t0) / 1000 };
+  return insertInBatches(
+    client.db().collection('depot_history'),
+    ROWS,
+    BATCH,
+    (i) => depotEvent(depotId, i + 1, new Date(start + (i + 1) * EVENT_SPACING_MS)),
+    'rows',
+  );
 }
 
 /** What one export (or the ceiling's read) measured. */
@@ -280,13 +142,6 @@ interface RunResult {
   rowsPerPage?: number;
 }
 
-/** Counts `\n` in a chunk. */
-function countNewlines(chunk: Buffer): number {
-  let count = 0;
-  for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) count++;
-  return count;
-}
-
 /**
  * Counts the page objects of a PDF as it streams (`/Type /Page` not followed by `s`, which is the
  * page tree); pdfkit compresses the content streams, so the text cannot be found in them.
@@ -320,64 +175,6 @@ async function serverHeap(server: RunningServer): Promise<{ used: number; total:
     used: value('heap_size_used_bytes'),
     total: value('heap_size_total_bytes'),
     external: value('external_memory_bytes'),
-  };
-}
-
-/** Node's process warnings in what the server wrote to stderr, with how often each came. */
-function warnings(stderr: string): Array<{ warning: string; count: number }> {
-  const counts = new Map<string, number>();
-  for (const [, text] of stderr.matchAll(/^\(node:\d+\) (\w*Warning: [^\n]*)$/gm))
-    if (text) counts.set(text, (counts.get(text) ?? 0) + 1);
-  return [...counts].map(([warning, count]) => ({ warning, count }));
-}
-
-/** Reads an error answer's body. */
-async function readText(res: IncomingMessage): Promise<string> {
-  let text = '';
-  for await (const chunk of res) text += (chunk as Buffer).toString();
-  return text;
-}
-
-/** Server and database process ids, as watched. */
-interface Pids {
-  server: number;
-  database: number | undefined;
-}
-
-/** CPU and memory of server and database around `body`, which returns the time line it measured. */
-async function observed<T extends { firstRowsAt: number; endAt: number }>(
-  pids: Pids,
-  body: (watchStart: number) => Promise<T>,
-): Promise<
-  T & {
-    serverCpuSeconds: number;
-    databaseCpuSeconds: number;
-    clientCpuSeconds: number;
-    serverRssMiB: RssRun;
-    databaseRssMiB: RssRun;
-  }
-> {
-  const cpu = (): Promise<[number, number]> =>
-    Promise.all([cpuSeconds(pids.server), pids.database ? cpuSeconds(pids.database) : Promise.resolve(0)]);
-  const rssBefore = await Promise.all([rssMib(pids.server), pids.database ? rssMib(pids.database) : 0]);
-  const cpu0 = await cpu();
-  const client0 = process.cpuUsage();
-  const watchStart = performance.now();
-  const watch = watchMemory(pids);
-  const result = await body(watchStart);
-  const cpu1 = await cpu();
-  const client = process.cpuUsage(client0);
-  const samples = await watch.stop();
-  await sleep(1000);
-  const rssAfter = await Promise.all([rssMib(pids.server), pids.database ? rssMib(pids.database) : 0]);
-  const span = { from: result.firstRowsAt - watchStart, to: result.endAt - watchStart };
-  return {
-    ...result,
-    serverCpuSeconds: round2(cpu1[0] - cpu0[0]),
-    databaseCpuSeconds: round2(cpu1[1] - cpu0[1]),
-    clientCpuSeconds: round2((client.user + client.system) / 1e6),
-    serverRssMiB: rssRun(rssBefore[0], rssAfter[0], samples, 'server', span),
-    databaseRssMiB: rssRun(rssBefore[1], rssAfter[1], samples, 'database', span),
   };
 }
 
@@ -693,7 +490,7 @@ async function main(): Promise<void> {
               'column), pages counted in the stream and by pdfinfo from the file written by the client',
           ),
           // Node's warnings are the first sign of a leak (listeners piling up, say): they belong beside the numbers.
-          serverWarnings: warnings(server.stderr()),
+          serverWarnings: serverWarnings(server.stderr()),
         },
         null,
         2,

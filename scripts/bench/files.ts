@@ -10,15 +10,9 @@
  * database's share besides.
  */
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import http, { type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { SMTPServer } from 'smtp-server';
@@ -27,12 +21,16 @@ import {
   BENCH_PASSWORD,
   adminSession,
   log,
+  login,
   post,
   startServer,
   stats,
   stopServer,
   type RunningServer,
+  type Session,
 } from './common.js';
+import { copyFile, download, mibPerSecond, upload, writeSource, type Transfer } from './file-transfer.js';
+import { rssMib, watchPeak } from './process-watch.js';
 
 const MiB = 1024 * 1024;
 
@@ -48,19 +46,6 @@ if (!Number.isInteger(SIZE_MIB) || SIZE_MIB < 1) throw new Error('--mib must be 
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a whole number, at least 1');
 const CUSTOMER_EMAIL = 'kunde@bench.example';
 
-/** A session as the portal's browser holds it: the cookie and the token for state-changing requests. */
-interface Session {
-  cookie: string;
-  csrfToken: string;
-}
-
-/** One timed transfer: how many bytes, how long, and the sha256 of what the receiving side got. */
-interface Transfer {
-  bytes: number;
-  ms: number;
-  sha256: string;
-}
-
 /** Resident memory of one process over a transfer, in MiB. */
 interface RssRun {
   before: number;
@@ -71,10 +56,6 @@ interface RssRun {
   growth: number;
 }
 
-function mibPerSecond(transfer: Transfer): number {
-  return Math.round((transfer.bytes / MiB / (transfer.ms / 1000)) * 10) / 10;
-}
-
 /** The largest sample of a process's memory over all runs, in MiB. */
 function peak(runs: RssRun[]): number {
   return Math.max(...runs.map((r) => Math.max(r.maxUpload, r.maxDownload)));
@@ -83,90 +64,6 @@ function peak(runs: RssRun[]): number {
 /** Median and every run of a throughput, in MiB/s. */
 function summary(samples: number[]): { median: number; runs: number[] } {
   return { median: stats(samples).median, runs: samples };
-}
-
-/**
- * `mib` MiB of bytes no compressor or deduplicator can shrink, cheaply: one random MiB, rotated by
- * a different offset for every MiB and stamped with its index, so that no two chunks are alike.
- */
-function* pseudoRandom(mib: number): Generator<Buffer> {
-  const base = randomBytes(MiB);
-  for (let i = 0; i < mib; i++) {
-    const at = (i * 40_503) % MiB;
-    const chunk = Buffer.concat([base.subarray(at), base.subarray(0, at)]);
-    chunk.writeUInt32BE(i, 0);
-    yield chunk;
-  }
-}
-
-/** Writes the source file once; returns its sha256. */
-async function writeSource(file: string, mib: number): Promise<string> {
-  const hash = createHash('sha256');
-  await pipeline(
-    Readable.from(pseudoRandom(mib)),
-    new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    }),
-    createWriteStream(file),
-  );
-  return hash.digest('hex');
-}
-
-/** Raw file-stream copy on the same disk: the ceiling of moving the bytes at all. */
-async function copyFile(source: string, target: string): Promise<Transfer> {
-  const t0 = performance.now();
-  await pipeline(createReadStream(source), createWriteStream(target));
-  const ms = performance.now() - t0;
-  await rm(target, { force: true });
-  return { bytes: SIZE_MIB * MiB, ms, sha256: '' };
-}
-
-async function readText(res: IncomingMessage): Promise<string> {
-  let text = '';
-  for await (const chunk of res) text += (chunk as Buffer).toString();
-  return text;
-}
-
-/**
- * POSTs a file as its body through node:http, streamed from disk with backpressure; the time runs
- * until the whole answer has arrived (the server answers once the file is stored). The caller checks
- * the answer: a server may answer and close before the request's own `finish`, so the send side's
- * premature close alone is no failure.
- */
-async function upload(url: string, file: string, headers: OutgoingHttpHeaders): Promise<{ ms: number; body: string }> {
-  const t0 = performance.now();
-  const req = http.request(url, {
-    method: 'POST',
-    agent: false,
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(SIZE_MIB * MiB), ...headers },
-  });
-  const answered = once(req, 'response') as Promise<[IncomingMessage]>;
-  // A server that refuses early closes the connection while we still send: its answer says why.
-  const sent = pipeline(createReadStream(file), req).catch(() => undefined);
-  const [res] = await answered;
-  const body = await readText(res);
-  const ms = performance.now() - t0;
-  await sent;
-  if (res.statusCode !== 200) throw new Error(`upload to ${url}: ${res.statusCode} ${body}`);
-  return { ms, body };
-}
-
-/** GETs a body through node:http and hashes it as it streams in; nothing is kept. */
-async function download(url: string, headers: OutgoingHttpHeaders): Promise<Transfer> {
-  const t0 = performance.now();
-  const req = http.get(url, { agent: false, headers });
-  const [res] = (await once(req, 'response')) as [IncomingMessage];
-  if (res.statusCode !== 200) throw new Error(`download from ${url}: ${res.statusCode} ${await readText(res)}`);
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of res) {
-    bytes += (chunk as Buffer).length;
-    hash.update(chunk as Buffer);
-  }
-  return { bytes, ms: performance.now() - t0, sha256: hash.digest('hex') };
 }
 
 /**
@@ -192,43 +89,6 @@ async function startBareHttp(file: string): Promise<{ url: string; stop: () => v
     child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString()))),
   );
   return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill() };
-}
-
-/** Resident memory of a process now, in MiB (VmRSS from /proc). */
-async function rssMib(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? NaN);
-  return Math.round((kb / 1024) * 10) / 10;
-}
-
-/** Samples a process's resident memory every `everyMs` until stopped; the largest sample, in MiB. */
-function watchRss(pid: number, everyMs = 200): { stop: () => Promise<number> } {
-  let max = 0;
-  let reading = Promise.resolve();
-  const sample = (): void => {
-    reading = reading.then(async () => {
-      max = Math.max(max, await rssMib(pid));
-    });
-  };
-  sample();
-  const timer = setInterval(sample, everyMs);
-  return {
-    stop: async () => {
-      clearInterval(timer);
-      sample();
-      await reading;
-      return max;
-    },
-  };
-}
-
-/** Logs in through the API and returns the session. */
-async function login(url: string, email: string): Promise<Session> {
-  const res = await post(`${url}/api/auth/login`, { email, password: BENCH_PASSWORD });
-  const cookie = res.headers.get('set-cookie')?.split(';')[0];
-  if (!res.ok || !cookie) throw new Error(`login of ${email}: ${res.status} ${await res.text()}`);
-  const { csrfToken } = (await res.json()) as { csrfToken: string };
-  return { cookie, csrfToken };
 }
 
 /**
@@ -288,8 +148,8 @@ async function kisRound(
   const before = await rssMib(watched.server);
   const dbBefore = watched.database ? await rssMib(watched.database) : 0;
 
-  let serverWatch = watchRss(watched.server);
-  let dbWatch = watched.database ? watchRss(watched.database) : undefined;
+  let serverWatch = watchPeak(watched.server);
+  let dbWatch = watched.database ? watchPeak(watched.database) : undefined;
   const name = encodeURIComponent(`Baupläne ${SIZE_MIB} MiB.bin`);
   const sent = await upload(`${server.url}/api/files?name=${name}`, source.file, headers);
   const maxUpload = await serverWatch.stop();
@@ -298,8 +158,8 @@ async function kisRound(
   if (stored.size !== SIZE_MIB * MiB || stored.sha256 !== source.sha256)
     throw new Error(`the server stored ${stored.size} bytes with sha256 ${stored.sha256}, not the file sent`);
 
-  serverWatch = watchRss(watched.server);
-  dbWatch = watched.database ? watchRss(watched.database) : undefined;
+  serverWatch = watchPeak(watched.server);
+  dbWatch = watched.database ? watchPeak(watched.database) : undefined;
   const got = await download(`${server.url}/api/files/${stored.id}`, { cookie: session.cookie });
   const maxDownload = await serverWatch.stop();
   const dbMaxDownload = (await dbWatch?.stop()) ?? 0;
@@ -372,7 +232,7 @@ async function main(): Promise<void> {
       const bareUp = await upload(bare.url, file, {});
       if ((JSON.parse(bareUp.body) as { size: number }).size !== SIZE_MIB * MiB)
         throw new Error(`the bare HTTP server got ${bareUp.body}`);
-      results.httpUpload.push(mibPerSecond({ bytes: SIZE_MIB * MiB, ms: bareUp.ms, sha256: '' }));
+      results.httpUpload.push(mibPerSecond({ bytes: SIZE_MIB * MiB, ms: bareUp.ms }));
       const bareDown = await download(bare.url, {});
       if (bareDown.sha256 !== sha256) throw new Error('the bare HTTP server sent other bytes');
       results.httpDownload.push(mibPerSecond(bareDown));

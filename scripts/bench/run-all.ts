@@ -176,6 +176,82 @@ const BENCHES: Bench[] = [
     ],
   },
   {
+    name: 'volume',
+    script: 'volume.ts',
+    method:
+      "a year of a depot fleet seeded into the database, then pages, CSV exports and a file through the HTTP API as the operator (issue 18's goals: p95 < 100 ms, first byte < 1 s, files ≥ 0.5 × a raw file stream)",
+    // Quick: a tenth of the fleet and its year, seeded in about a minute; each page series stops after 60 s.
+    quick: [
+      ...['--depots', '100', '--entries', '200000', '--audit', '10000', '--invoices', '1000'],
+      ...['--users', '1000', '--organizations', '10', '--mib', '100', '--budget', '60'],
+    ],
+    full: [
+      ...['--depots', '1000', '--entries', '2000000', '--audit', '100000', '--invoices', '10000'],
+      ...['--users', '10000', '--organizations', '100', '--mib', '1024', '--budget', '600'],
+    ],
+    figures: [
+      {
+        label: 'seeding, history entries',
+        value: 'seeding.history.perSecond',
+        unit: '/s',
+        spread: '{workload.historyEntries} entries; everything in {seeding.seconds} s, {seeding.databaseFileMiB} MiB',
+      },
+      { label: 'server start on the year', value: 'serverStartSeconds', unit: 's' },
+      {
+        label: 'history page (newest 50), p95',
+        value: 'pages.historyNewest.p95',
+        unit: 'ms',
+        spread: 'median {pages.historyNewest.median} · p99 {pages.historyNewest.p99} (n={pages.historyNewest.samples})',
+      },
+      {
+        label: 'history page (a kind in a month), p95',
+        value: 'pages.historyFiltered.p95',
+        unit: 'ms',
+        spread:
+          'median {pages.historyFiltered.median} · p99 {pages.historyFiltered.p99} (n={pages.historyFiltered.samples})',
+      },
+      {
+        label: 'audit log page, p95',
+        value: 'pages.auditPage.p95',
+        unit: 'ms',
+        spread: 'median {pages.auditPage.median} · p99 {pages.auditPage.p99} (n={pages.auditPage.samples})',
+      },
+      {
+        label: 'user search, p95',
+        value: 'pages.userSearch.p95',
+        unit: 'ms',
+        spread: 'median {pages.userSearch.median} · p99 {pages.userSearch.p99} (n={pages.userSearch.samples})',
+      },
+      {
+        label: "CSV of one depot's year, first byte",
+        value: 'exports.depotYear.firstByteMs',
+        unit: 'ms',
+        spread:
+          '{exports.depotYear.rows} rows in {exports.depotYear.seconds} s, {exports.depotYear.rowsPerSecond} rows/s; server RSS +{exports.depotYear.serverRssMiB.growth} MiB',
+      },
+      {
+        label: "CSV of the fleet's last month (no such route: depot by depot, extrapolated)",
+        value: 'exports.fleetMonth.extrapolatedFleetSeconds',
+        unit: 's',
+        spread:
+          'first byte {exports.fleetMonth.firstByteMs} ms; {exports.fleetMonth.depotsExported} of {exports.fleetMonth.depots} depots measured; server RSS +{exports.fleetMonth.serverRssMiB.growth} MiB',
+      },
+      {
+        label: 'file upload',
+        value: 'files.upload.mibPerSecond',
+        reference: 'files.fileCopy.mibPerSecond',
+        unit: 'MiB/s',
+        spread: '{files.fileMiB} MiB; server RSS +{files.serverRssMiB.growth} MiB',
+      },
+      {
+        label: 'file download',
+        value: 'files.download.mibPerSecond',
+        reference: 'files.fileCopy.mibPerSecond',
+        unit: 'MiB/s',
+      },
+    ],
+  },
+  {
     name: 'load',
     script: 'load.ts',
     method:

@@ -114,25 +114,45 @@ export function record(input: AuditInput): Promise<void> {
   return next;
 }
 
+/** An entry as it is stored: the input with its place in the chain, salt and hashes. */
+export type ChainedEntry = Hashed & { salt: string; hash: string };
+
+/**
+ * The entry that follows `last` in the chain (the first when there is none), as {@link record}
+ * stores it. Exported for writers that append many entries at once, such as the volume benchmark's
+ * seeding, which must leave a chain that {@link verifyChain} accepts.
+ *
+ * @example
+ * const first = chainEntry({ action: 'login.succeeded', outcome: 'success' }, undefined, new Date());
+ * const second = chainEntry({ action: 'logout', outcome: 'success' }, first, new Date());
+ */
+export function chainEntry(
+  input: AuditInput,
+  last: { seq: number; hash: string } | undefined,
+  at: Date = new Date(),
+): ChainedEntry {
+  const salt = randomBytes(16).toString('base64url');
+  const personal = { actorEmail: input.actorEmail, ip: input.ip, target: input.target };
+  const entry: Hashed = {
+    v: 2,
+    seq: (last?.seq ?? 0) + 1,
+    at,
+    actorId: input.actorId,
+    ...personal,
+    action: input.action,
+    outcome: input.outcome,
+    details: input.details,
+    personalHash: personalCommitment(salt, personal),
+    prevHash: last?.hash ?? '',
+  };
+  return { ...entry, salt, hash: entryHash(entry) };
+}
+
 async function append(input: AuditInput): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const last = await AuditEntry.findOne({}, { seq: 1, hash: 1 }).sort({ seq: -1 }).lean();
-    const salt = randomBytes(16).toString('base64url');
-    const personal = { actorEmail: input.actorEmail, ip: input.ip, target: input.target };
-    const entry: Hashed = {
-      v: 2,
-      seq: (last?.seq ?? 0) + 1,
-      at: new Date(),
-      actorId: input.actorId,
-      ...personal,
-      action: input.action,
-      outcome: input.outcome,
-      details: input.details,
-      personalHash: personalCommitment(salt, personal),
-      prevHash: last?.hash ?? '',
-    };
     try {
-      await AuditEntry.create({ ...entry, salt, hash: entryHash(entry) });
+      await AuditEntry.create(chainEntry(input, last ?? undefined));
       return;
     } catch (err) {
       if ((err as { code?: number }).code !== 11000 || attempt >= 20) throw err;
