@@ -11,6 +11,7 @@ import { isObjectId } from '../db/query.js';
 import { Conflict, Invalid, NotFound } from '../errors.js';
 import type { Caller } from '../identity/service.js';
 import * as identity from '../identity/service.js';
+import * as addressStanding from '../identity/address-standing.js';
 import * as organizations from '../identity/organizations.js';
 import { isPublicMailDomain } from '../identity/public-mail-domains.js';
 import { assertOperator, assertReadInfo, mayReadInfo } from './access.js';
@@ -22,8 +23,8 @@ const EMAIL = /^[^\s@]{1,64}@([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63
 const DOMAIN = /^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
 
 /** What the caller's address opens: entries left for it (area 1) and its company's domain (area 2). */
-function readerAddress(caller: Caller): Promise<organizations.ReaderAddress> {
-  return organizations.readerAddressOf(caller.userId);
+function readerAddress(caller: Caller): Promise<addressStanding.ReaderAddress> {
+  return addressStanding.readerAddressOf(caller.userId);
 }
 
 function view(doc: InfoEntryDoc, attachments: FileView[], unread: boolean): InfoEntryView {
@@ -395,7 +396,7 @@ export async function summary(caller: Caller): Promise<AreaSummary> {
 /** The entries left for a person (by account or address) with the versions they read, for their data export. */
 export async function personalEntriesForExport(account: { id: string; email: string }): Promise<unknown[]> {
   // Entries left for the address before an account existed count only once the address is proven.
-  const { verified } = await organizations.readerAddressOf(account.id);
+  const { verified } = await addressStanding.readerAddressOf(account.id);
   const entries = await InfoEntry.find(
     verified
       ? {

@@ -7,6 +7,7 @@ import * as depots from '../depots/service.js';
 import { Forbidden, NotFound } from '../errors.js';
 import * as identityData from '../identity/personal-data.js';
 import type { Caller } from '../identity/service.js';
+import * as addressStanding from '../identity/address-standing.js';
 import * as organizations from '../identity/organizations.js';
 import * as mail from '../mail/service.js';
 import * as paymentsData from '../payments/erasure.js';
@@ -94,7 +95,7 @@ export async function exportOwnData(caller: Caller): Promise<ZipExport> {
   await addPerson(
     zip,
     { id: caller.userId, email: caller.email },
-    await organizations.recordScopeOf(caller.userId, caller.organizationId),
+    await addressStanding.recordScopeOf(caller.userId, caller.organizationId),
   );
   zip.end();
   await audit.record({

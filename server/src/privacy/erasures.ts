@@ -10,7 +10,7 @@ import { Forbidden, Invalid } from '../errors.js';
 import * as identityErasure from '../identity/personal-data.js';
 import type { Caller } from '../identity/service.js';
 import * as identity from '../identity/service.js';
-import * as organizations from '../identity/organizations.js';
+import * as addressStanding from '../identity/address-standing.js';
 import type { Logger } from '../logger.js';
 import * as mail from '../mail/service.js';
 import { formatWhen } from '../mail/templates.js';
@@ -189,7 +189,7 @@ export async function requestOwnErasure(caller: Caller, reason: 'self' | 'revoca
     caller.email,
     reason,
     { id: caller.userId, label: '' },
-    await organizations.recordScopeOf(caller.userId, caller.organizationId),
+    await addressStanding.recordScopeOf(caller.userId, caller.organizationId),
   );
   await identityErasure.suspendForErasure(caller.userId);
   await runDue();
