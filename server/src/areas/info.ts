@@ -1,3 +1,7 @@
+/*
+ * Areas 1 and 2: information an operator leaves for a person or a company domain, its versions, read
+ * marks, attachments and notices. Long by one concern per scope; issue 21 separates reading from writing.
+ */
 import type {
   AreaSummary,
   FileView,

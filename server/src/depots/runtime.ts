@@ -1,3 +1,8 @@
+/*
+ * The live side of depots: one actor per depot, the UDP telegrams routed to them, ACKs and commands,
+ * and the persisted replay window. Long because the telegram path is one hot loop kept in one place for
+ * issue 19's profiling; issue 21 splits the command queue out once that work has settled.
+ */
 import {
   Direction,
   MAX_U32,

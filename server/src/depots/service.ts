@@ -1,3 +1,8 @@
+/*
+ * The depots module's door: registry and keys, grants, commands, PINs, history and exports, and what
+ * other modules may know of depots. Long because it is the one door; issue 21 splits it by concept
+ * (registry, grants, PINs, history) behind the same exports.
+ */
 import { randomBytes, randomInt } from 'node:crypto';
 import type { CommandView, DepotRole, DepotView, HistoryEntryView, PinView, ProvisioningFile } from '@kis/protocol/api';
 import type { DepotLiveView } from '@kis/protocol/realtime';

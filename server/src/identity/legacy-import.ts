@@ -1,3 +1,8 @@
+/*
+ * The import of legacy accounts: parsing CSV or JSON, checking every line, and writing companies and
+ * accounts in batches that an interrupted run can repeat. Long because checking and writing share the
+ * per-line model; issue 21 separates parsing and checking from writing.
+ */
 import { isDuplicateKeyError } from '../db/query.js';
 import { createHash } from 'node:crypto';
 import { parse } from 'csv-parse/sync';

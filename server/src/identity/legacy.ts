@@ -1,3 +1,7 @@
+/*
+ * Legacy accounts after the import: the user-name login, the main account's wizard and the operators'
+ * migration waves. Long because all three read the same legacy logins; issue 21 gives each its own file.
+ */
 import { runOnce } from '../db/migrations.js';
 import { containsText, isDuplicateKeyError } from '../db/query.js';
 import { createHash, timingSafeEqual } from 'node:crypto';

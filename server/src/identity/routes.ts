@@ -1,3 +1,7 @@
+/*
+ * Every HTTP route of sign-up, login, sessions and the own account, with their schemas. Long because the
+ * routes are many and each is only parse, call, shape; issue 21 splits them along the service's split.
+ */
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';

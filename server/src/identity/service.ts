@@ -1,3 +1,9 @@
+/*
+ * The identity module's door: registration and verification, passwords, login, the own account, the
+ * operators' user administration and what other modules may know of an account. Long because it is the
+ * one door other modules import; issue 21 splits it by concept (registration, login, account,
+ * administration) behind the same exports.
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as audit from '../audit/service.js';
 import { deriveKey } from '../crypto/tokens.js';

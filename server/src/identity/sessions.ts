@@ -1,3 +1,8 @@
+/*
+ * Sessions of every identity: creation, the per-request check, the session actors' registry and the
+ * live-socket hooks. Long because these share one in-memory cache of live sessions; issue 21 moves the
+ * socket hooks and the cookie parsing out beside it.
+ */
 import { createActor, type ActorRefFrom } from 'xstate';
 import { ActorRegistry } from '../actors/registry.js';
 import * as audit from '../audit/service.js';
