@@ -176,6 +176,50 @@ const BENCHES: Bench[] = [
     ],
   },
   {
+    name: 'engines',
+    script: 'engines.ts',
+    method:
+      "the embedded engines side by side on one history collection: FerretDB on SQLite, on PostgreSQL as it comes, and on PostgreSQL with KIS's index twins (the default); medians",
+    quick: ['--entries', '50000'],
+    full: ['--entries', '200000'],
+    figures: [
+      {
+        label: "a depot's newest 50, twins",
+        value: 'postgresqlWithTwins.newest50Ms',
+        reference: 'sqlite.newest50Ms',
+        unit: 'ms',
+        spread: 'PostgreSQL without twins {postgresql.newest50Ms} ms; {entries} entries',
+      },
+      {
+        label: 'findOne by _id, twins',
+        value: 'postgresqlWithTwins.findOneByIdMs',
+        reference: 'sqlite.findOneByIdMs',
+        unit: 'ms',
+        spread: 'PostgreSQL without twins {postgresql.findOneByIdMs} ms',
+      },
+      {
+        label: 'updateOne by _id, twins',
+        value: 'postgresqlWithTwins.updateOneByIdMs',
+        reference: 'sqlite.updateOneByIdMs',
+        unit: 'ms',
+        spread: 'PostgreSQL without twins {postgresql.updateOneByIdMs} ms',
+      },
+      {
+        label: 'a kind in a month, twins',
+        value: 'postgresqlWithTwins.kindAndMonthMs',
+        reference: 'sqlite.kindAndMonthMs',
+        unit: 'ms',
+      },
+      {
+        label: 'insertMany, twins',
+        value: 'postgresqlWithTwins.insertPerSecond',
+        reference: 'sqlite.insertPerSecond',
+        unit: '/s',
+        spread: 'PostgreSQL without twins {postgresql.insertPerSecond}/s',
+      },
+    ],
+  },
+  {
     name: 'volume',
     script: 'volume.ts',
     method:

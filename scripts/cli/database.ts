@@ -1,6 +1,7 @@
 import type { Config } from '../../server/src/config.js';
 import { loadMasterKey } from '../../server/src/crypto/master-key.js';
 import { connectDatabase, disconnectDatabase } from '../../server/src/db/connection.js';
+import { engineChoice } from '../../server/src/db/engines.js';
 import { provisionDatabase, type ProvisionedDatabase } from '../../server/src/db/provision.js';
 
 /** The database for the configuration, as the server would pick it (reusing a running embedded one). */
@@ -8,7 +9,7 @@ export function provisionFor(config: Config): Promise<ProvisionedDatabase> {
   return provisionDatabase({
     dataDir: config.dataDir,
     mongodbUri: config.MONGODB_URI,
-    ...(config.KIS_DB_ENGINE === 'auto' ? {} : { only: config.KIS_DB_ENGINE }),
+    ...engineChoice(config.KIS_DB_ENGINE),
     log: (msg) => process.stderr.write(`${msg}\n`),
   });
 }

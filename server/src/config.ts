@@ -60,9 +60,11 @@ export const configSchema = z.object({
     .optional(),
   /**
    * Which embedded database to start when MONGODB_URI is unset: auto tries mongod first and falls
-   * back to FerretDB (the order of ARCHITECTURE.md); mongod or ferretdb insist on one.
+   * back to FerretDB (the order of ARCHITECTURE.md); mongod or ferretdb insist on one. FerretDB
+   * keeps its data in PostgreSQL where PostgreSQL's binaries are found, else in SQLite;
+   * ferretdb-postgresql and ferretdb-sqlite insist on one of those.
    */
-  KIS_DB_ENGINE: z.enum(['auto', 'mongod', 'ferretdb']).default('auto'),
+  KIS_DB_ENGINE: z.enum(['auto', 'mongod', 'ferretdb', 'ferretdb-postgresql', 'ferretdb-sqlite']).default('auto'),
   /**
    * Master key for secrets at rest (AES-256-GCM): 32 bytes in base64 or hex. Without it KIS generates
    * one into <data>/master.key (mode 0600), which is fine for one machine and must be backed up with the data.

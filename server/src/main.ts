@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadMasterKey } from './crypto/master-key.js';
 import { connectDatabase, disconnectDatabase, isDatabaseReachable, redactUri } from './db/connection.js';
+import { engineChoice } from './db/engines.js';
 import { DatabaseUnavailableError, provisionDatabase, type ProvisionedDatabase } from './db/provision.js';
 import { bindUdpListener, type UdpListener } from './depots/udp-listener.js';
 import { auditRoutes } from './audit/routes.js';
@@ -87,11 +88,14 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     const db: ProvisionedDatabase = await provisionDatabase({
       dataDir: config.dataDir,
       mongodbUri: config.MONGODB_URI,
-      ...(config.KIS_DB_ENGINE === 'auto' ? {} : { only: config.KIS_DB_ENGINE }),
+      ...engineChoice(config.KIS_DB_ENGINE),
       log: (msg) => logger.info({ component: 'db' }, msg),
     });
     cleanups.push(() => db.stop());
-    logger.info({ kind: db.kind, uri: redactUri(db.uri), owned: db.owned }, 'database provisioned');
+    logger.info(
+      { kind: db.kind, backend: db.backend, uri: redactUri(db.uri), owned: db.owned },
+      'database provisioned',
+    );
 
     const connection = await connectDatabase(db.uri);
     cleanups.push(() => disconnectDatabase());

@@ -9,9 +9,17 @@ export interface FerretProcess {
   stop(): Promise<void>;
 }
 
-/** Starts FerretDB on a given port with data in dir, and waits until it answers. */
+/**
+ * Starts FerretDB on a given port with data in dir, and waits until it answers. It keeps its data
+ * in SQLite: one process to stop and start, which is all an outage test needs of the database.
+ */
 export async function startFerret(port: number, dir: string): Promise<FerretProcess> {
-  const engine = await findEngine({ log: () => undefined, installFerretdb: false, only: 'ferretdb' });
+  const engine = await findEngine({
+    log: () => undefined,
+    installFerretdb: false,
+    only: 'ferretdb',
+    backend: 'sqlite',
+  });
   if (!engine) throw new Error('FerretDB is not installed: run bash scripts/install-ferretdb.sh');
   const child: ChildProcess = spawn(engine.binary, engine.args(port, dir), { stdio: 'ignore' });
   const uri = `mongodb://127.0.0.1:${port}/`;

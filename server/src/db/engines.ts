@@ -1,25 +1,56 @@
 import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
-import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { findPostgresBinaries } from './postgres.js';
+import { which } from './which.js';
 
 const run = promisify(execFile);
 
 /** The kinds of database server KIS can start by itself. */
 export type EngineKind = 'mongod' | 'ferretdb';
 
+/**
+ * Where FerretDB keeps the documents: in KIS's own PostgreSQL cluster when PostgreSQL's binaries
+ * are here (Debian's packages, or the npm package `npm ci` brings), else in SQLite files, which
+ * scan a collection for almost every query (see README, "The database").
+ */
+export type FerretBackend = 'postgresql' | 'sqlite';
+
 /** A database binary found on this machine, and how to start it on a port with data under a directory. */
 export interface Engine {
   kind: EngineKind;
   binary: string;
-  /** Command-line arguments for a server on 127.0.0.1:port with its data under dir. */
-  args(port: number, dir: string): string[];
+  /** FerretDB's storage; undefined for mongod. */
+  backend?: FerretBackend;
+  /**
+   * Command-line arguments for a server on 127.0.0.1:port with its state under dir; for FerretDB
+   * on PostgreSQL, `postgresUrl` names the cluster.
+   */
+  args(port: number, dir: string, postgresUrl?: string): string[];
 }
 
-/** FerretDB's version that KIS is tested with (v1: the SQLite backend needs no other server). */
+/** What `KIS_DB_ENGINE` asks for, as options of {@link findEngine} and provisionDatabase. */
+export function engineChoice(setting: 'auto' | 'mongod' | 'ferretdb' | 'ferretdb-postgresql' | 'ferretdb-sqlite'): {
+  only?: EngineKind;
+  backend?: FerretBackend;
+} {
+  switch (setting) {
+    case 'auto':
+      return {};
+    case 'mongod':
+    case 'ferretdb':
+      return { only: setting };
+    case 'ferretdb-postgresql':
+      return { only: 'ferretdb', backend: 'postgresql' };
+    case 'ferretdb-sqlite':
+      return { only: 'ferretdb', backend: 'sqlite' };
+  }
+}
+
+/** FerretDB's version that KIS is tested with. */
 export const FERRETDB_VERSION = 'v1.24.2';
 
 /** Where a failed mongod download is remembered, so that a machine without internet does not retry at every start. */
@@ -27,25 +58,6 @@ const DOWNLOAD_FAILED_MARKER = path.join(os.tmpdir(), 'kis-mongod-download-faile
 const DOWNLOAD_RETRY_MS = 24 * 3600_000;
 /** How long a download of mongod may take before KIS gives up and falls back to FerretDB. */
 const DOWNLOAD_TIMEOUT_MS = 120_000;
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    await access(file, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Finds an executable on PATH, or undefined. */
-export async function which(name: string, extraDirs: readonly string[] = []): Promise<string | undefined> {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), ...extraDirs].filter(Boolean);
-  for (const dir of dirs) {
-    const candidate = path.join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
 
 function mongodEngine(binary: string): Engine {
   return {
@@ -55,13 +67,16 @@ function mongodEngine(binary: string): Engine {
   };
 }
 
-function ferretdbEngine(binary: string): Engine {
+/** FerretDB at `binary` with the given storage. */
+export function ferretdbEngine(binary: string, backend: FerretBackend): Engine {
   return {
     kind: 'ferretdb',
     binary,
-    args: (port, dir) => [
-      '--handler=sqlite',
-      `--sqlite-url=file:${dir}/`,
+    backend,
+    args: (port, dir, postgresUrl) => [
+      ...(backend === 'postgresql'
+        ? ['--handler=postgresql', `--postgresql-url=${postgresUrl ?? ''}`]
+        : ['--handler=sqlite', `--sqlite-url=file:${dir}/`]),
       `--listen-addr=127.0.0.1:${port}`,
       `--state-dir=${dir}`,
       // The default debug port 8088 would clash between instances, and telemetry would call out.
@@ -129,7 +144,8 @@ export const NO_DATABASE_MESSAGE =
 
 /**
  * Picks the database server to start, in the order of ARCHITECTURE.md: mongod on PATH, mongod from
- * mongodb-memory-server, FerretDB (on PATH or in ~/go/bin, installed with Go when missing).
+ * mongodb-memory-server, FerretDB (on PATH or in ~/go/bin, installed with Go when missing), on
+ * PostgreSQL where its binaries are found, else on SQLite.
  * Returns undefined when none can be had.
  */
 export async function findEngine(options: {
@@ -138,6 +154,8 @@ export async function findEngine(options: {
   installFerretdb: boolean;
   /** Restrict the search, e.g. to FerretDB in tests. */
   only?: EngineKind;
+  /** FerretDB's storage; by default PostgreSQL where its binaries are found, else SQLite. */
+  backend?: FerretBackend;
 }): Promise<Engine | undefined> {
   if (options.only !== 'ferretdb') {
     const onPath = await which('mongod');
@@ -160,7 +178,15 @@ export async function findEngine(options: {
       options.log(`installing FerretDB failed: ${(err as Error).message.split('\n')[0]}`);
     }
   }
-  return ferret ? ferretdbEngine(ferret) : undefined;
+  if (!ferret) return undefined;
+  if (options.backend === 'sqlite') return ferretdbEngine(ferret, 'sqlite');
+  if ((await findPostgresBinaries()).length > 0) return ferretdbEngine(ferret, 'postgresql');
+  if (options.backend === 'postgresql') {
+    options.log('FerretDB is to run on PostgreSQL, but no PostgreSQL binaries were found');
+    return undefined;
+  }
+  options.log('no PostgreSQL binaries found: FerretDB keeps its data in SQLite, which is slow at volume');
+  return ferretdbEngine(ferret, 'sqlite');
 }
 
 /** Makes sure a directory exists with owner-only access (it holds the database files). */

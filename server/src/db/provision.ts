@@ -1,16 +1,20 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { open, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MongoClient } from 'mongodb';
-import { ensurePrivateDir, findEngine, NO_DATABASE_MESSAGE, which, type EngineKind } from './engines.js';
+import { ensurePrivateDir, findEngine, NO_DATABASE_MESSAGE, type EngineKind, type FerretBackend } from './engines.js';
+import { freePort } from './free-port.js';
+import { clusterMajor, startPostgres, type RunningPostgres } from './postgres.js';
+import { migrateSqliteData } from './sqlite-to-postgres.js';
+import { killQuietly, spawnTied, type TiedProcess } from './tied-process.js';
 
 /** Which database a KIS process uses and whether it must stop it. */
 export interface ProvisionedDatabase {
   /** `external` when MONGODB_URI names the server; otherwise the engine that runs under the data dir. */
   kind: 'external' | EngineKind;
+  /** FerretDB's storage, for an embedded FerretDB. */
+  backend?: FerretBackend;
   /** Connection string without credentials in logs; the database name is chosen by the caller. */
   uri: string;
   /** True when this process started the server and stops it on {@link stop}. */
@@ -24,6 +28,7 @@ export interface ProvisionedDatabase {
 /** What `<data>/db.json` holds while an embedded server runs, so other KIS processes reuse it. */
 export interface DbState {
   kind: EngineKind;
+  backend?: FerretBackend;
   uri: string;
   pid: number;
   ownerPid: number;
@@ -44,6 +49,10 @@ interface ProvisionOptions {
   installFerretdb?: boolean;
   /** Restrict which engine may be started (tests use FerretDB to be independent of the machine). */
   only?: EngineKind;
+  /** FerretDB's storage; by default PostgreSQL where its binaries are found, else SQLite. */
+  backend?: FerretBackend;
+  /** False only to measure FerretDB's PostgreSQL without KIS's index twins (postgres-index-twins.ts). */
+  postgresIndexTwins?: boolean;
 }
 
 /** The file other KIS processes read to find a running embedded database. */
@@ -87,19 +96,6 @@ async function readState(dataDir: string): Promise<DbState | undefined> {
   } catch {
     return undefined;
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /**
@@ -171,7 +167,14 @@ async function reuseRunning(dataDir: string): Promise<ProvisionedDatabase | unde
   const state = await readState(dataDir);
   if (!state) return undefined;
   if (isAlive(state.pid) && (await ping(state.uri))) {
-    return { kind: state.kind, uri: state.uri, owned: false, pid: state.pid, stop: async () => undefined };
+    return {
+      kind: state.kind,
+      ...(state.backend ? { backend: state.backend } : {}),
+      uri: state.uri,
+      owned: false,
+      pid: state.pid,
+      stop: async () => undefined,
+    };
   }
   // The owner died and took its server with it: the file is stale.
   await rm(dbStateFile(dataDir), { force: true });
@@ -187,39 +190,49 @@ async function startOwn(
     log,
     installFerretdb: options.installFerretdb ?? true,
     ...(options.only ? { only: options.only } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
   });
   if (!engine) throw new DatabaseUnavailableError(NO_DATABASE_MESSAGE);
 
-  const dir = path.join(dataDir, 'db', engine.kind);
+  const dbDir = path.join(dataDir, 'db');
+  await ensurePrivateDir(dbDir);
+  const clusterDir = path.join(dbDir, 'postgresql');
+  const clusterVersion = await clusterMajor(clusterDir);
+  if (engine.backend === 'sqlite' && clusterVersion !== undefined) {
+    throw new DatabaseUnavailableError(
+      `The data in ${clusterDir} needs PostgreSQL ${clusterVersion}, which is not installed here ` +
+        '(npm ci installs it; or apt-get install postgresql).',
+    );
+  }
+
+  let postgres: RunningPostgres | undefined;
+  if (engine.backend === 'postgresql') {
+    try {
+      postgres = await startPostgres({
+        clusterDir,
+        logFile: path.join(dbDir, 'postgresql.log'),
+        traverse: [dataDir, dbDir],
+        log,
+        ...(options.postgresIndexTwins === false ? { indexTwins: false } : {}),
+      });
+    } catch (err) {
+      throw new DatabaseUnavailableError((err as Error).message);
+    }
+  }
+  const name = engine.backend === 'postgresql' ? 'ferretdb-postgresql' : engine.kind;
+  const dir = path.join(dbDir, name);
   await ensurePrivateDir(dir);
-  const logFile = path.join(dataDir, 'db', `${engine.kind}.log`);
+  const logFile = path.join(dbDir, `${name}.log`);
   const port = await freePort();
   const uri = `mongodb://127.0.0.1:${port}/`;
-
-  // setpriv asks the kernel to send SIGTERM to the database when this process dies, even by SIGKILL,
-  // so no orphan survives a crash. The server runs in its own process group so that Ctrl-C reaches
-  // only us, and we stop it after the last write instead of racing it.
-  const setpriv = await which('setpriv');
-  const [command, args] = setpriv
-    ? [setpriv, ['--pdeathsig', 'SIGTERM', '--', engine.binary, ...engine.args(port, dir)]]
-    : [engine.binary, engine.args(port, dir)];
-  const out = openSync(logFile, 'a', 0o600);
-  let child: ChildProcess;
+  let server: TiedProcess;
   try {
-    child = spawn(command, args, { detached: true, stdio: ['ignore', out, out] });
-  } finally {
-    closeSync(out);
+    server = await spawnTied({ binary: engine.binary, args: engine.args(port, dir, postgres?.url), logFile });
+  } catch (err) {
+    await postgres?.process.stop('SIGINT');
+    throw new DatabaseUnavailableError((err as Error).message);
   }
-  const pid = child.pid;
-  if (pid === undefined) throw new DatabaseUnavailableError(`Could not start ${engine.binary}`);
-  let exited = false;
-  const exitedPromise = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      exited = true;
-      resolve();
-    }),
-  );
-  child.unref();
+  const pid = server.pid;
 
   const stateFile = dbStateFile(dataDir);
   const removeStateSync = (): void => {
@@ -231,22 +244,22 @@ async function startOwn(
     }
   };
   const onExit = (): void => {
-    if (!exited) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-    }
+    if (!server.exited) killQuietly(pid, 'SIGTERM');
+    if (postgres && !postgres.process.exited) killQuietly(postgres.process.pid, 'SIGINT');
     removeStateSync();
   };
   process.once('exit', onExit);
+  const stopAll = async (): Promise<void> => {
+    await server.stop('SIGTERM');
+    await postgres?.process.stop('SIGINT');
+  };
 
   const readyBy = Date.now() + START_TIMEOUT_MS;
   while (!(await ping(uri, 500))) {
-    if (exited || Date.now() > readyBy) {
+    if (server.exited || Date.now() > readyBy) {
       process.removeListener('exit', onExit);
-      if (!exited) process.kill(pid, 'SIGKILL');
+      if (!server.exited) killQuietly(pid, 'SIGKILL');
+      await postgres?.process.stop('SIGINT');
       const tail = await readFile(logFile, 'utf8').then(
         (t) => t.trim().split('\n').slice(-3).join(' | '),
         () => '',
@@ -256,14 +269,32 @@ async function startOwn(
     await sleep(100);
   }
 
-  const state: DbState = { kind: engine.kind, uri, pid, ownerPid: process.pid, startedAt: new Date().toISOString() };
+  if (engine.backend === 'postgresql') {
+    try {
+      await migrateSqliteData({ dbDir, ferretdb: engine.binary, into: uri, log });
+    } catch (err) {
+      process.removeListener('exit', onExit);
+      await stopAll();
+      throw new DatabaseUnavailableError(`moving the data from SQLite to PostgreSQL failed: ${(err as Error).message}`);
+    }
+  }
+
+  const state: DbState = {
+    kind: engine.kind,
+    ...(engine.backend ? { backend: engine.backend } : {}),
+    uri,
+    pid,
+    ownerPid: process.pid,
+    startedAt: new Date().toISOString(),
+  };
   await writeFile(`${stateFile}.tmp`, JSON.stringify(state, null, 2), { mode: 0o600 });
   await rename(`${stateFile}.tmp`, stateFile);
-  log(`started embedded ${engine.kind} on ${uri} with data in ${dir}`);
+  log(`started embedded ${name} on ${uri} with data in ${postgres ? clusterDir : dir}`);
 
   let stopping: Promise<void> | undefined;
   return {
     kind: engine.kind,
+    ...(engine.backend ? { backend: engine.backend } : {}),
     uri,
     owned: true,
     pid,
@@ -271,13 +302,7 @@ async function startOwn(
       (stopping ??= (async () => {
         removeStateSync();
         process.removeListener('exit', onExit);
-        if (exited) return;
-        process.kill(pid, 'SIGTERM');
-        const killed = await Promise.race([exitedPromise.then(() => true), sleep(10_000).then(() => false)]);
-        if (!killed) {
-          process.kill(pid, 'SIGKILL');
-          await exitedPromise;
-        }
+        await stopAll();
       })()),
   };
 }

@@ -49,7 +49,9 @@ describe('embedded database provisioning', () => {
     expect(await ping(db.uri)).toBe(true);
     const state = JSON.parse(await readFile(dbStateFile(dataDir), 'utf8')) as DbState;
     expect(state).toMatchObject({ kind: 'ferretdb', uri: db.uri, pid: db.pid, ownerPid: process.pid });
-    expect(existsSync(path.join(dataDir, 'db', 'ferretdb'))).toBe(true);
+    // PostgreSQL is on every machine `npm ci` ran on: the npm package brings it.
+    expect(state.backend).toBe('postgresql');
+    expect(existsSync(path.join(dataDir, 'db', 'postgresql', 'PG_VERSION'))).toBe(true);
   });
 
   it('lets a second process on the same data dir reuse the running server', async () => {
@@ -104,11 +106,17 @@ describe('embedded database provisioning', () => {
       parent.stdout.once('data', (c: Buffer) => resolve(JSON.parse(c.toString()) as { pid: number })),
     );
     expect(isAlive(pid)).toBe(true);
+    // FerretDB keeps its data in KIS's own PostgreSQL: that server must go too.
+    const postmaster = Number(
+      (await readFile(path.join(dataDir, 'db/postgresql/postmaster.pid'), 'utf8')).split('\n')[0],
+    );
+    expect(isAlive(postmaster)).toBe(true);
 
     const gone = exited(parent);
     parent.kill('SIGKILL');
     await gone;
     await eventually(() => !isAlive(pid), 10_000, 'the database process to end');
+    await eventually(() => !isAlive(postmaster), 10_000, 'PostgreSQL to end');
 
     // The stale db.json is noticed and replaced by the next process.
     const next = await provision(dataDir);
