@@ -1,0 +1,110 @@
+import { ObjectId, type Document, type Sort } from 'mongodb';
+
+/**
+ * A query KIS issues on a hot path, in the shape the code sends it, with placeholder values:
+ * `npm run kis -- db:status` asks the database to explain each one (no data is needed for that).
+ */
+export interface HotQuery {
+  /** Stable name, shown by db:status and used by scripts that compare plans. */
+  name: string;
+  collection: string;
+  filter: Document;
+  sort?: Sort;
+  limit?: number;
+}
+
+// Placeholders in the formats KIS uses: a depot id is 16 hex digits, a session's idHash 64.
+const DEPOT_ID = '0123456789abcdef';
+const ORG_ID = '000000000000000000000001';
+const USER_ID = '000000000000000000000002';
+const SESSION_ID = new ObjectId('000000000000000000000003');
+const SESSION_ID_HASH = '0'.repeat(64);
+const FROM = new Date('2025-01-01T00:00:00Z');
+const TO = new Date('2025-02-01T00:00:00Z');
+const NOW = new Date('2025-06-01T00:00:00Z');
+const SEARCH = /smith/i;
+
+/** The queries whose plans decide how fast KIS stays as its data grows. */
+export const HOT_QUERIES: readonly HotQuery[] = [
+  // depots/service.ts listHistory: a depot's history page, newest first (page size 50, one more for the cursor).
+  {
+    name: 'depot history page',
+    collection: 'depot_history',
+    filter: { $and: [{ depotId: DEPOT_ID }] },
+    sort: { at: -1, _id: -1 },
+    limit: 51,
+  },
+  // depots/service.ts listHistory: the same page filtered by kind and time range.
+  {
+    name: 'depot history filtered',
+    collection: 'depot_history',
+    filter: { $and: [{ depotId: DEPOT_ID }, { at: { $gte: FROM, $lt: TO } }, { kind: 'key_removed' }] },
+    sort: { at: -1, _id: -1 },
+    limit: 51,
+  },
+  // depots/service.ts historyForExport: a depot's history for a CSV/PDF export, oldest first, all of it.
+  {
+    name: 'depot history export',
+    collection: 'depot_history',
+    filter: { $and: [{ depotId: DEPOT_ID }, { at: { $gte: FROM, $lt: TO } }] },
+    sort: { at: 1, _id: 1 },
+  },
+  // depots/service.ts loadDepot: one depot by _id, before every depot read or command.
+  { name: 'depot by id', collection: 'depots', filter: { _id: DEPOT_ID } },
+  // depots/service.ts listCommands: a depot's commands page, newest first.
+  {
+    name: 'depot commands',
+    collection: 'depot_commands',
+    filter: { depotId: DEPOT_ID },
+    sort: { cmd: -1 },
+    limit: 25,
+  },
+  // depots/service.ts listPins: a depot's PINs, newest first.
+  {
+    name: 'depot pins',
+    collection: 'depot_pins',
+    filter: { depotId: DEPOT_ID },
+    sort: { createdAt: -1 },
+    limit: 500,
+  },
+  // audit/service.ts list: the audit log page without filters, newest first.
+  { name: 'audit page', collection: 'audit', filter: {}, sort: { seq: -1 }, limit: 25 },
+  // audit/service.ts listForActor: the newest entries a user caused, on the admin's user page.
+  { name: 'audit by actor', collection: 'audit', filter: { actorId: USER_ID }, sort: { seq: -1 }, limit: 20 },
+  // identity/service.ts listUsers: the admin's user search in name and e-mail, newest first.
+  {
+    name: 'user search',
+    collection: 'users',
+    filter: { $or: [{ emailLower: SEARCH }, { name: SEARCH }] },
+    sort: { createdAt: -1, _id: -1 },
+    limit: 25,
+  },
+  // identity/sessions.ts lookup: a session by its cookie, when no live actor knows it (after a restart).
+  {
+    name: 'session by cookie',
+    collection: 'sessions',
+    filter: { idHash: SESSION_ID_HASH, endedAt: { $exists: false } },
+  },
+  // identity/sessions.ts: a session by _id, written on activity and on its end.
+  { name: 'session by id', collection: 'sessions', filter: { _id: SESSION_ID } },
+  // mail/service.ts drain: the next queued mail that is due (findOneAndUpdate with this filter and sort).
+  {
+    name: 'outbox due mail',
+    collection: 'outbox',
+    filter: {
+      status: 'queued',
+      nextAttemptAt: { $lte: NOW },
+      $or: [{ claimedUntil: { $exists: false } }, { claimedUntil: null }, { claimedUntil: { $lte: NOW } }],
+    },
+    sort: { nextAttemptAt: 1 },
+    limit: 1,
+  },
+  // payments/invoices.ts listInvoices: an organization's invoices page, newest first.
+  {
+    name: 'invoices of an org',
+    collection: 'invoices',
+    filter: { organizationId: ORG_ID },
+    sort: { createdAt: -1, _id: -1 },
+    limit: 25,
+  },
+];
