@@ -555,6 +555,7 @@ export const de = {
     cancel: 'Abbrechen',
     rows: (rows: number, total: number, locale: string) =>
       `${new Intl.NumberFormat(locale).format(rows)} von ${new Intl.NumberFormat(locale).format(total)} Zeilen`,
+    rowsSoFar: (rows: number, locale: string) => `${new Intl.NumberFormat(locale).format(rows)} Zeilen bisher`,
     bytes: (bytes: number, locale: string) =>
       `${new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(bytes / 1048576)} MB empfangen`,
   },

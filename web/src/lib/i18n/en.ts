@@ -539,6 +539,7 @@ export const en: Messages = {
     cancel: 'Cancel',
     rows: (rows: number, total: number, locale: string) =>
       `${new Intl.NumberFormat(locale).format(rows)} of ${new Intl.NumberFormat(locale).format(total)} rows`,
+    rowsSoFar: (rows: number, locale: string) => `${new Intl.NumberFormat(locale).format(rows)} rows so far`,
     bytes: (bytes: number, locale: string) =>
       `${new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(bytes / 1048576)} MB received`,
   },
