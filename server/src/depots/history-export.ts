@@ -1,6 +1,7 @@
 /**
- * History exports: the rows of one depot's history, read from the database as the download
- * consumes them. Access is the caller's business (service.ts); this file only reads.
+ * History exports: the rows of one depot's history, and of many depots' one after another, read
+ * from the database as the download consumes them. Access is the caller's business (service.ts);
+ * this file only reads.
  */
 import type * as reports from '../reports/service.js';
 import { DepotHistory, DepotPin, type HistoryDoc } from './model.js';
@@ -17,6 +18,12 @@ export interface HistoryRow extends Record<string, unknown> {
   info: string;
 }
 
+/** One entry of the fleet's history: the depot's entry with the depot it belongs to. */
+export interface FleetHistoryRow extends HistoryRow {
+  depotName: string;
+  depotId: string;
+}
+
 /** The columns of a depot's history export. */
 export const HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<HistoryRow>> = [
   { key: 'at', header: { de: 'Zeit', en: 'Time' }, width: 15 },
@@ -26,6 +33,16 @@ export const HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<HistoryRow>> = [
   { key: 'pin', header: { de: 'PIN für', en: 'PIN for' }, width: 15 },
   { key: 'person', header: { de: 'Person', en: 'Person' }, width: 15 },
   { key: 'info', header: { de: 'Info', en: 'Info' }, width: 30 },
+];
+
+/**
+ * The columns of the fleet's history export: the depot first, then a depot's columns, in the
+ * order of the rows (by depot name and id, then by time).
+ */
+export const FLEET_HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<FleetHistoryRow>> = [
+  { key: 'depotName', header: { de: 'Depot', en: 'Depot' }, width: 14 },
+  { key: 'depotId', header: { de: 'Depot-ID', en: 'Depot ID' }, width: 12 },
+  ...(HISTORY_COLUMNS as ReadonlyArray<reports.TableColumn<FleetHistoryRow>>),
 ];
 
 /** Rows read from the database per round trip while exporting. */
@@ -70,5 +87,21 @@ export async function* depotHistoryRows(depotId: string, filters: HistoryFilters
     yield* flush();
   } finally {
     await cursor.close();
+  }
+}
+
+/**
+ * The history of several depots, one depot after another in the order given, each oldest first.
+ * Each depot is its own query on its id (so each can use the history's index), and only one
+ * depot's cursor is open at a time: memory stays flat however many depots and rows there are.
+ */
+export async function* fleetHistoryRows(
+  depots: ReadonlyArray<{ depotId: string; name: string }>,
+  filters: HistoryFilters,
+): AsyncGenerator<FleetHistoryRow> {
+  for (const depot of depots) {
+    for await (const row of depotHistoryRows(depot.depotId, filters)) {
+      yield { depotName: depot.name, depotId: depot.depotId, ...row };
+    }
   }
 }

@@ -4,7 +4,15 @@
  * (registry, grants, PINs, history) behind the same exports.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import type { CommandView, DepotRole, DepotView, HistoryEntryView, PinView, ProvisioningFile } from '@kis/protocol/api';
+import {
+  FLEET_EXPORT_MAX_DAYS,
+  type CommandView,
+  type DepotRole,
+  type DepotView,
+  type HistoryEntryView,
+  type PinView,
+  type ProvisioningFile,
+} from '@kis/protocol/api';
 import type { DepotLiveView } from '@kis/protocol/realtime';
 import { formatDepotId, type CommandPayload } from '@kis/protocol/telegram';
 import * as audit from '../audit/service.js';
@@ -31,12 +39,19 @@ import {
 } from './model.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
 import { historyId } from './writer.js';
-import { HISTORY_COLUMNS, depotHistoryRows, type HistoryRow } from './history-export.js';
+import {
+  FLEET_HISTORY_COLUMNS,
+  HISTORY_COLUMNS,
+  depotHistoryRows,
+  fleetHistoryRows,
+  type FleetHistoryRow,
+  type HistoryRow,
+} from './history-export.js';
 import { historyFilter, type HistoryFilters } from './history-query.js';
 import { isDuplicateKeyError, sameText } from '../db/query.js';
 
 export type { ProvisioningFile };
-export type { HistoryFilters, HistoryRow };
+export type { FleetHistoryRow, HistoryFilters, HistoryRow };
 export type DepotNotifierLike = DepotNotifier;
 
 /** Who registers depots from the command line: an operator without a session. */
@@ -1131,5 +1146,51 @@ export async function historyForExport(
     ],
     columns: HISTORY_COLUMNS,
     rows: depotHistoryRows(depotId, filters),
+  };
+}
+
+/**
+ * The history of every depot the caller may see (operators: all; a company's main account and
+ * sub-accounts with a depot right: the company's; grants add theirs) in a time range, one depot
+ * after another by name, each oldest first. Who may see no depot by right or grant is refused; a
+ * company without depots gets an empty table. Audited once, before the first row.
+ */
+export async function fleetHistoryForExport(
+  caller: DepotCaller,
+  filters: { from: string; to: string; kind?: string | undefined },
+): Promise<reports.TableExport<FleetHistoryRow>> {
+  const from = new Date(filters.from);
+  const to = new Date(filters.to);
+  // The route checks this too; a service called otherwise must not export unbounded ranges either.
+  if (!(from < to)) throw new Invalid('range_invalid');
+  if (to.getTime() - from.getTime() > FLEET_EXPORT_MAX_DAYS * 86_400_000) throw new Invalid('range_too_long');
+  const visible = await visibleDepots(caller);
+  const byRight =
+    caller.role === 'admin' ||
+    (caller.organizationId !== undefined && roleFromAccount(principalOf(caller), caller.organizationId) !== undefined);
+  if (!byRight && visible.size === 0) throw new Forbidden('forbidden', 'no depot to export');
+  const depots = (
+    await Depot.find(caller.role === 'admin' ? {} : { _id: { $in: [...visible.keys()] } }, { depotId: 1, name: 1 })
+      .sort({ name: 1, depotId: 1 })
+      .lean()
+  ).map((d) => ({ depotId: d.depotId, name: d.name }));
+  await audit.record({
+    action: 'depot.fleet_history_exported',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: `${depots.length} depots`,
+    details: { depots: depots.length, kind: filters.kind ?? null, from: filters.from, to: filters.to },
+  });
+  return {
+    name: 'verlauf-alle-depots',
+    title: {
+      de: 'Verlauf aller Depots (nach Depot, dann Zeit)',
+      en: 'History of all depots (by depot, then time)',
+    },
+    filters: [...(filters.kind ? [filters.kind] : []), `≥ ${filters.from}`, `< ${filters.to}`],
+    columns: FLEET_HISTORY_COLUMNS,
+    rows: fleetHistoryRows(depots, filters),
   };
 }

@@ -240,6 +240,13 @@ export const de = {
     alarm: 'Alarm',
     lastContact: 'Letzter Kontakt',
     never: 'noch nie',
+    fleetExport: {
+      title: 'Verlauf aller Depots exportieren',
+      hint: 'Alle Ereignisse der Depots, die Sie sehen dürfen – nach Depot, dann Zeit. Höchstens 366 Tage auf einmal.',
+      from: 'Von (Tag)',
+      to: 'Bis einschließlich',
+      rangeInvalid: 'Bitte einen Zeitraum von höchstens 366 Tagen wählen, „Bis“ nicht vor „Von“.',
+    },
     summary: (online: number, total: number, alarms: number) =>
       `${online} von ${total} online` + (alarms ? ` · ${alarms} mit Alarm` : ''),
     compartment: (n: number) => `Fach ${n}`,
