@@ -332,6 +332,26 @@ async function seedInvoices(
   return invoices;
 }
 
+/** When the `n`th entry (from 1) of the `depot`th depot (from 0) of a seeded fleet happened. */
+function seededAt(from: Date, entriesPerDepot: number, depots: number, depot: number, n: number): Date {
+  return new Date(from.getTime() + (n - 1 + depot / depots) * (YEAR_MS / entriesPerDepot));
+}
+
+/**
+ * How many seeded history entries lie in [from, to): what an export of that range must hold (the
+ * server adds entries only after the seeded year ends). Counted by the seeding's own formula.
+ */
+export function seededEntriesBetween(seed: SeededYear, from: Date, to: Date): number {
+  let count = 0;
+  for (let depot = 0; depot < seed.depotIds.length; depot++) {
+    for (let n = 1; n <= seed.entriesPerDepot; n++) {
+      const at = seededAt(seed.from, seed.entriesPerDepot, seed.depotIds.length, depot, n).getTime();
+      if (at >= from.getTime() && at < to.getTime()) count++;
+    }
+  }
+  return count;
+}
+
 /**
  * Seeds a year ending now into the database at `uri`, for a server that will run with `dataDir`
  * (whose master key seals the depots' keys and the payment tokens). Run it before the server
@@ -387,7 +407,6 @@ export async function seedYear(uri: string, dataDir: string, size: VolumeSize): 
 
     // Entries in time order across the fleet, as a year of telegrams leaves them.
     const entriesPerDepot = Math.max(1, Math.round(size.entries / size.depots));
-    const spacing = YEAR_MS / entriesPerDepot;
     const history = await seedCollection(
       DepotHistory,
       entriesPerDepot * size.depots,
@@ -395,7 +414,7 @@ export async function seedYear(uri: string, dataDir: string, size: VolumeSize): 
       (i) => {
         const depot = i % size.depots;
         const n = Math.floor(i / size.depots) + 1;
-        const at = new Date(from.getTime() + (n - 1 + depot / size.depots) * spacing);
+        const at = seededAt(from, entriesPerDepot, size.depots, depot, n);
         return depotEvent(depotIds[depot] ?? '', n, at);
       },
       'history entries',

@@ -58,6 +58,34 @@ describe('exports in the browser', () => {
     await page.context().close();
   });
 
+  it("downloads every depot's history of the last 30 days as CSV from the depot list", async () => {
+    const { page, problems } = await signIn();
+    await page.goto(`${server.url}/depots`);
+    const exporter = page.getByTestId('fleet-export');
+    await exporter.getByRole('heading', { name: 'Verlauf aller Depots exportieren' }).waitFor();
+    // The range to the day the browser knows as today, back 30 days.
+    const to = await exporter.getByLabel('Bis einschließlich').inputValue();
+    const from = await exporter.getByLabel('Von (Tag)').inputValue();
+    expect(Date.parse(to) - Date.parse(from)).toBe(30 * 86_400_000);
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      exporter.getByRole('button', { name: 'Exportieren' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/^verlauf-alle-depots-\d{4}-\d{2}-\d{2}\.csv$/);
+    const rows = parse(await readFile(await download.path()), { bom: true, delimiter: ';', columns: true }) as Array<
+      Record<string, string>
+    >;
+    expect(rows.map((r) => [r.Depot, r.Info])).toEqual(
+      [1, 2, 3, 4, 5].map((i) => ['Depot Mitte', `Notiz Nummer ${i} – Größe`]),
+    );
+    // A range the server would refuse is held back in the browser, with the reason.
+    await exporter.getByLabel('Von (Tag)').fill('2020-01-01');
+    await exporter.getByRole('alert').waitFor();
+    expect(await exporter.getByRole('button', { name: 'Exportieren' }).isDisabled()).toBe(true);
+    expect(problems).toEqual([]);
+    await page.context().close();
+  });
+
   it('downloads the audit log as PDF', async () => {
     const { page, problems } = await signIn();
     await page.goto(`${server.url}/admin/protokoll`);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { exportQuerySchema } from './reports.js';
 
 /** A depot id as people see it: 16 hex digits. */
 export const depotIdSchema = z.string().regex(/^[0-9a-f]{16}$/, 'a depot id has 16 hex digits');
@@ -98,6 +99,24 @@ export const historyEntrySchema = z.object({
 });
 export type HistoryEntryView = z.infer<typeof historyEntrySchema>;
 export const historyPageSchema = z.object({ items: z.array(historyEntrySchema), nextCursor: z.string().nullable() });
+
+/** The longest range of a fleet history export, in days: a year, leap day included. */
+export const FLEET_EXPORT_MAX_DAYS = 366;
+/**
+ * The fleet's history export: the export's format, a range, required (entries from ≤ at < to, at
+ * most {@link FLEET_EXPORT_MAX_DAYS} days), and optionally one kind.
+ */
+export const fleetHistoryQuerySchema = exportQuerySchema
+  .extend({
+    from: z.iso.datetime({ offset: true }),
+    to: z.iso.datetime({ offset: true }),
+    kind: z.string().max(64).optional(),
+  })
+  .refine((q) => Date.parse(q.from) < Date.parse(q.to), { message: 'must be after from', path: ['to'] })
+  .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= FLEET_EXPORT_MAX_DAYS * 86_400_000, {
+    message: `must be at most ${FLEET_EXPORT_MAX_DAYS} days after from`,
+    path: ['to'],
+  });
 
 /** A manual entry: something that happened outside the depot. */
 export const MANUAL_KINDS = ['handover', 'note'] as const;

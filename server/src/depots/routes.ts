@@ -11,6 +11,7 @@ import {
   depotListSchema,
   depotUpdateSchema,
   depotViewSchema,
+  fleetHistoryQuerySchema,
   grantListSchema,
   grantSetSchema,
   historyPageSchema,
@@ -299,6 +300,26 @@ export const depotRoutes: FastifyPluginAsyncZod<{ cookie: CookiePolicy }> = asyn
     async (request) => {
       await depots.removeGrant(callerOf(request), request.params.id, request.params.userId);
       return { ok: true as const };
+    },
+  );
+
+  app.get(
+    '/api/depots/history/export',
+    {
+      schema: {
+        tags,
+        summary:
+          'The history of every depot the caller may see in a time range (at most 366 days), as CSV or PDF: ' +
+          'by depot name, then oldest first; streamed depot by depot',
+        querystring: fleetHistoryQuerySchema,
+      },
+    },
+    async (request, reply) => {
+      const { from, to, kind, ...format } = request.query;
+      return sendGenerated(
+        reply,
+        reports.exportTable(format, await depots.fleetHistoryForExport(callerOf(request), { from, to, kind })),
+      );
     },
   );
 

@@ -4,7 +4,15 @@
  * (registry, grants, PINs, history) behind the same exports.
  */
 import { randomBytes, randomInt } from 'node:crypto';
-import type { CommandView, DepotRole, DepotView, HistoryEntryView, PinView, ProvisioningFile } from '@kis/protocol/api';
+import {
+  FLEET_EXPORT_MAX_DAYS,
+  type CommandView,
+  type DepotRole,
+  type DepotView,
+  type HistoryEntryView,
+  type PinView,
+  type ProvisioningFile,
+} from '@kis/protocol/api';
 import type { DepotLiveView } from '@kis/protocol/realtime';
 import { formatDepotId, type CommandPayload } from '@kis/protocol/telegram';
 import * as audit from '../audit/service.js';
@@ -27,14 +35,23 @@ import {
   DepotPin,
   commandId,
   type DepotDoc,
-  type HistoryDoc,
   type PinDoc,
 } from './model.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
 import { historyId } from './writer.js';
+import {
+  FLEET_HISTORY_COLUMNS,
+  HISTORY_COLUMNS,
+  depotHistoryRows,
+  fleetHistoryRows,
+  type FleetHistoryRow,
+  type HistoryRow,
+} from './history-export.js';
+import { historyFilter, type HistoryFilters } from './history-query.js';
 import { isDuplicateKeyError, sameText } from '../db/query.js';
 
 export type { ProvisioningFile };
+export type { FleetHistoryRow, HistoryFilters, HistoryRow };
 export type DepotNotifierLike = DepotNotifier;
 
 /** Who registers depots from the command line: an operator without a session. */
@@ -960,19 +977,9 @@ export async function listHistory(
   },
 ): Promise<{ items: HistoryEntryView[]; nextCursor: string | null }> {
   await loadDepot(caller, depotId, 'viewer');
-  const and: Record<string, unknown>[] = [{ depotId }];
-  if (query.from || query.to) {
-    and.push({
-      at: { ...(query.from ? { $gte: new Date(query.from) } : {}), ...(query.to ? { $lt: new Date(query.to) } : {}) },
-    });
-  }
-  if (query.kind) and.push({ kind: query.kind });
-  if (query.comp !== undefined) and.push({ comp: query.comp });
-  if (query.cursor) {
-    const c = decodeCursor(query.cursor);
-    and.push({ $or: [{ at: { $lt: c.at } }, { at: c.at, _id: { $lt: c.id } }] });
-  }
-  const docs = await DepotHistory.find({ $and: and })
+  const docs = await DepotHistory.find(
+    historyFilter(depotId, query, query.cursor ? decodeCursor(query.cursor) : undefined),
+  )
     .sort({ at: -1, _id: -1 })
     .limit(query.pageSize + 1)
     .lean();
@@ -1108,53 +1115,17 @@ export function liveViewOf(depotId: string): DepotLiveView | undefined {
   return runtime?.view(depotId);
 }
 
-/** One history entry as an export writes it. */
-export interface HistoryRow extends Record<string, unknown> {
-  at: Date;
-  source: string;
-  kind: string;
-  comp: number | null;
-  pin: string;
-  person: string;
-  info: string;
-}
-
-/** The columns of a history export. */
-const HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<HistoryRow>> = [
-  { key: 'at', header: { de: 'Zeit', en: 'Time' }, width: 15 },
-  { key: 'source', header: { de: 'Quelle', en: 'Source' }, width: 7 },
-  { key: 'kind', header: { de: 'Ereignis', en: 'Event' }, width: 13 },
-  { key: 'comp', header: { de: 'Fach', en: 'Comp.' }, width: 5 },
-  { key: 'pin', header: { de: 'PIN für', en: 'PIN for' }, width: 15 },
-  { key: 'person', header: { de: 'Person', en: 'Person' }, width: 15 },
-  { key: 'info', header: { de: 'Info', en: 'Info' }, width: 30 },
-];
-
-/** Rows read from the database per round trip while exporting. */
-const EXPORT_BATCH = 1000;
-
 /**
  * A depot's history for an export, oldest first, with the timeline's filters (viewers and up). The
- * access is checked before the first row; rows are read from a cursor in batches as the export
- * consumes them, and the cursor is closed when the reader stops early.
+ * access is checked and the export audited before the first row; rows are read as the download
+ * consumes them. No total: counting would read the rows twice, and the first byte would wait for it.
  */
 export async function historyForExport(
   caller: DepotCaller,
   depotId: string,
-  filters: { from?: string | undefined; to?: string | undefined; kind?: string | undefined; comp?: number | undefined },
+  filters: HistoryFilters,
 ): Promise<reports.TableExport<HistoryRow>> {
   const { doc } = await loadDepot(caller, depotId, 'viewer');
-  const and: Record<string, unknown>[] = [{ depotId }];
-  if (filters.from || filters.to) {
-    and.push({
-      at: {
-        ...(filters.from ? { $gte: new Date(filters.from) } : {}),
-        ...(filters.to ? { $lt: new Date(filters.to) } : {}),
-      },
-    });
-  }
-  if (filters.kind) and.push({ kind: filters.kind });
-  if (filters.comp !== undefined) and.push({ comp: filters.comp });
   await audit.record({
     action: 'depot.history_exported',
     outcome: 'success',
@@ -1164,41 +1135,6 @@ export async function historyForExport(
     target: doc.name,
     details: { depotId, kind: filters.kind ?? null, from: filters.from ?? null, to: filters.to ?? null },
   });
-  async function* rows(): AsyncGenerator<HistoryRow> {
-    const labels = new Map<string, string>();
-    const cursor = DepotHistory.find({ $and: and }).sort({ at: 1, _id: 1 }).lean().cursor({ batchSize: EXPORT_BATCH });
-    try {
-      let batch: HistoryDoc[] = [];
-      const flush = async function* (): AsyncGenerator<HistoryRow> {
-        const unknown = [...new Set(batch.flatMap((d) => (d.pinId && !labels.has(d.pinId) ? [d.pinId] : [])))];
-        if (unknown.length) {
-          for (const p of await DepotPin.find({ _id: { $in: unknown }, depotId }, { label: 1 }).lean())
-            labels.set(p._id, p.label);
-        }
-        for (const d of batch) {
-          yield {
-            at: d.at,
-            source: d.source,
-            kind: d.kind,
-            comp: d.comp ?? null,
-            pin: d.pinId ? (labels.get(d.pinId) ?? d.pinId) : '',
-            person: d.userName ?? '',
-            info: d.info ?? '',
-          };
-        }
-        batch = [];
-      };
-      for await (const d of cursor) {
-        batch.push(d as HistoryDoc);
-        if (batch.length >= EXPORT_BATCH) yield* flush();
-      }
-      yield* flush();
-    } finally {
-      await cursor.close();
-    }
-  }
-  // The count lets the browser show how far the download is.
-  const total = await DepotHistory.countDocuments({ $and: and });
   return {
     name: `verlauf-${depotId}`,
     title: { de: `Verlauf: ${doc.name}`, en: `History: ${doc.name}` },
@@ -1209,7 +1145,52 @@ export async function historyForExport(
       ...(filters.to ? [`< ${filters.to}`] : []),
     ],
     columns: HISTORY_COLUMNS,
-    total,
-    rows: rows(),
+    rows: depotHistoryRows(depotId, filters),
+  };
+}
+
+/**
+ * The history of every depot the caller may see (operators: all; a company's main account and
+ * sub-accounts with a depot right: the company's; grants add theirs) in a time range, one depot
+ * after another by name, each oldest first. Who may see no depot by right or grant is refused; a
+ * company without depots gets an empty table. Audited once, before the first row.
+ */
+export async function fleetHistoryForExport(
+  caller: DepotCaller,
+  filters: { from: string; to: string; kind?: string | undefined },
+): Promise<reports.TableExport<FleetHistoryRow>> {
+  const from = new Date(filters.from);
+  const to = new Date(filters.to);
+  // The route checks this too; a service called otherwise must not export unbounded ranges either.
+  if (!(from < to)) throw new Invalid('range_invalid');
+  if (to.getTime() - from.getTime() > FLEET_EXPORT_MAX_DAYS * 86_400_000) throw new Invalid('range_too_long');
+  const visible = await visibleDepots(caller);
+  const byRight =
+    caller.role === 'admin' ||
+    (caller.organizationId !== undefined && roleFromAccount(principalOf(caller), caller.organizationId) !== undefined);
+  if (!byRight && visible.size === 0) throw new Forbidden('forbidden', 'no depot to export');
+  const depots = (
+    await Depot.find(caller.role === 'admin' ? {} : { _id: { $in: [...visible.keys()] } }, { depotId: 1, name: 1 })
+      .sort({ name: 1, depotId: 1 })
+      .lean()
+  ).map((d) => ({ depotId: d.depotId, name: d.name }));
+  await audit.record({
+    action: 'depot.fleet_history_exported',
+    outcome: 'success',
+    actorId: caller.userId,
+    actorEmail: caller.email,
+    ip: caller.ip,
+    target: `${depots.length} depots`,
+    details: { depots: depots.length, kind: filters.kind ?? null, from: filters.from, to: filters.to },
+  });
+  return {
+    name: 'verlauf-alle-depots',
+    title: {
+      de: 'Verlauf aller Depots (nach Depot, dann Zeit)',
+      en: 'History of all depots (by depot, then time)',
+    },
+    filters: [...(filters.kind ? [filters.kind] : []), `≥ ${filters.from}`, `< ${filters.to}`],
+    columns: FLEET_HISTORY_COLUMNS,
+    rows: fleetHistoryRows(depots, filters),
   };
 }

@@ -1,5 +1,6 @@
-import { Readable } from 'node:stream';
-import { stringify } from 'csv-stringify';
+import { PassThrough, Readable } from 'node:stream';
+import { stringify, type Options } from 'csv-stringify';
+import { stringify as stringifySync } from 'csv-stringify/sync';
 
 /** The column separators people choose: `;` for German Excel, `,` for everything else. */
 export const CSV_DELIMITERS = [';', ','] as const;
@@ -36,9 +37,7 @@ export function csvStream<R extends Record<string, unknown>>(
   formatNumber: (value: number) => string = String,
 ): Readable {
   const source = Readable.from(rows, { objectMode: true, highWaterMark: 256 });
-  const csv = stringify({
-    bom: true,
-    header: true,
+  const options: Options = {
     delimiter,
     record_delimiter: 'windows',
     // A cell with a line break inside is quoted, whatever the break: left bare, a lone LF or CR
@@ -53,7 +52,19 @@ export function csvStream<R extends Record<string, unknown>>(
       boolean: (b) => (b ? '1' : '0'),
       number: (n) => formatNumber(n),
     },
-  });
+  };
+  // The byte-order mark and the heading go out at once, before the first row is read: the
+  // download starts (and the browser shows it) while the database is still looking for rows,
+  // which in an export across depots may take a while when the first ones have none.
+  const out = new PassThrough();
+  out.write(stringifySync([], { ...options, bom: true, header: true }));
+  const csv = stringify({ ...options, bom: false, header: false });
   source.on('error', (err) => csv.destroy(err));
-  return source.pipe(csv);
+  csv.on('error', (err) => out.destroy(err));
+  // Stopping the download (the reader destroys `out`) stops the rows too.
+  out.on('close', () => {
+    if (!csv.readableEnded) csv.destroy();
+    source.destroy();
+  });
+  return source.pipe(csv).pipe(out);
 }

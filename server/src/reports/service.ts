@@ -15,7 +15,8 @@ export interface ExportFile {
   fileName: string;
   contentType: string;
   body: Readable | NodeJS.ReadableStream;
-  rows: number;
+  /** How many rows will come, where the export knew before its first row. */
+  rows?: number;
 }
 
 /** A column of a table export, with its heading in both languages. */
@@ -83,8 +84,12 @@ export interface TableExport<R> {
   /** The filters in effect, for the subtitle; none means all entries. */
   filters: ReadonlyArray<string | Bilingual>;
   columns: ReadonlyArray<TableColumn<R>>;
-  /** How many rows will come (X-Export-Rows, for the browser's progress). */
-  total: number;
+  /**
+   * How many rows will come (X-Export-Rows, for the browser's progress bar). Only where it costs
+   * nothing to know: an export that would have to count first (read its rows twice, and send its
+   * first byte only after the count) leaves it out, and the browser shows the rows so far.
+   */
+  total?: number | undefined;
   rows: AsyncIterable<R>;
 }
 
@@ -133,7 +138,7 @@ export function exportTable<R extends Record<string, unknown>>(query: ExportQuer
         query.delimiter,
         (amount) => amountFormats[lang].format(amount),
       ),
-      rows: table.total,
+      ...(table.total !== undefined ? { rows: table.total } : {}),
     };
   }
   return {
@@ -145,6 +150,6 @@ export function exportTable<R extends Record<string, unknown>>(query: ExportQuer
       rows,
       cell,
     ),
-    rows: table.total,
+    ...(table.total !== undefined ? { rows: table.total } : {}),
   };
 }

@@ -491,6 +491,19 @@ export const ROUTES: readonly RouteRow[] = [
     body: () => ({ kind: 'note', text: 'Schlüssel übergeben' }),
   },
   {
+    route: 'GET /api/depots/history/export',
+    access: 'org',
+    expect: [401, 403, 200, 200, 200],
+    scoped: ['other'],
+    rights: ['see_depots', 'operate_depots'],
+    partial: 403,
+    query: () => {
+      const now = Date.now();
+      return `format=csv&from=${new Date(now - 30 * 86_400_000).toISOString()}&to=${new Date(now + 60_000).toISOString()}`;
+    },
+    note: "the history of every depot the caller may see: organization B's main account gets its own (none of A's)",
+  },
+  {
     route: 'GET /api/depots/:id/history/export',
     access: 'org',
     expect: [401, 404, 404, 200, 200],

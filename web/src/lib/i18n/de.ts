@@ -240,6 +240,13 @@ export const de = {
     alarm: 'Alarm',
     lastContact: 'Letzter Kontakt',
     never: 'noch nie',
+    fleetExport: {
+      title: 'Verlauf aller Depots exportieren',
+      hint: 'Alle Ereignisse der Depots, die Sie sehen dürfen – nach Depot, dann Zeit. Höchstens 366 Tage auf einmal.',
+      from: 'Von (Tag)',
+      to: 'Bis einschließlich',
+      rangeInvalid: 'Bitte einen Zeitraum von höchstens 366 Tagen wählen, „Bis“ nicht vor „Von“.',
+    },
     summary: (online: number, total: number, alarms: number) =>
       `${online} von ${total} online` + (alarms ? ` · ${alarms} mit Alarm` : ''),
     compartment: (n: number) => `Fach ${n}`,
@@ -555,6 +562,7 @@ export const de = {
     cancel: 'Abbrechen',
     rows: (rows: number, total: number, locale: string) =>
       `${new Intl.NumberFormat(locale).format(rows)} von ${new Intl.NumberFormat(locale).format(total)} Zeilen`,
+    rowsSoFar: (rows: number, locale: string) => `${new Intl.NumberFormat(locale).format(rows)} Zeilen bisher`,
     bytes: (bytes: number, locale: string) =>
       `${new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(bytes / 1048576)} MB empfangen`,
   },

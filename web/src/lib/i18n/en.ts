@@ -234,6 +234,13 @@ export const en: Messages = {
     alarm: 'Alarm',
     lastContact: 'Last contact',
     never: 'never',
+    fleetExport: {
+      title: 'Export the history of all depots',
+      hint: 'Every event of the depots you may see – by depot, then time. At most 366 days at a time.',
+      from: 'From (day)',
+      to: 'To (inclusive)',
+      rangeInvalid: 'Please choose at most 366 days, with “To” not before “From”.',
+    },
     summary: (online: number, total: number, alarms: number) =>
       `${online} of ${total} online` + (alarms ? ` · ${alarms} with an alarm` : ''),
     compartment: (n: number) => `Compartment ${n}`,
@@ -539,6 +546,7 @@ export const en: Messages = {
     cancel: 'Cancel',
     rows: (rows: number, total: number, locale: string) =>
       `${new Intl.NumberFormat(locale).format(rows)} of ${new Intl.NumberFormat(locale).format(total)} rows`,
+    rowsSoFar: (rows: number, locale: string) => `${new Intl.NumberFormat(locale).format(rows)} rows so far`,
     bytes: (bytes: number, locale: string) =>
       `${new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(bytes / 1048576)} MB received`,
   },
