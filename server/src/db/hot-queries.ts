@@ -1,4 +1,5 @@
 import { ObjectId, type Document, type Sort } from 'mongodb';
+import { historyFilter } from '../depots/history-query.js';
 
 /**
  * A query KIS issues on a hot path, in the shape the code sends it, with placeholder values:
@@ -30,7 +31,7 @@ export const HOT_QUERIES: readonly HotQuery[] = [
   {
     name: 'depot history page',
     collection: 'depot_history',
-    filter: { $and: [{ depotId: DEPOT_ID }] },
+    filter: historyFilter(DEPOT_ID, {}),
     sort: { at: -1, _id: -1 },
     limit: 51,
   },
@@ -38,7 +39,7 @@ export const HOT_QUERIES: readonly HotQuery[] = [
   {
     name: 'depot history filtered',
     collection: 'depot_history',
-    filter: { $and: [{ depotId: DEPOT_ID }, { at: { $gte: FROM, $lt: TO } }, { kind: 'key_removed' }] },
+    filter: historyFilter(DEPOT_ID, { from: FROM.toISOString(), to: TO.toISOString(), kind: 'key_removed' }),
     sort: { at: -1, _id: -1 },
     limit: 51,
   },
@@ -46,7 +47,7 @@ export const HOT_QUERIES: readonly HotQuery[] = [
   {
     name: 'depot history export',
     collection: 'depot_history',
-    filter: { $and: [{ depotId: DEPOT_ID }, { at: { $gte: FROM, $lt: TO } }] },
+    filter: historyFilter(DEPOT_ID, { from: FROM.toISOString(), to: TO.toISOString() }),
     sort: { at: 1, _id: 1 },
   },
   // depots/service.ts loadDepot: one depot by _id, before every depot read or command.
