@@ -15,6 +15,7 @@ import { loadMasterKey } from '../../server/src/crypto/master-key.js';
 import { createSecretBox } from '../../server/src/crypto/secret-box.js';
 import { connectDatabase, disconnectDatabase } from '../../server/src/db/connection.js';
 import { Depot } from '../../server/src/depots/model.js';
+import { historyMonth } from '../../server/src/depots/history-months.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const BENCH_PASSWORD = 'Ein langes Passwort für Benchmarks 7';
@@ -245,6 +246,7 @@ export function depotEvent(depotId: string, n: number, at: Date): Record<string,
   return {
     _id: `${depotId}:ev:${n}`,
     depotId,
+    depotMonth: historyMonth(depotId, at),
     at,
     source: 'depot',
     kind: DEPOT_EVENT_KINDS[n % DEPOT_EVENT_KINDS.length],

@@ -95,6 +95,11 @@ async function registerDepot(server: RunningServer, session: Session): Promise<s
 /** Writes `ROWS` events in batches of `BATCH`, unordered, oldest first, the newest now; how long it took. */
 async function seed(client: MongoClient, depotId: string): Promise<{ seconds: number }> {
   const start = Date.now() - (ROWS + 1) * EVENT_SPACING_MS;
+  // The depot was registered just now; its seeded history begins before that.
+  await client
+    .db()
+    .collection<{ _id: string }>('depots')
+    .updateOne({ _id: depotId }, { $set: { historyFrom: new Date(start) } });
   return insertInBatches(
     client.db().collection('depot_history'),
     ROWS,

@@ -79,7 +79,7 @@ describe('npm run kis', () => {
       expect(collection('depots')).toMatchObject({ documents: 2, indexes: expect.any(Number) as number });
       expect(collection('verifications')?.documents).toBe(1);
       expect(collection('audit')?.documents).toBeGreaterThanOrEqual(2);
-      expect(collection('depot_history')).toMatchObject({ indexes: 2 });
+      expect(collection('depot_history')).toMatchObject({ indexes: 4 });
       for (const c of status.collections) expect(c.storageBytes).toBeGreaterThanOrEqual(0);
 
       // Every hot query is explained; invoices do not exist before the first invoice.
@@ -103,7 +103,8 @@ describe('npm run kis', () => {
         try {
           const entries = Array.from({ length: 5000 }, (_, i) => ({
             _id: `d${i % 50}:ev:${i}`,
-            depotId: `${String(i % 50).padStart(16, '0')}`,
+            depotId: String(i % 50).padStart(16, '0'),
+            depotMonth: `${String(i % 50).padStart(16, '0')}/2026-01`,
             at: new Date(Date.UTC(2026, 0, 1) + i * 60_000),
             source: 'depot',
             kind: 'key_removed',

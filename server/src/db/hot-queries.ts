@@ -27,27 +27,33 @@ const SEARCH = /smith/i;
 
 /** The queries whose plans decide how fast KIS stays as its data grows. */
 export const HOT_QUERIES: readonly HotQuery[] = [
-  // depots/service.ts listHistory: a depot's history page, newest first (page size 50, one more for the cursor).
+  // depots/history-read.ts newestEntries: a depot's history page, newest first, one month per query.
   {
     name: 'depot history page',
     collection: 'depot_history',
-    filter: historyFilter(DEPOT_ID, {}),
+    filter: { ...historyFilter(DEPOT_ID, {}), depotMonth: `${DEPOT_ID}/2025-06` },
     sort: { at: -1, _id: -1 },
     limit: 51,
   },
-  // depots/service.ts listHistory: the same page filtered by kind and time range.
+  // depots/history-read.ts newestEntries: the same page filtered by kind and time range.
   {
     name: 'depot history filtered',
     collection: 'depot_history',
-    filter: historyFilter(DEPOT_ID, { from: FROM.toISOString(), to: TO.toISOString(), kind: 'key_removed' }),
+    filter: {
+      ...historyFilter(DEPOT_ID, { from: FROM.toISOString(), to: TO.toISOString(), kind: 'key_removed' }),
+      depotMonth: `${DEPOT_ID}/2025-01`,
+    },
     sort: { at: -1, _id: -1 },
     limit: 51,
   },
-  // depots/service.ts historyForExport: a depot's history for a CSV/PDF export, oldest first, all of it.
+  // depots/history-read.ts entriesOldestFirst: a depot's history for an export, oldest first, a month at a time.
   {
     name: 'depot history export',
     collection: 'depot_history',
-    filter: historyFilter(DEPOT_ID, { from: FROM.toISOString(), to: TO.toISOString() }),
+    filter: {
+      ...historyFilter(DEPOT_ID, { from: FROM.toISOString(), to: TO.toISOString() }),
+      depotMonth: `${DEPOT_ID}/2025-01`,
+    },
     sort: { at: 1, _id: 1 },
   },
   // depots/service.ts loadDepot: one depot by _id, before every depot read or command.

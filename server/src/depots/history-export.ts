@@ -4,8 +4,9 @@
  * this file only reads.
  */
 import type * as reports from '../reports/service.js';
-import { DepotHistory, DepotPin, type HistoryDoc } from './model.js';
-import { historyFilter, type HistoryFilters } from './history-query.js';
+import { DepotPin, type HistoryDoc } from './model.js';
+import type { HistoryFilters } from './history-query.js';
+import { entriesOldestFirst, type HistoryOwner } from './history-read.js';
 
 /** One history entry as an export writes it. */
 export interface HistoryRow extends Record<string, unknown> {
@@ -53,12 +54,10 @@ const EXPORT_BATCH = 1000;
  * the reader asks for them (nothing is counted or read ahead), PIN labels looked up per batch and
  * only among this depot's PINs; the cursor is closed when the reader stops early.
  */
-export async function* depotHistoryRows(depotId: string, filters: HistoryFilters): AsyncGenerator<HistoryRow> {
+export async function* depotHistoryRows(owner: HistoryOwner, filters: HistoryFilters): AsyncGenerator<HistoryRow> {
+  const { depotId } = owner;
   const labels = new Map<string, string>();
-  const cursor = DepotHistory.find(historyFilter(depotId, filters))
-    .sort({ at: 1, _id: 1 })
-    .lean()
-    .cursor({ batchSize: EXPORT_BATCH });
+  const entries = entriesOldestFirst(owner, filters, EXPORT_BATCH);
   try {
     let batch: HistoryDoc[] = [];
     const flush = async function* (): AsyncGenerator<HistoryRow> {
@@ -80,13 +79,13 @@ export async function* depotHistoryRows(depotId: string, filters: HistoryFilters
       }
       batch = [];
     };
-    for await (const d of cursor) {
-      batch.push(d as HistoryDoc);
+    for await (const d of entries) {
+      batch.push(d);
       if (batch.length >= EXPORT_BATCH) yield* flush();
     }
     yield* flush();
   } finally {
-    await cursor.close();
+    await entries.return(undefined);
   }
 }
 
@@ -96,11 +95,11 @@ export async function* depotHistoryRows(depotId: string, filters: HistoryFilters
  * depot's cursor is open at a time: memory stays flat however many depots and rows there are.
  */
 export async function* fleetHistoryRows(
-  depots: ReadonlyArray<{ depotId: string; name: string }>,
+  depots: ReadonlyArray<HistoryOwner & { name: string }>,
   filters: HistoryFilters,
 ): AsyncGenerator<FleetHistoryRow> {
   for (const depot of depots) {
-    for await (const row of depotHistoryRows(depot.depotId, filters)) {
+    for await (const row of depotHistoryRows(depot, filters)) {
       yield { depotName: depot.name, depotId: depot.depotId, ...row };
     }
   }

@@ -50,6 +50,12 @@ const depotSchema = new Schema(
      */
     live: { type: Schema.Types.Mixed },
     stateRev: { type: Number, required: true, default: 0 },
+    /**
+     * The time of the depot's first history entry or earlier (its creation): history reads walk
+     * back month by month to here (depots/history-months.ts). Unset on depots of before the
+     * months; their creation time serves.
+     */
+    historyFrom: { type: Date },
   },
   { collection: 'depots', versionKey: false, minimize: false, _id: false },
 );
@@ -66,6 +72,8 @@ const historySchema = new Schema(
   {
     _id: { type: String, required: true },
     depotId: { type: String, required: true },
+    /** `<depotId>/<YYYY-MM>` of `at`: what every history read asks for (depots/history-months.ts). */
+    depotMonth: { type: String, required: true },
     /** Server time of the entry (receive time for telegrams). */
     at: { type: Date, required: true },
     /** The depot's own clock, when it gave one; advisory. */
@@ -83,6 +91,9 @@ const historySchema = new Schema(
   { collection: 'depot_history', versionKey: false, _id: false },
 );
 historySchema.index({ depotId: 1, at: -1 });
+historySchema.index({ depotMonth: 1, at: -1 });
+// The payment reconciliation looks up the first use of a paid PIN.
+historySchema.index({ pinId: 1 });
 export type HistoryDoc = InferSchemaType<typeof historySchema>;
 export const DepotHistory = mongoose.model('DepotHistory', historySchema);
 

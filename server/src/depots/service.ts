@@ -39,6 +39,10 @@ import {
 } from './model.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
 import { historyId } from './writer.js';
+import { historyMonth } from './history-months.js';
+import { historyOwner, newestEntries } from './history-read.js';
+import { addHistoryMonths } from './history-migration.js';
+import { runOnce } from '../db/migrations.js';
 import {
   FLEET_HISTORY_COLUMNS,
   HISTORY_COLUMNS,
@@ -47,7 +51,7 @@ import {
   type FleetHistoryRow,
   type HistoryRow,
 } from './history-export.js';
-import { historyFilter, type HistoryFilters } from './history-query.js';
+import type { HistoryFilters } from './history-query.js';
 import { isDuplicateKeyError, sameText } from '../db/query.js';
 
 export type { ProvisioningFile };
@@ -74,6 +78,7 @@ export async function init(secretBox: SecretBox): Promise<void> {
     DepotPin.createIndexes(),
     DepotGrant.createIndexes(),
   ]);
+  await runOnce('2026-12-history-months', () => addHistoryMonths());
 }
 
 /**
@@ -976,13 +981,9 @@ export async function listHistory(
     pageSize: number;
   },
 ): Promise<{ items: HistoryEntryView[]; nextCursor: string | null }> {
-  await loadDepot(caller, depotId, 'viewer');
-  const docs = await DepotHistory.find(
-    historyFilter(depotId, query, query.cursor ? decodeCursor(query.cursor) : undefined),
-  )
-    .sort({ at: -1, _id: -1 })
-    .limit(query.pageSize + 1)
-    .lean();
+  const { doc } = await loadDepot(caller, depotId, 'viewer');
+  const before = query.cursor ? decodeCursor(query.cursor) : undefined;
+  const docs = await newestEntries(historyOwner(doc), query, before, query.pageSize + 1);
   const page = docs.slice(0, query.pageSize);
   const pinIds = [...new Set(page.map((d) => d.pinId).filter((p): p is string => !!p))];
   const labels = new Map(
@@ -1018,10 +1019,12 @@ export async function addManualEntry(
 ): Promise<void> {
   const { doc } = await loadDepot(caller, depotId, 'operator');
   if (input.comp !== undefined && input.comp > doc.compartments) throw new Invalid('compartment_invalid');
+  const at = new Date();
   await DepotHistory.create({
     _id: historyId(depotId, undefined),
     depotId,
-    at: new Date(),
+    depotMonth: historyMonth(depotId, at),
+    at,
     source: 'user',
     kind: input.kind,
     ...(input.comp !== undefined ? { comp: input.comp } : {}),
@@ -1145,7 +1148,7 @@ export async function historyForExport(
       ...(filters.to ? [`< ${filters.to}`] : []),
     ],
     columns: HISTORY_COLUMNS,
-    rows: depotHistoryRows(depotId, filters),
+    rows: depotHistoryRows(historyOwner(doc), filters),
   };
 }
 
@@ -1170,10 +1173,15 @@ export async function fleetHistoryForExport(
     (caller.organizationId !== undefined && roleFromAccount(principalOf(caller), caller.organizationId) !== undefined);
   if (!byRight && visible.size === 0) throw new Forbidden('forbidden', 'no depot to export');
   const depots = (
-    await Depot.find(caller.role === 'admin' ? {} : { _id: { $in: [...visible.keys()] } }, { depotId: 1, name: 1 })
+    await Depot.find(caller.role === 'admin' ? {} : { _id: { $in: [...visible.keys()] } }, {
+      depotId: 1,
+      name: 1,
+      createdAt: 1,
+      historyFrom: 1,
+    })
       .sort({ name: 1, depotId: 1 })
       .lean()
-  ).map((d) => ({ depotId: d.depotId, name: d.name }));
+  ).map((d) => ({ ...historyOwner(d), name: d.name }));
   await audit.record({
     action: 'depot.fleet_history_exported',
     outcome: 'success',

@@ -2,6 +2,7 @@ import { isDuplicateKeyError } from '../db/query.js';
 import { Types } from 'mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { DepotCommit } from './machine.js';
+import { historyMonth } from './history-months.js';
 import { Depot, DepotCommand, DepotHistory, DepotPin, commandId } from './model.js';
 import type { DurableState, StateLog } from './state-log.js';
 
@@ -165,6 +166,7 @@ async function writeBatch(commits: DepotCommit[], log: StateLog, durable: Map<st
     c.history.map((h) => ({
       _id: historyId(c.depotId, h.ev),
       depotId: c.depotId,
+      depotMonth: historyMonth(c.depotId, new Date(h.at)),
       at: new Date(h.at),
       source: h.source,
       kind: h.kind,
