@@ -71,7 +71,7 @@ export async function spawnTied(options: {
       (stopping ??= (async () => {
         if (exited) return;
         process.kill(pid, signal);
-        const gone = await Promise.race([whenExited.then(() => true), sleep(10_000).then(() => false)]);
+        const gone = await Promise.race([whenExited.then(() => true), sleep(10_000, false, { ref: false })]);
         if (!gone) {
           process.kill(pid, 'SIGKILL');
           await whenExited;
