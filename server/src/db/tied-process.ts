@@ -71,7 +71,14 @@ export async function spawnTied(options: {
       (stopping ??= (async () => {
         if (exited) return;
         process.kill(pid, signal);
-        const gone = await Promise.race([whenExited.then(() => true), sleep(10_000, false, { ref: false })]);
+        // The deadline's timer keeps this process alive while it waits (the child itself is
+        // unref'd) and is cancelled as soon as the child is gone, so no exit waits for it.
+        const deadline = new AbortController();
+        const gone = await Promise.race([
+          whenExited.then(() => true),
+          sleep(10_000, false, { signal: deadline.signal }).catch(() => false),
+        ]);
+        deadline.abort();
         if (!gone) {
           process.kill(pid, 'SIGKILL');
           await whenExited;

@@ -9,12 +9,20 @@ import { MIGRATED_SQLITE_DIR } from '../../../server/src/db/sqlite-to-postgres.j
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
 import { download, upload } from '../../helpers/areas.js';
 import { registerDepot } from '../../helpers/depots.js';
-import { startServer } from '../../helpers/server.js';
+import { startServer, type TestServer } from '../../helpers/server.js';
 
 const dirs: string[] = [];
+const servers: TestServer[] = [];
 afterAll(async () => {
+  // A failed assertion must not leave a server (and its database) running after the test.
+  for (const server of servers) await server.stop();
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
+
+async function started(server: Promise<TestServer>): Promise<TestServer> {
+  servers.push(await server);
+  return servers.at(-1) as TestServer;
+}
 
 interface HistoryPage {
   items: Array<{ kind: string; at: string }>;
@@ -26,7 +34,7 @@ describe('moving an existing data directory from SQLite to PostgreSQL', () => {
     dirs.push(dataDir);
 
     // A data directory as KIS wrote it before it ran FerretDB on PostgreSQL.
-    const before = await startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-sqlite' } });
+    const before = await started(startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-sqlite' } }));
     const admin = await createFirstAdmin(before);
     const { depot } = await registerDepot(admin, { name: 'Depot Süd' });
     const bytes = randomBytes(1024 * 1024 + 17);
@@ -40,7 +48,9 @@ describe('moving an existing data directory from SQLite to PostgreSQL', () => {
     expect(await before.stop()).toBe(0);
     expect((await readdir(path.join(dataDir, 'db', 'ferretdb'))).some((f) => f.endsWith('.sqlite'))).toBe(true);
 
-    const after = await startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-postgresql' } });
+    const after = await started(
+      startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-postgresql' } }),
+    );
     try {
       const state = JSON.parse(await readFile(dbStateFile(dataDir), 'utf8')) as DbState;
       expect(state.backend).toBe('postgresql');
@@ -65,7 +75,9 @@ describe('moving an existing data directory from SQLite to PostgreSQL', () => {
     }
 
     // The next start finds the data in PostgreSQL and moves nothing again.
-    const third = await startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-postgresql' } });
+    const third = await started(
+      startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-postgresql' } }),
+    );
     try {
       expect(third.logs.some((l) => /moving the data/.test(String(l.msg)))).toBe(false);
       const client = new ApiClient(third, '198.51.100.1');
@@ -79,7 +91,9 @@ describe('moving an existing data directory from SQLite to PostgreSQL', () => {
   it('refuses to start on SQLite over data that lives in PostgreSQL', async () => {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'kis-move-'));
     dirs.push(dataDir);
-    const first = await startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-postgresql' } });
+    const first = await started(
+      startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-postgresql' } }),
+    );
     await createFirstAdmin(first);
     expect(await first.stop()).toBe(0);
     await expect(startServer({ embedded: true, dataDir, env: { KIS_DB_ENGINE: 'ferretdb-sqlite' } })).rejects.toThrow(
