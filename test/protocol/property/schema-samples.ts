@@ -325,10 +325,10 @@ export function withValueAt(
 ): unknown {
   if (at.length === 0) return value;
   const [head, ...rest] = at as [string | number, ...(string | number)[]];
-  const copy = (Array.isArray(sample) ? [...(sample as unknown[])] : { ...(sample as object) }) as Record<
-    string | number,
-    unknown
-  >;
+  // A key that is no index (say `length`) turns an array into an object with those keys: JSON
+  // cannot give an array other keys, and an array's `length` cannot be redefined.
+  const asArray = Array.isArray(sample) && (typeof head === 'number' || /^\d+$/.test(head));
+  const copy = (asArray ? [...(sample as unknown[])] : { ...(sample as object) }) as Record<string | number, unknown>;
   if (remove && rest.length === 0) {
     Reflect.deleteProperty(copy, head);
     return copy;

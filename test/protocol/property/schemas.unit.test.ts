@@ -16,6 +16,16 @@ const SCHEMAS = await protocolSchemas(['api', 'realtime', 'telegram']);
 /** Samples the derivation cannot build from the schema's shape (a refinement it cannot see). */
 const HAND_WRITTEN: Record<string, unknown> = {
   exportQuerySchema: { format: 'csv', delimiter: ';', lang: 'de', tz: 'Europe/Berlin' },
+  // Its range must run forward and span at most 366 days, which a derived sample cannot know.
+  fleetHistoryQuerySchema: {
+    format: 'csv',
+    delimiter: ';',
+    lang: 'de',
+    tz: 'Europe/Berlin',
+    from: '2026-11-01T00:00:00.000Z',
+    to: '2026-12-01T00:00:00.000Z',
+    kind: 'key_removed',
+  },
 };
 
 const SAMPLES = new Map<string, unknown>(
