@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditEntry } from '../../../server/src/audit/model.js';
+import { chainEntry, record, verifyChain } from '../../../server/src/audit/service.js';
+import { connectDatabase, disconnectDatabase } from '../../../server/src/db/connection.js';
+import { testDatabaseUri } from '../../helpers/server.js';
+
+beforeAll(async () => {
+  await connectDatabase(testDatabaseUri());
+  await AuditEntry.createIndexes();
+});
+afterAll(async () => {
+  await disconnectDatabase();
+});
+
+async function seqs(): Promise<number[]> {
+  return (await AuditEntry.find({}, { seq: 1 }).sort({ seq: 1 }).lean()).map((e) => e.seq);
+}
+
+async function tail(): Promise<{ seq: number; hash: string }> {
+  const last = await AuditEntry.findOne({}, { seq: 1, hash: 1 }).sort({ seq: -1 }).lean();
+  if (!last) throw new Error('empty log');
+  return last;
+}
+
+describe('appending to the audit chain', () => {
+  it('continues after entries another process appended, and after the log was replaced', async () => {
+    for (let i = 0; i < 5; i++) await record({ action: 'login', outcome: 'success', actorId: `u${i}` });
+    expect(await seqs()).toEqual([1, 2, 3, 4, 5]);
+
+    // Another KIS process (the CLI, say) appends two entries this one has not seen.
+    let other = await tail();
+    for (let i = 0; i < 2; i++) {
+      other = chainEntry({ action: 'depot.added', outcome: 'success' }, other);
+      await AuditEntry.create(other);
+    }
+    await record({ action: 'logout', outcome: 'success' });
+    expect(await seqs()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await verifyChain()).toMatchObject({ ok: true, entries: 8 });
+
+    // A restore puts back an older, shorter log: the next entry follows it, without a gap.
+    await AuditEntry.deleteMany({});
+    let restored: ReturnType<typeof chainEntry> | undefined;
+    for (let i = 0; i < 3; i++) {
+      restored = chainEntry({ action: 'login', outcome: 'failure' }, restored);
+      await AuditEntry.create(restored);
+    }
+    await record({ action: 'backup.restored', outcome: 'success' });
+    expect(await seqs()).toEqual([1, 2, 3, 4]);
+    expect(await verifyChain()).toMatchObject({ ok: true, entries: 4 });
+  });
+
+  it('finds the end of a long log it has never seen, and appends concurrently without gaps', async () => {
+    await AuditEntry.deleteMany({});
+    let last: ReturnType<typeof chainEntry> | undefined;
+    const entries = [];
+    for (let i = 0; i < 1000; i++) {
+      last = chainEntry({ action: 'login', outcome: 'success' }, last);
+      entries.push(last);
+    }
+    await AuditEntry.insertMany(entries);
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => record({ action: 'login', outcome: 'failure', actorId: `c${i}` })),
+    );
+    expect((await seqs()).slice(-11)).toEqual(Array.from({ length: 11 }, (_, i) => 1000 + i));
+    expect(await verifyChain()).toMatchObject({ ok: true, entries: 1010 });
+  });
+});
