@@ -184,12 +184,18 @@ async function findTail(
   return (await entryAt(present)) ?? undefined;
 }
 
+/**
+ * The chain's last entry now. The tail this process knows must still be there as it was (a
+ * restore may have replaced the log); whatever other processes appended since is walked over.
+ */
+async function currentTail(): Promise<{ seq: number; hash: string } | undefined> {
+  const known = knownTail && (await entryAt(knownTail.seq));
+  return findTail(known && known.hash === knownTail?.hash ? known : undefined);
+}
+
 async function append(input: AuditInput): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    // The known tail must still be there as it was (a restore may have replaced the log); then
-    // whatever other processes appended since is walked over.
-    const known = knownTail && (await entryAt(knownTail.seq));
-    const last = await findTail(known && known.hash === knownTail?.hash ? known : undefined);
+    const last = await currentTail();
     const entry = chainEntry(input, last);
     try {
       await AuditEntry.create(entry);
@@ -330,6 +336,23 @@ function auditFilter(query: Omit<AuditQuery, 'page' | 'pageSize'>): Record<strin
   return filter;
 }
 
+/**
+ * The page as it opens, without filters: the chain has no gaps, so its last `seq` is the number of
+ * entries and page p holds the sequence numbers below it, each found by an equality on the unique
+ * `seq` (an index on every engine). Sorting the whole log for it took FerretDB 1.6 s at 10,000
+ * entries. A filtered page still reads every entry (issue 18 continues there).
+ */
+async function unfilteredPage(page: number, pageSize: number): Promise<{ items: AuditView[]; total: number }> {
+  const last = await findTail(
+    knownTail && (await entryAt(knownTail.seq))?.hash === knownTail.hash ? knownTail : undefined,
+  );
+  const total = last?.seq ?? 0;
+  const high = total - (page - 1) * pageSize;
+  const wanted = Array.from({ length: Math.max(0, Math.min(pageSize, high)) }, (_, i) => high - i);
+  const docs = await Promise.all(wanted.map((seq) => AuditEntry.findOne({ seq }).lean()));
+  return { total, items: docs.flatMap((doc) => (doc ? [toView(doc)] : [])) };
+}
+
 /** One page of entries, newest first, for administrators only. */
 export async function list(
   caller: { role: string },
@@ -337,6 +360,7 @@ export async function list(
 ): Promise<{ items: AuditView[]; total: number }> {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   const filter = auditFilter(query);
+  if (Object.keys(filter).length === 0) return unfilteredPage(query.page, query.pageSize);
   const [docs, total] = await Promise.all([
     AuditEntry.find(filter)
       .sort({ seq: -1 })

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditEntry } from '../../../server/src/audit/model.js';
-import { chainEntry, record, verifyChain } from '../../../server/src/audit/service.js';
+import { chainEntry, list, record, verifyChain } from '../../../server/src/audit/service.js';
 import { connectDatabase, disconnectDatabase } from '../../../server/src/db/connection.js';
 import { testDatabaseUri } from '../../helpers/server.js';
 
@@ -63,5 +63,17 @@ describe('appending to the audit chain', () => {
     );
     expect((await seqs()).slice(-11)).toEqual(Array.from({ length: 11 }, (_, i) => 1000 + i));
     expect(await verifyChain()).toMatchObject({ ok: true, entries: 1010 });
+
+    // The page as it opens: newest first, the total, and pages down to the first entry.
+    const admin = { role: 'admin' };
+    const first = await list(admin, { page: 1, pageSize: 3 });
+    expect(first.total).toBe(1010);
+    expect(first.items.map((e) => e.seq)).toEqual([1010, 1009, 1008]);
+    expect(first.items[0]).toMatchObject({ action: 'login', outcome: 'failure' });
+    expect((await list(admin, { page: 337, pageSize: 3 })).items.map((e) => e.seq)).toEqual([2, 1]);
+    expect((await list(admin, { page: 338, pageSize: 3 })).items).toEqual([]);
+    // A filtered page still answers from the same log.
+    const failures = await list(admin, { outcome: 'failure', page: 1, pageSize: 50 });
+    expect(failures.total).toBe(10);
   });
 });
