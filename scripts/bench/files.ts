@@ -1,10 +1,11 @@
 /**
  * Benchmark: upload and download of one big file (1 GiB by default) through the file exchange
- * (HTTP → sha256 → GridFS and back), beside a raw file-stream copy and a bare node:http loopback
+ * (HTTP → sha256 → the file store and back: sealed files on the disk for the embedded database,
+ * GridFS with --store database or an external MongoDB), beside a raw file-stream copy and a bare node:http loopback
  * transfer of the same bytes measured in the same run (the ceilings); and the server's resident
  * memory while the bytes flow, which must stay flat whatever the file's size. Prints one JSON object.
  *
- *   npm run bench:files [-- --mib 1024 --runs 3]
+ *   npm run bench:files [-- --mib 1024 --runs 3 --store disk|database]
  *
  * Talks to 127.0.0.1 only. Needs twice the file's size in the temporary directory, and the
  * database's share besides.
@@ -38,6 +39,7 @@ const { values } = parseArgs({
   options: {
     mib: { type: 'string', default: '1024' },
     runs: { type: 'string', default: '3' },
+    store: { type: 'string' },
   },
 });
 const SIZE_MIB = Number(values.mib);
@@ -45,6 +47,8 @@ const RUNS = Number(values.runs);
 if (!Number.isInteger(SIZE_MIB) || SIZE_MIB < 1) throw new Error('--mib must be a whole number of MiB, at least 1');
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs must be a whole number, at least 1');
 const CUSTOMER_EMAIL = 'kunde@bench.example';
+/** Where the server keeps the bytes (set once the database is known). */
+let STORE = values.store ?? 'disk';
 
 /** Resident memory of one process over a transfer, in MiB. */
 interface RssRun {
@@ -193,6 +197,7 @@ async function main(): Promise<void> {
   const workDir = await mkdtemp(path.join(os.tmpdir(), 'kis-bench-files-'));
   const db = await provisionDatabase({ dataDir: dbDir, mongodbUri: process.env.MONGODB_URI, only: 'ferretdb' });
   const mongoBase = db.uri.replace(/\/[^/]*(\?.*)?$/, '/');
+  STORE = values.store ?? (db.kind === 'external' ? 'database' : 'disk');
   let bare: Awaited<ReturnType<typeof startBareHttp>> | undefined;
   let server: RunningServer | undefined;
   let inbox: Awaited<ReturnType<typeof startMailCatcher>> | undefined;
@@ -205,6 +210,9 @@ async function main(): Promise<void> {
     inbox = await startMailCatcher();
     server = await startServer(mongoBase, {
       SMTP_URL: inbox.url,
+      // Where the default install keeps file bytes: on the disk beside the embedded database,
+      // in GridFS on a MongoDB named by MONGODB_URI (or as --store says).
+      KIS_FILE_STORE: STORE,
       KIS_BCRYPT_COST: '4',
       KIS_FILE_MAX_MB: String(Math.max(4096, SIZE_MIB)),
       KIS_FILE_QUOTA_MB: String(Math.max(8192, 2 * SIZE_MIB)),
@@ -274,11 +282,11 @@ async function main(): Promise<void> {
           },
           kis: {
             upload: {
-              what: 'POST /api/files: session, quota, sha256, GridFS in 1 MiB chunks',
+              what: `POST /api/files: session, quota, sha256, into the ${STORE} store`,
               mibPerSecond: summary(results.kisUpload),
             },
             download: {
-              what: 'GET /api/files/:id streamed from GridFS, hashed by the client',
+              what: `GET /api/files/:id streamed from the ${STORE} store, hashed by the client`,
               mibPerSecond: summary(results.kisDownload),
             },
             sha256Verified: true,

@@ -533,6 +533,9 @@ async function main(): Promise<void> {
       mongoBase,
       {
         MONGODB_URI: uri,
+        // Where the default install keeps file bytes: on the disk beside the embedded database,
+        // in GridFS on a MongoDB named by MONGODB_URI.
+        KIS_FILE_STORE: db.kind === 'external' ? 'database' : 'disk',
         KIS_BCRYPT_COST: '4',
         KIS_FILE_MAX_MB: String(Math.max(4096, FILE_MIB)),
         KIS_FILE_QUOTA_MB: String(Math.max(8192, 2 * FILE_MIB)),

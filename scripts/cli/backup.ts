@@ -3,10 +3,11 @@ import { parseArgs } from 'node:util';
 import mongoose from 'mongoose';
 import * as audit from '../../server/src/audit/service.js';
 import { BackupDamagedError, restoreBackup, writeBackup } from '../../server/src/db/backup.js';
+import { backupFiles } from '../../server/src/areas/files.js';
 import { backupNow } from '../../server/src/jobs/backups.js';
 import { createLogger } from '../../server/src/logger.js';
 import type { Command } from './commands.js';
-import { withDatabase } from './database.js';
+import { diskStoreFor, withDatabase } from './database.js';
 
 function database(): mongoose.mongo.Db {
   const db = mongoose.connection.db;
@@ -27,15 +28,16 @@ export const backup: Command = {
   ].join('\n'),
   async run(args, config) {
     const { values } = parseArgs({ args, options: { out: { type: 'string' } } });
-    return withDatabase(config, async (masterKey) => {
+    return withDatabase(config, async (masterKey, store) => {
       if (values.out) {
         const file = path.resolve(values.out);
-        const summary = await writeBackup(database(), masterKey, file);
-        process.stdout.write(`backup written: ${file} (${summary.documents} documents)\n`);
+        const summary = await writeBackup(database(), masterKey, file, backupFiles(store));
+        process.stdout.write(`backup written: ${file} (${summary.documents} documents, ${summary.files} files)\n`);
         return 0;
       }
       const file = await backupNow({
         db: database,
+        files: backupFiles(store),
         masterKey,
         dir: config.backupDir,
         keep: config.KIS_BACKUP_KEEP,
@@ -67,16 +69,18 @@ export const restore: Command = {
     }
     return withDatabase(config, async (masterKey) => {
       try {
-        const summary = await restoreBackup(database(), path.resolve(file), masterKey);
+        // Files in a backup were on the disk where it was made, and the restored database says so.
+        const files = backupFiles(diskStoreFor(config, masterKey));
+        const summary = await restoreBackup(database(), path.resolve(file), masterKey, files);
         await audit.record({
           action: 'system.restored',
           outcome: 'success',
           actorId: 'cli',
           target: path.basename(file),
-          details: { createdAt: summary.createdAt, documents: summary.documents },
+          details: { createdAt: summary.createdAt, documents: summary.documents, files: summary.files },
         });
         process.stdout.write(
-          `restored ${summary.documents} documents in ${Object.keys(summary.collections).length} collections from the backup of ${summary.createdAt}\n`,
+          `restored ${summary.documents} documents in ${Object.keys(summary.collections).length} collections and ${summary.files} files from the backup of ${summary.createdAt}\n`,
         );
         return 0;
       } catch (err) {

@@ -164,6 +164,14 @@ export const configSchema = z.object({
    */
   KIS_FILE_STALE_DAYS: z.coerce.number({ error: 'must be a number of days' }).int().min(1).default(90),
   /**
+   * Where the bytes of files live. `auto`: what the database noted at its first start, else on the
+   * disk under KIS_DATA_DIR/files (encrypted, each content once) when KIS runs its own database and
+   * in the database (GridFS) when MONGODB_URI names one, which several KIS processes may share.
+   * `disk` over files in the database moves them to the disk at start; `database` over files on
+   * the disk is refused.
+   */
+  KIS_FILE_STORE: z.enum(['auto', 'disk', 'database']).default('auto'),
+  /**
    * Largest area-3 document, in KiB of its Yjs encoding. 4 MiB holds a few hundred pages of text;
    * beyond that edits are refused before they are stored, so nobody can fill the database by pasting.
    */

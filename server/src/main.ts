@@ -12,7 +12,9 @@ import { engineChoice } from './db/engines.js';
 import { DatabaseUnavailableError, provisionDatabase, type ProvisionedDatabase } from './db/provision.js';
 import { bindUdpListener, type UdpListener } from './depots/udp-listener.js';
 import { auditRoutes } from './audit/routes.js';
+import type { Db } from 'mongodb';
 import * as areaFiles from './areas/files.js';
+import { createFileStore, settleFileStoreKind } from './areas/storage/index.js';
 import * as areaInfo from './areas/info.js';
 import { areaRoutes } from './areas/routes.js';
 import { documentRoutes } from './areas/document-routes.js';
@@ -99,6 +101,10 @@ async function start(config: Config, logger: Logger): Promise<Running> {
 
     const connection = await connectDatabase(db.uri);
     cleanups.push(() => disconnectDatabase());
+    const database = (): Db => {
+      if (!connection.db) throw new Error('database not connected');
+      return connection.db;
+    };
 
     const secretBox = createSecretBox(masterKey);
     await mail.start({ smtpUrl: config.SMTP_URL, from: mailFrom(config), logger, box: secretBox });
@@ -128,10 +134,19 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     await organizations.init();
     await legacyInit();
     reports.init({ operatorName: config.KIS_OPERATOR_NAME });
+    const fileStore = createFileStore(
+      await settleFileStoreKind(config.KIS_FILE_STORE, db.kind === 'external', database()),
+      {
+        dataDir: config.dataDir,
+        masterKey,
+        database,
+      },
+    );
     await areaFiles.init({
       maxFileBytes: config.KIS_FILE_MAX_MB * 1024 * 1024,
       quotaBytes: config.KIS_FILE_QUOTA_MB * 1024 * 1024,
       staleAfterDays: config.KIS_FILE_STALE_DAYS,
+      store: fileStore,
       logger,
     });
     await areaInfo.init();
@@ -172,10 +187,8 @@ async function start(config: Config, logger: Logger): Promise<Running> {
     });
     cleanups.push(async () => erasures.stop());
     const backupJob = startBackupJob({
-      db: () => {
-        if (!connection.db) throw new Error('database not connected');
-        return connection.db;
-      },
+      db: database,
+      files: areaFiles.backupFiles(fileStore),
       masterKey,
       dir: config.backupDir,
       time: config.KIS_BACKUP_TIME,

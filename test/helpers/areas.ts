@@ -1,4 +1,6 @@
+import { readdir } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { MongoClient } from 'mongodb';
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '@kis/protocol/realtime';
@@ -66,6 +68,19 @@ export async function abortedUpload(client: ApiClient, path: string, declared: n
 }
 
 /** Counts documents in a collection of the server's database (to see what GridFS holds). */
+/**
+ * How many files' bytes a server holds, wherever its store keeps them: sealed files on the disk
+ * (KIS_DATA_DIR/files, uploads under way included) and GridFS files in the database.
+ */
+export async function storedFiles(server: TestServer): Promise<number> {
+  const root = path.join(server.dataDir, 'files');
+  let onDisk = 0;
+  for (const entry of await readdir(root, { withFileTypes: true }).catch(() => [])) {
+    if (entry.isDirectory()) onDisk += (await readdir(path.join(root, entry.name))).length;
+  }
+  return onDisk + (await countIn(server, 'areafiles.files'));
+}
+
 export async function countIn(server: TestServer, collection: string, filter: object = {}): Promise<number> {
   const mongo = new MongoClient(server.mongoUri);
   try {

@@ -70,6 +70,9 @@ export async function startServer(
     KIS_BCRYPT_COST: '4',
     // Tests claim client addresses through X-Forwarded-For from loopback.
     KIS_TRUST_PROXY: 'loopback',
+    // The default install keeps file bytes on the disk; a database server named by MONGODB_URI would
+    // otherwise get them in GridFS (test/server/areas/file-stores.int.test.ts covers both).
+    KIS_FILE_STORE: 'disk',
     ...(options.embedded ? {} : { MONGODB_URI: mongoUri }),
     ...options.env,
   };

@@ -1,7 +1,8 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
 
 /**
- * A stored file: one record here, its bytes in the GridFS bucket `areafiles` under the same id.
+ * A stored file: one record here, its bytes in the file store (storage/: on the disk by content, or in
+ * GridFS under the same id).
  * The record is written before the first byte (state `uploading`), so an upload cut off by a crash
  * is found and its chunks removed at the next start.
  */
@@ -29,6 +30,8 @@ const fileSchema = new Schema(
   { collection: 'area_files', versionKey: false },
 );
 fileSchema.index({ ownerUserId: 1, createdAt: -1 });
+// Whether another record holds the same content before the disk store removes it.
+fileSchema.index({ sha256: 1 });
 
 export type FileDoc = InferSchemaType<typeof fileSchema> & { _id: mongoose.Types.ObjectId };
 export const AreaFile = mongoose.model('AreaFile', fileSchema);

@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream';
+import type { BackupFiles } from '../db/backup.js';
 import { oneAtATime } from '../db/one-at-a-time.js';
+import mongoose from 'mongoose';
 import { ObjectId } from 'mongodb';
 import type { FileList, FileView } from '@kis/protocol/api';
 import type { AreaChangedPayload } from '@kis/protocol/realtime';
@@ -11,13 +13,15 @@ import * as identity from '../identity/service.js';
 import type { Logger } from '../logger.js';
 import { assertUseFiles, mayUseFiles } from './access.js';
 import { AreaFile, FileQuota, type FileDoc } from './file-model.js';
-import { cleanFileName, initStorage, readFile, removeChunks, storeFile } from './storage.js';
+import { cleanFileName, moveFilesToDisk, type FileRef, type FileStore } from './storage/index.js';
 
 /** Limits of the file exchange (see KIS_FILE_* in config.ts). */
 export interface FileSettings {
   maxFileBytes: number;
   quotaBytes: number;
   staleAfterDays: number;
+  /** Where the bytes live (storage/index.ts chooses). */
+  store: FileStore;
   logger: Logger;
 }
 
@@ -52,10 +56,77 @@ export function notify(): AreasNotifier | undefined {
 export async function init(options: FileSettings): Promise<void> {
   settings = options;
   await AreaFile.createIndexes();
-  await initStorage();
+  await options.store.init();
   const interrupted = (await AreaFile.find({ state: 'uploading' }).lean()) as FileDoc[];
   for (const doc of interrupted) await discard(doc);
   if (interrupted.length) options.logger.warn({ count: interrupted.length }, 'removed interrupted uploads');
+  if (options.store.kind === 'disk') await moveOutOfDatabase(options);
+  const swept = await sweepBytes();
+  if (swept) options.logger.warn({ count: swept }, 'removed stored bytes no file record names');
+}
+
+/** The stored bytes' reference of a record. */
+function refOf(doc: Pick<FileDoc, '_id' | 'size' | 'sha256'>): FileRef {
+  return { id: doc._id, size: doc.size, sha256: doc.sha256 ?? '' };
+}
+
+async function* readyFiles(): AsyncGenerator<FileRef> {
+  for await (const doc of AreaFile.find({ state: 'ready' }, { _id: 1, size: 1, sha256: 1 }).lean().cursor())
+    yield refOf(doc as FileDoc);
+}
+
+/** Moves files that an earlier KIS kept in the database (GridFS) to the disk store, once. */
+async function moveOutOfDatabase(options: FileSettings): Promise<void> {
+  const db = mongoose.connection.db;
+  if (!db) throw new Error('database not connected');
+  const report = await moveFilesToDisk(db, options.store, readyFiles);
+  if (report.failed.length)
+    options.logger.error(
+      { moved: report.moved, failed: report.failed },
+      'files could not be moved out of the database; they stay there and are tried again at the next start',
+    );
+  else if (report.dropped) options.logger.info({ moved: report.moved }, 'moved stored files out of the database');
+}
+
+/** Removes stored bytes no ready record names (after a restore, or a crash mid-removal). */
+async function sweepBytes(store: FileStore = cfg().store): Promise<number> {
+  const keep = new Set((await AreaFile.distinct('sha256', { state: 'ready' })).filter(Boolean) as string[]);
+  return store.sweep(keep);
+}
+
+/** Whether a ready record holds content `sha256` (the disk store keeps equal content once). */
+async function contentInUse(sha256: string | undefined): Promise<boolean> {
+  if (!sha256) return false;
+  return (await AreaFile.exists({ sha256, state: 'ready' })) !== null;
+}
+
+/**
+ * The files of `store` kept outside the database, for backups (the server's and the CLI's, which
+ * must not run {@link init} beside a running server): each content once, read from the store, put
+ * back with its hash checked, and bytes no restored record names removed afterwards. Lists nothing
+ * when the database holds the bytes (its collections are in the backup).
+ */
+export function backupFiles(store: FileStore): BackupFiles {
+  return {
+    async *list() {
+      if (store.kind !== 'disk') return;
+      const seen = new Set<string>();
+      for await (const ref of readyFiles()) {
+        if (!ref.sha256 || seen.has(ref.sha256)) continue;
+        seen.add(ref.sha256);
+        yield { sha256: ref.sha256, size: ref.size, open: () => store.read(ref) };
+      }
+    },
+    async restore(sha256, size, source) {
+      await store.store(new ObjectId(), source, { maxBytes: size, name: '' }, async (got) => {
+        if (got.sha256 !== sha256 || got.size !== size)
+          throw new Error('file bytes in the backup differ from their hash');
+      });
+    },
+    async afterRestore() {
+      await sweepBytes(store);
+    },
+  };
 }
 
 function toObjectId(id: string): ObjectId | undefined {
@@ -92,7 +163,7 @@ function withQuota<T>(userId: string, change: () => Promise<T>): Promise<T> {
 /** Removes a file record, its bytes and its share of the owner's quota. */
 async function discard(doc: FileDoc): Promise<void> {
   const removed = await AreaFile.deleteOne({ _id: doc._id });
-  await removeChunks(doc._id);
+  await cfg().store.remove(refOf(doc), () => contentInUse(doc.sha256));
   if (removed.deletedCount && doc.ownerUserId) {
     const held = doc.state === 'ready' ? doc.size : (doc.reserved ?? 0);
     const owner = doc.ownerUserId;
@@ -218,28 +289,26 @@ async function receive(
       createdAt: new Date(),
     })
   ).toObject() as FileDoc;
+  let content: string | undefined;
   try {
+    const committed: { doc?: FileDoc } = {};
     // The declared length is the most that may arrive: a body that runs longer is cut off.
-    const stored = await storeFile(id, input.source, { maxBytes: declared, name });
-    const ready = (await AreaFile.findOneAndUpdate(
-      { _id: id },
-      {
-        $set: {
-          state: 'ready',
-          size: stored.size,
-          sha256: stored.sha256,
-          contentType: stored.contentType,
-          reserved: 0,
-        },
-      },
-      { new: true },
-    ).lean()) as FileDoc | null;
-    if (!ready) throw new Error('file record vanished during upload');
+    const stored = await cfg().store.store(id, input.source, { maxBytes: declared, name }, async (got) => {
+      content = got.sha256;
+      const ready = (await AreaFile.findOneAndUpdate(
+        { _id: id },
+        { $set: { state: 'ready', size: got.size, sha256: got.sha256, contentType: got.contentType, reserved: 0 } },
+        { new: true },
+      ).lean()) as FileDoc | null;
+      if (!ready) throw new Error('file record vanished during upload');
+      committed.doc = ready;
+    });
+    if (!committed.doc) throw new Error('file record vanished during upload');
     if (owner !== undefined && stored.size !== declared)
       await withQuota(owner, () => FileQuota.updateOne({ _id: owner }, { $inc: { used: stored.size - declared } }));
-    return ready;
+    return committed.doc;
   } catch (err) {
-    await discard(record);
+    await discard({ ...record, ...(content ? { sha256: content } : {}) });
     throw err;
   }
 }
@@ -316,7 +385,7 @@ export async function openDownload(caller: Caller, fileId: string): Promise<Down
     target: doc.name,
     details: { fileId: String(doc._id), owner: doc.ownerUserId ?? null, size: doc.size },
   });
-  return { file: fileView(doc), stream: readFile(doc._id, doc.size) };
+  return { file: fileView(doc), stream: cfg().store.read(refOf(doc)) };
 }
 
 /** Deletes a file of a file area (owner with the file right, or an operator). */
@@ -363,7 +432,7 @@ export async function openAttachment(entryId: string, fileId: string): Promise<D
   const id = toObjectId(fileId);
   const doc = id ? ((await AreaFile.findOne({ _id: id, entryId, state: 'ready' }).lean()) as FileDoc | null) : null;
   if (!doc) throw new NotFound('file_not_found');
-  return { file: fileView(doc), stream: readFile(doc._id, doc.size) };
+  return { file: fileView(doc), stream: cfg().store.read(refOf(doc)) };
 }
 
 /** Removes one attachment, or all of an entry's. */
@@ -407,7 +476,7 @@ export async function filesForExport(
   const docs = (await AreaFile.find({ ownerUserId: userId, state: 'ready' })
     .sort({ createdAt: 1 })
     .lean()) as FileDoc[];
-  return docs.map((doc) => ({ view: fileView(doc), open: () => readFile(doc._id, doc.size) }));
+  return docs.map((doc) => ({ view: fileView(doc), open: () => cfg().store.read(refOf(doc)) }));
 }
 
 /** Whether a caller may use their own file area (for the overview). */

@@ -7,17 +7,19 @@ import { BSON, type Db, type Document, type IndexDescription } from 'mongodb';
 import { deriveKey } from '../crypto/tokens.js';
 
 /**
- * Backups of the whole database (every collection, GridFS files included) in one encrypted,
- * compressed file, and their restore.
+ * Backups of the whole database (every collection, GridFS files included) and of the file bytes
+ * kept outside it (the disk store's) in one encrypted, compressed file, and their restore.
  *
- * File format (version 1):
+ * File format (version 2; version 1 is version 2 without files):
  * - `KISBACKUP1\n`, then a u32 length and a JSON header (format, time, key id, a random file id);
  * - records: u32 ciphertext length, 12-byte IV, ciphertext, 16-byte GCM tag. Each record's additional
  *   data is the header, the record's index and whether it is the last, so records cannot be
  *   reordered, swapped between files or cut off without the restore noticing;
  * - the plaintext of all records together is a gzip stream of lines: `{"c":name,"indexes":[…]}` opens
  *   a collection, `{"d":…}` is one document in canonical Extended JSON (types kept: ObjectId,
- *   Date, Binary), and `{"end":{name:count}}` closes the backup.
+ *   Date, Binary); after the collections, `{"f":sha256,"size":n}` opens a stored file's bytes and
+ *   `{"b":base64}` lines carry them (at most {@link FILE_PIECE_BYTES} each); `{"end":{name:count},
+ *   "files":n}` closes the backup.
  *
  * The key is derived from the master key: a backup restores only where the same KIS_MASTER_KEY is.
  */
@@ -28,6 +30,8 @@ const RECORD_BYTES = 1024 * 1024;
 /** The largest record a restore accepts: a corrupt length must not make it allocate gigabytes. */
 const MAX_RECORD = RECORD_BYTES + 64 * 1024;
 const INSERT_BATCH = 500;
+/** Bytes of a stored file per backup line. */
+const FILE_PIECE_BYTES = 512 * 1024;
 /** Collections a restore stages into before they replace the live ones. */
 const STAGING_PREFIX = '__restore__';
 /** Where a restore notes that it swaps, so an interrupted swap can be finished. */
@@ -35,17 +39,29 @@ const JOURNAL = '__restore_journal';
 
 export interface BackupHeader {
   format: 'kis-backup';
-  version: 1;
+  version: 1 | 2;
   createdAt: string;
   keyId: string;
   fileId: string;
 }
 
-/** What a backup holds: documents per collection. */
+/** What a backup holds: documents per collection, and stored files kept outside the database. */
 export interface BackupSummary {
   createdAt: string;
   collections: Record<string, number>;
   documents: number;
+  files: number;
+}
+
+/**
+ * File bytes kept outside the database (the disk store's), which a backup carries beside the
+ * collections: each content once, read by `list`, put back by `restore` (which checks the hash),
+ * and `afterRestore` removes bytes the restored records no longer name.
+ */
+export interface BackupFiles {
+  list(): AsyncIterable<{ sha256: string; size: number; open(): AsyncIterable<Buffer | Uint8Array> }>;
+  restore(sha256: string, size: number, source: AsyncIterable<Buffer>): Promise<void>;
+  afterRestore(): Promise<void>;
 }
 
 /** The file is not a KIS backup, was made with another key, or is damaged or cut off. */
@@ -75,11 +91,16 @@ async function collectionsOf(db: Db): Promise<string[]> {
  * collections are read one after another, not as one snapshot: a backup taken while KIS runs holds
  * each collection as it was when it was read.
  */
-export async function writeBackup(db: Db, masterKey: Buffer, file: string): Promise<BackupSummary> {
+export async function writeBackup(
+  db: Db,
+  masterKey: Buffer,
+  file: string,
+  files?: BackupFiles,
+): Promise<BackupSummary> {
   const key = backupKey(masterKey);
   const header: BackupHeader = {
     format: 'kis-backup',
-    version: 1,
+    version: 2,
     createdAt: new Date().toISOString(),
     keyId: 'm1',
     fileId: randomBytes(16).toString('base64url'),
@@ -139,7 +160,25 @@ export async function writeBackup(db: Db, masterKey: Buffer, file: string): Prom
       counts[name] = count;
       documents += count;
     }
-    await line({ end: counts });
+    let stored = 0;
+    for await (const entry of files?.list() ?? []) {
+      await line({ f: entry.sha256, size: entry.size });
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      for await (const piece of entry.open()) {
+        pending.push(Buffer.from(piece));
+        pendingBytes += piece.length;
+        while (pendingBytes >= FILE_PIECE_BYTES) {
+          const all = Buffer.concat(pending);
+          await line({ b: all.subarray(0, FILE_PIECE_BYTES).toString('base64') });
+          pending = [all.subarray(FILE_PIECE_BYTES)];
+          pendingBytes = all.length - FILE_PIECE_BYTES;
+        }
+      }
+      if (pendingBytes) await line({ b: Buffer.concat(pending).toString('base64') });
+      stored += 1;
+    }
+    await line({ end: counts, files: stored });
     gzip.end();
     await sealing;
     out.end();
@@ -148,7 +187,7 @@ export async function writeBackup(db: Db, masterKey: Buffer, file: string): Prom
     const handle = await open(tmp, 'r+');
     await handle.sync().finally(() => handle.close());
     await rename(tmp, file);
-    return { createdAt: header.createdAt, collections: counts, documents };
+    return { createdAt: header.createdAt, collections: counts, documents, files: stored };
   } catch (err) {
     out.destroy();
     await rm(tmp, { force: true });
@@ -181,7 +220,12 @@ class ByteReader {
 }
 
 /** One parsed line of a backup. */
-type Line = { c: string; indexes: IndexDescription[] } | { d: Document } | { end: Record<string, number> };
+type Line =
+  | { c: string; indexes: IndexDescription[] }
+  | { d: Document }
+  | { f: string; size: number }
+  | { b: string }
+  | { end: Record<string, number>; files?: number };
 
 /**
  * Reads a backup line by line, checking every record's tag on the way; throws
@@ -204,7 +248,8 @@ async function* readLines(file: string, masterKey: Buffer): AsyncGenerator<Line>
     } catch {
       throw new BackupDamagedError('damaged header');
     }
-    if (header.format !== 'kis-backup' || header.version !== 1) throw new BackupDamagedError('unknown backup format');
+    if (header.format !== 'kis-backup' || (header.version !== 1 && header.version !== 2))
+      throw new BackupDamagedError('unknown backup format');
 
     const gunzip = createGunzip();
     const lines: Line[] = [];
@@ -281,24 +326,54 @@ async function* readLines(file: string, masterKey: Buffer): AsyncGenerator<Line>
 export async function verifyBackup(file: string, masterKey: Buffer): Promise<BackupSummary> {
   const counts: Record<string, number> = {};
   let current: string | undefined;
-  let end: Record<string, number> | undefined;
+  let end: Extract<Line, { end: unknown }> | undefined;
+  let stored: { size: number; got: number } | undefined;
+  let files = 0;
+  const closeFile = (): void => {
+    if (stored && stored.got !== stored.size) throw new BackupDamagedError('a stored file is incomplete');
+    stored = undefined;
+  };
   for await (const line of readLines(file, masterKey)) {
     if ('c' in line) {
-      if (typeof line.c !== 'string' || line.c in counts) throw new BackupDamagedError('damaged content');
+      if (typeof line.c !== 'string' || line.c in counts || files) throw new BackupDamagedError('damaged content');
       current = line.c;
       counts[current] = 0;
     } else if ('d' in line) {
-      if (!current) throw new BackupDamagedError('damaged content');
+      if (!current || files) throw new BackupDamagedError('damaged content');
       counts[current] = (counts[current] ?? 0) + 1;
-    } else end = line.end;
+    } else if ('f' in line) {
+      closeFile();
+      if (!isStoredFileLine(line)) throw new BackupDamagedError('damaged content');
+      stored = { size: line.size, got: 0 };
+      files += 1;
+    } else if ('b' in line) {
+      if (!stored || typeof line.b !== 'string') throw new BackupDamagedError('damaged content');
+      stored.got += Buffer.byteLength(line.b, 'base64');
+    } else {
+      closeFile();
+      end = line;
+    }
   }
-  if (!end || JSON.stringify(end) !== JSON.stringify(counts)) throw new BackupDamagedError('document counts differ');
+  if (!end || JSON.stringify(end.end) !== JSON.stringify(counts))
+    throw new BackupDamagedError('document counts differ');
+  if ((end.files ?? 0) !== files) throw new BackupDamagedError('stored file count differs');
   const header = await readHeader(file);
   return {
     createdAt: header.createdAt,
     collections: counts,
     documents: Object.values(counts).reduce((a, b) => a + b, 0),
+    files,
   };
+}
+
+function isStoredFileLine(line: { f: unknown; size: unknown }): boolean {
+  return (
+    typeof line.f === 'string' &&
+    /^[0-9a-f]{64}$/.test(line.f) &&
+    typeof line.size === 'number' &&
+    Number.isSafeInteger(line.size) &&
+    line.size >= 0
+  );
 }
 
 async function readHeader(file: string): Promise<BackupHeader> {
@@ -326,9 +401,15 @@ async function readHeader(file: string): Promise<BackupHeader> {
  *
  * Stop KIS before restoring: a running server keeps state in memory that the restore replaces.
  */
-export async function restoreBackup(db: Db, file: string, masterKey: Buffer): Promise<BackupSummary> {
+export async function restoreBackup(
+  db: Db,
+  file: string,
+  masterKey: Buffer,
+  files?: BackupFiles,
+): Promise<BackupSummary> {
   await finishInterruptedRestore(db);
   const summary = await verifyBackup(file, masterKey);
+  if (summary.files && !files) throw new Error('this backup holds stored files: restore them with a file store');
   const staged: string[] = [];
   try {
     for (const name of await db.listCollections({}, { nameOnly: true }).toArray()) {
@@ -339,6 +420,15 @@ export async function restoreBackup(db: Db, file: string, masterKey: Buffer): Pr
       if (current?.batch.length)
         await db.collection(STAGING_PREFIX + current.name).insertMany(current.batch, { ordered: true });
       if (current) current.batch = [];
+    };
+    // Bytes go to the store while the lines are read: content-addressed, they harm nothing if the
+    // restore fails later (the next start removes what no record names).
+    let restoring: { pieces: Pipe<Buffer>; done: Promise<void> } | undefined;
+    const closeFile = async (): Promise<void> => {
+      if (!restoring) return;
+      restoring.pieces.end();
+      await restoring.done;
+      restoring = undefined;
     };
     for await (const line of readLines(file, masterKey)) {
       if ('c' in line) {
@@ -356,9 +446,22 @@ export async function restoreBackup(db: Db, file: string, masterKey: Buffer): Pr
       } else if ('d' in line && current) {
         current.batch.push(BSON.EJSON.deserialize(line.d, { relaxed: false }) as Document);
         if (current.batch.length >= INSERT_BATCH) await flush();
+      } else if ('f' in line && files) {
+        await flush();
+        await closeFile();
+        const pieces = new Pipe<Buffer>();
+        const done = files.restore(line.f, line.size, pieces);
+        // A failure shows at the next piece or at the end; until then the pipe must not wait for it.
+        done.catch(() => pieces.fail());
+        restoring = { pieces, done };
+      } else if ('b' in line && restoring) {
+        await restoring.pieces.push(Buffer.from(line.b, 'base64'));
+      } else if ('end' in line) {
+        await closeFile();
       }
     }
     await flush();
+    await closeFile();
   } catch (err) {
     for (const name of staged)
       await db
@@ -369,7 +472,53 @@ export async function restoreBackup(db: Db, file: string, masterKey: Buffer): Pr
   }
   await db.collection(JOURNAL).insertOne({ collections: staged, at: new Date() });
   await finishInterruptedRestore(db);
+  await files?.afterRestore();
   return summary;
+}
+
+/**
+ * A one-way pipe of values with backpressure: `push` resolves when the reader has taken the value,
+ * so a large stored file passes through a restore one piece at a time.
+ */
+class Pipe<T> implements AsyncIterable<T> {
+  private waiting: { value: T; taken: () => void } | undefined;
+  private wake: (() => void) | undefined;
+  private ended = false;
+  private failed = false;
+
+  push(value: T): Promise<void> {
+    if (this.failed) return Promise.reject(new Error('the reader stopped'));
+    return new Promise((taken) => {
+      this.waiting = { value, taken };
+      this.wake?.();
+    });
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  /** The reader gave up: pushes fail instead of waiting. */
+  fail(): void {
+    this.failed = true;
+    this.waiting?.taken();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<T> {
+    for (;;) {
+      if (this.waiting) {
+        const { value, taken } = this.waiting;
+        this.waiting = undefined;
+        taken();
+        yield value;
+        continue;
+      }
+      if (this.ended) return;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
 }
 
 /**

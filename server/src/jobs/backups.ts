@@ -2,11 +2,13 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from 'mongodb';
 import * as audit from '../audit/service.js';
-import { backupFileName, writeBackup } from '../db/backup.js';
+import { backupFileName, writeBackup, type BackupFiles } from '../db/backup.js';
 import type { Logger } from '../logger.js';
 
 export interface BackupJobOptions {
   db: () => Db;
+  /** The file bytes kept outside the database, which each backup carries too. */
+  files?: BackupFiles;
   masterKey: Buffer;
   dir: string;
   /** HH:MM in `timeZone`, or `off`. */
@@ -46,10 +48,10 @@ export async function backupNow(options: Omit<BackupJobOptions, 'time' | 'timeZo
   await mkdir(options.dir, { recursive: true, mode: 0o700 });
   const file = path.join(options.dir, backupFileName());
   const started = Date.now();
-  const summary = await writeBackup(options.db(), options.masterKey, file);
+  const summary = await writeBackup(options.db(), options.masterKey, file, options.files);
   const removed = await pruneBackups(options.dir, options.keep);
   options.logger.info(
-    { file, documents: summary.documents, ms: Date.now() - started, removed: removed.length },
+    { file, documents: summary.documents, files: summary.files, ms: Date.now() - started, removed: removed.length },
     'backup written',
   );
   await audit.record({
@@ -57,7 +59,7 @@ export async function backupNow(options: Omit<BackupJobOptions, 'time' | 'timeZo
     outcome: 'success',
     actorId: 'system:backups',
     target: path.basename(file),
-    details: { documents: summary.documents, removed: removed.length },
+    details: { documents: summary.documents, files: summary.files, removed: removed.length },
   });
   return file;
 }

@@ -69,7 +69,7 @@ async function snapshot(db: Db): Promise<Record<string, string[]>> {
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'kis-backup-'));
   smtp = await startSmtp();
-  server = await startServer({ env: { SMTP_URL: smtp.url, KIS_MASTER_KEY: MASTER_KEY } });
+  server = await startServer({ dataDir: dir, env: { SMTP_URL: smtp.url, KIS_MASTER_KEY: MASTER_KEY } });
   mongoUri = server.mongoUri;
   const admin = await createFirstAdmin(server);
   const user = await customer(server, smtp, 'sicherung@kunde.example');
@@ -90,17 +90,31 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
+/** The names of the sealed files in the data directory's file store. */
+async function sealedFiles(): Promise<string[]> {
+  const root = path.join(dir, 'files');
+  const found: string[] = [];
+  for (const sub of (await readdir(root)).filter((n) => /^[0-9a-f]{2}$/.test(n)))
+    for (const name of await readdir(path.join(root, sub))) found.push(name);
+  return found.sort();
+}
+
 describe('backup and restore', () => {
   let file: string;
   let before: Record<string, string[]>;
+  let filesBefore: string[];
 
   it('writes an encrypted backup that holds no readable data', async () => {
     before = await snapshot(mongo.db());
-    expect(before['areafiles.chunks']?.length).toBeGreaterThan(3);
+    // The default install keeps the files' bytes on the disk, outside the database.
+    filesBefore = await sealedFiles();
+    expect(filesBefore).toHaveLength(2);
+    expect(before['areafiles.chunks']).toBeUndefined();
     file = path.join(dir, 'kis.kisbak');
     const made = await kis(['backup', '--out', file]);
     expect(made.code, made.stderr).toBe(0);
     expect(made.stdout).toContain('backup written');
+    expect(made.stdout).toContain('2 files');
     const bytes = await readFile(file);
     expect(bytes.subarray(0, 11).toString()).toBe('KISBACKUP1\n');
     // Encrypted: neither addresses nor file content appear.
@@ -109,19 +123,24 @@ describe('backup and restore', () => {
     expect((await stat(file)).mode & 0o777).toBe(0o600);
   });
 
-  it('restores identical collections and files after the database was wiped', async () => {
+  it('restores identical collections and files after the database and the files were wiped', async () => {
     await mongo.db().dropDatabase();
     expect(await mongo.db().listCollections().toArray()).toEqual([]);
+    await rm(path.join(dir, 'files'), { recursive: true });
     const restored = await kis(['restore', file]);
     expect(restored.code, restored.stderr).toBe(0);
-    expect(restored.stdout).toMatch(/restored \d+ documents/);
+    expect(restored.stdout).toMatch(/restored \d+ documents in \d+ collections and 2 files/);
     expect(await snapshot(mongo.db())).toEqual(before);
+    expect(await sealedFiles()).toEqual(filesBefore);
     // The audit chain, restore entry included, still verifies.
     const verified = await kis(['audit:verify']);
     expect(verified.code, verified.stdout).toBe(0);
 
     // And the portal serves the file byte for byte again.
-    const again = await startServer({ env: { SMTP_URL: smtp.url, KIS_MASTER_KEY: MASTER_KEY, MONGODB_URI: mongoUri } });
+    const again = await startServer({
+      dataDir: dir,
+      env: { SMTP_URL: smtp.url, KIS_MASTER_KEY: MASTER_KEY, MONGODB_URI: mongoUri },
+    });
     try {
       const user = new ApiClient(again, '198.51.100.7');
       expect((await user.login('sicherung@kunde.example', GOOD_PASSWORD)).status).toBe(200);
