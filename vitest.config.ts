@@ -7,6 +7,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
+    // Two test files at a time on two cores (vitest's default is one fewer than the cores): most
+    // integration tests wait on servers, timers and the database rather than compute.
+    maxWorkers: 2,
     projects: [
       {
         extends: true,

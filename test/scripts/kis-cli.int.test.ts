@@ -7,6 +7,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { HOT_QUERIES } from '../../server/src/db/hot-queries.js';
 import { provisionDatabase } from '../../server/src/db/provision.js';
+import { searchGrams } from '../../server/src/identity/search-grams.js';
 import { ROOT } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -110,18 +111,29 @@ describe('npm run kis', () => {
             kind: 'key_removed',
           }));
           await client.db('kis').collection<{ _id: string }>('depot_history').insertMany(entries);
-          await client
-            .db('kis')
-            .command({ analyze: 'depot_history' })
-            .catch(() => undefined);
+          // Users with their search keys: a search reads those carrying one trigram, by index.
+          const users = Array.from({ length: 3000 }, (_, i) => ({
+            email: `person${i}@example.com`,
+            emailLower: `person${i}@example.com`,
+            name: `Person ${i}`,
+            nameGrams: searchGrams(`Person ${i}`),
+            emailGrams: searchGrams(`person${i}@example.com`),
+            createdAt: new Date(),
+          }));
+          await client.db('kis').collection('users').insertMany(users);
+          for (const collection of ['depot_history', 'users'])
+            await client
+              .db('kis')
+              .command({ analyze: collection })
+              .catch(() => undefined);
         } finally {
           await client.close();
         }
         const again = JSON.parse((await kis(['db:status', '--json'], env)).stdout) as DbStatusJson;
         const page = again.hotQueries.find((q) => q.name === 'depot history page');
         expect(page).toMatchObject({ index: true, plan: expect.stringMatching(/kis_gin/) as string });
-        const users = again.hotQueries.find((q) => q.name === 'user search');
-        expect(users?.index).toBe(false);
+        const byName = again.hotQueries.find((q) => q.name === 'user search by name');
+        expect(byName).toMatchObject({ index: true, plan: expect.stringMatching(/kis_gin/) as string });
       }
 
       const table = (await kis(['db:status'], env)).stdout;

@@ -7,7 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as audit from '../audit/service.js';
 import { deriveKey } from '../crypto/tokens.js';
-import { containsText } from '../db/query.js';
+import { backfillSearchGrams, searchUsers } from './user-search.js';
 import { Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -72,6 +72,7 @@ export async function init(options: IdentitySettings): Promise<void> {
   settings = options;
   verification.setCodeKey(deriveKey(options.masterKey, 'verification-codes'));
   await Promise.all([User.createIndexes(), verification.init(), throttle.init(), audit.init()]);
+  await backfillSearchGrams();
 }
 
 /** Trims an address and checks its shape; the lower-cased form is the identity. */
@@ -686,21 +687,9 @@ export async function listUsers(
   query: { q?: string | undefined; page: number; pageSize: number },
 ): Promise<{ items: AdminUserItem[]; total: number }> {
   requireAdmin(caller);
-  const filter: Record<string, unknown> = {};
-  if (query.q?.trim()) {
-    const re = containsText(query.q.trim());
-    filter.$or = [{ emailLower: re }, { name: re }];
-  }
-  const [docs, total] = await Promise.all([
-    User.find(filter)
-      .sort({ createdAt: -1, _id: -1 })
-      .skip((query.page - 1) * query.pageSize)
-      .limit(query.pageSize)
-      .lean(),
-    User.countDocuments(filter),
-  ]);
+  const { docs, total } = await searchUsers(query.q ?? '', query.page, query.pageSize);
   const items = await Promise.all(
-    (docs as UserDoc[]).map(async (doc) => ({
+    docs.map(async (doc) => ({
       ...toPublicUser(doc),
       lockedUntil: (await throttle.lockedUntil(`login:${doc.emailLower}`))?.toISOString() ?? null,
     })),

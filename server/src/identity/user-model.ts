@@ -1,4 +1,5 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
+import { searchGrams, withSearchGrams } from './search-grams.js';
 
 export const ROLES = ['admin', 'customer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -38,11 +39,38 @@ const userSchema = new Schema(
     allowedIpRanges: { type: [String], default: [] },
     createdAt: { type: Date, required: true },
     lastLoginAt: { type: Date },
+    /** Search keys of `name` and `emailLower` (search-grams.ts), kept by the hooks below. */
+    nameGrams: { type: [String], default: undefined },
+    emailGrams: { type: [String], default: undefined },
   },
   { collection: 'users', versionKey: false },
 );
 userSchema.index({ role: 1 });
 userSchema.index({ createdAt: -1 });
+userSchema.index({ nameGrams: 1 });
+userSchema.index({ emailGrams: 1 });
+
+// Every way a name or an address is written brings its search keys along.
+userSchema.pre('save', function () {
+  if (this.isNew || this.isModified('name')) this.nameGrams = searchGrams(this.name ?? '');
+  if (this.isNew || this.isModified('emailLower')) this.emailGrams = searchGrams(this.emailLower);
+});
+userSchema.pre('insertMany', function (next: () => void, docs: unknown) {
+  for (const doc of Array.isArray(docs) ? (docs as Array<Record<string, unknown>>) : [])
+    Object.assign(doc, withSearchGrams({ name: doc.name ?? '', emailLower: doc.emailLower }));
+  next();
+});
+userSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function () {
+  const update = this.getUpdate();
+  if (!update || Array.isArray(update)) return;
+  const keyed: Record<string, unknown> = { ...update };
+  for (const operator of ['$set', '$setOnInsert'] as const) {
+    const fields = update[operator] as Record<string, unknown> | undefined;
+    if (fields) keyed[operator] = withSearchGrams(fields);
+  }
+  const plain = Object.fromEntries(Object.entries(update).filter(([key]) => !key.startsWith('$')));
+  this.setUpdate({ ...keyed, ...withSearchGrams(plain) });
+});
 
 export type UserDoc = InferSchemaType<typeof userSchema> & { _id: mongoose.Types.ObjectId };
 export const User = mongoose.model('User', userSchema);
