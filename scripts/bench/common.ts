@@ -102,7 +102,7 @@ export async function startServer(
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()));
   // The "listening" log line names the ports the server got.
   const ports = await new Promise<{ http: number; udp: number }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 120_000);
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 300_000);
     child.stdout?.on('data', (c: Buffer) => {
       stdout += c.toString();
       const line = /\{[^\n]*"msg":"listening"[^\n]*\}/.exec(stdout)?.[0];

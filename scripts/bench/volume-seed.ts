@@ -15,6 +15,7 @@ import { connectDatabase, disconnectDatabase } from '../../server/src/db/connect
 import { Depot, DepotHistory } from '../../server/src/depots/model.js';
 import { Organization } from '../../server/src/identity/organization-model.js';
 import { hashPassword } from '../../server/src/identity/passwords.js';
+import { withSearchGrams } from '../../server/src/identity/search-grams.js';
 import { User } from '../../server/src/identity/user-model.js';
 import { addDays, dayIn, totals } from '../../server/src/payments/amounts.js';
 import { Customer, Invoice, InvoiceNumber, PaymentSettings } from '../../server/src/payments/model.js';
@@ -133,7 +134,7 @@ function userDoc(
   const family = FAMILY_NAMES[Math.floor(i / GIVEN_NAMES.length) % FAMILY_NAMES.length] ?? '';
   const email = `${given}.${family}.${i}@firma-${org}.example`;
   const createdAt = new Date(from.getTime() + ((i * 7919) % 1000) * (YEAR_MS / 4000));
-  return {
+  return withSearchGrams({
     _id: ids.users[i],
     email,
     emailLower: email.toLowerCase(),
@@ -152,7 +153,7 @@ function userDoc(
     allowedIpRanges: [],
     createdAt,
     lastLoginAt: new Date(from.getTime() + YEAR_MS - ((i * 104_729) % 30) * 86_400_000),
-  };
+  });
 }
 
 /** The `i`th audit entry's content: what people and the system did during the year, in turn. */
@@ -440,6 +441,18 @@ export async function seedYear(uri: string, dataDir: string, size: VolumeSize): 
     );
 
     const invoices = await seedInvoices(size, ids.organizations, ids.users, depotIds, box, { from, to });
+
+    // Written as the server writes today (history months, search keys): its start-up migrations
+    // for older data have nothing to do, as on a data directory a year of this version wrote.
+    await Depot.updateMany({}, { $set: { historyFrom: from } });
+    await Depot.db
+      .collection('schema_migrations')
+      .insertMany(
+        ['2026-12-history-months', '2026-12-user-search-grams'].map((name) => ({
+          _id: name as never,
+          doneAt: new Date(),
+        })),
+      );
 
     log('checking the audit chain …');
     const c0 = performance.now();
