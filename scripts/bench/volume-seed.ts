@@ -445,14 +445,12 @@ export async function seedYear(uri: string, dataDir: string, size: VolumeSize): 
     // Written as the server writes today (history months, search keys): its start-up migrations
     // for older data have nothing to do, as on a data directory a year of this version wrote.
     await Depot.updateMany({}, { $set: { historyFrom: from } });
-    await Depot.db
-      .collection('schema_migrations')
-      .insertMany(
-        ['2026-12-history-months', '2026-12-user-search-grams'].map((name) => ({
-          _id: name as never,
-          doneAt: new Date(),
-        })),
-      );
+    await Depot.db.collection('schema_migrations').insertMany(
+      ['2026-12-history-months', '2026-12-user-search-grams'].map((name) => ({
+        _id: name as never,
+        doneAt: new Date(),
+      })),
+    );
 
     log('checking the audit chain …');
     const c0 = performance.now();

@@ -1,5 +1,4 @@
 import type { Readable } from 'node:stream';
-import type { BackupFiles } from '../db/backup.js';
 import { oneAtATime } from '../db/one-at-a-time.js';
 import mongoose from 'mongoose';
 import { ObjectId } from 'mongodb';
@@ -13,7 +12,10 @@ import * as identity from '../identity/service.js';
 import type { Logger } from '../logger.js';
 import { assertUseFiles, mayUseFiles } from './access.js';
 import { AreaFile, FileQuota, type FileDoc } from './file-model.js';
-import { cleanFileName, moveFilesToDisk, type FileRef, type FileStore } from './storage/index.js';
+import { contentInUse, readyFiles, refOf, sweepBytes } from './file-bytes.js';
+import { cleanFileName, moveFilesToDisk, type FileStore } from './storage/index.js';
+
+export { backupFiles } from './file-bytes.js';
 
 /** Limits of the file exchange (see KIS_FILE_* in config.ts). */
 export interface FileSettings {
@@ -61,18 +63,8 @@ export async function init(options: FileSettings): Promise<void> {
   for (const doc of interrupted) await discard(doc);
   if (interrupted.length) options.logger.warn({ count: interrupted.length }, 'removed interrupted uploads');
   if (options.store.kind === 'disk') await moveOutOfDatabase(options);
-  const swept = await sweepBytes();
+  const swept = await sweepBytes(options.store);
   if (swept) options.logger.warn({ count: swept }, 'removed stored bytes no file record names');
-}
-
-/** The stored bytes' reference of a record. */
-function refOf(doc: Pick<FileDoc, '_id' | 'size' | 'sha256'>): FileRef {
-  return { id: doc._id, size: doc.size, sha256: doc.sha256 ?? '' };
-}
-
-async function* readyFiles(): AsyncGenerator<FileRef> {
-  for await (const doc of AreaFile.find({ state: 'ready' }, { _id: 1, size: 1, sha256: 1 }).lean().cursor())
-    yield refOf(doc as FileDoc);
 }
 
 /** Moves files that an earlier KIS kept in the database (GridFS) to the disk store, once. */
@@ -86,47 +78,6 @@ async function moveOutOfDatabase(options: FileSettings): Promise<void> {
       'files could not be moved out of the database; they stay there and are tried again at the next start',
     );
   else if (report.dropped) options.logger.info({ moved: report.moved }, 'moved stored files out of the database');
-}
-
-/** Removes stored bytes no ready record names (after a restore, or a crash mid-removal). */
-async function sweepBytes(store: FileStore = cfg().store): Promise<number> {
-  const keep = new Set((await AreaFile.distinct('sha256', { state: 'ready' })).filter(Boolean) as string[]);
-  return store.sweep(keep);
-}
-
-/** Whether a ready record holds content `sha256` (the disk store keeps equal content once). */
-async function contentInUse(sha256: string | undefined): Promise<boolean> {
-  if (!sha256) return false;
-  return (await AreaFile.exists({ sha256, state: 'ready' })) !== null;
-}
-
-/**
- * The files of `store` kept outside the database, for backups (the server's and the CLI's, which
- * must not run {@link init} beside a running server): each content once, read from the store, put
- * back with its hash checked, and bytes no restored record names removed afterwards. Lists nothing
- * when the database holds the bytes (its collections are in the backup).
- */
-export function backupFiles(store: FileStore): BackupFiles {
-  return {
-    async *list() {
-      if (store.kind !== 'disk') return;
-      const seen = new Set<string>();
-      for await (const ref of readyFiles()) {
-        if (!ref.sha256 || seen.has(ref.sha256)) continue;
-        seen.add(ref.sha256);
-        yield { sha256: ref.sha256, size: ref.size, open: () => store.read(ref) };
-      }
-    },
-    async restore(sha256, size, source) {
-      await store.store(new ObjectId(), source, { maxBytes: size, name: '' }, async (got) => {
-        if (got.sha256 !== sha256 || got.size !== size)
-          throw new Error('file bytes in the backup differ from their hash');
-      });
-    },
-    async afterRestore() {
-      await sweepBytes(store);
-    },
-  };
 }
 
 function toObjectId(id: string): ObjectId | undefined {
