@@ -62,7 +62,9 @@ export async function init(options: FileSettings): Promise<void> {
   const interrupted = (await AreaFile.find({ state: 'uploading' }).lean()) as FileDoc[];
   for (const doc of interrupted) await discard(doc);
   if (interrupted.length) options.logger.warn({ count: interrupted.length }, 'removed interrupted uploads');
-  if (options.store.kind === 'disk') await moveOutOfDatabase(options);
+  // Bytes shared by content and kept outside the records' database: only the disk store has them.
+  if (options.store.kind !== 'disk') return;
+  await moveOutOfDatabase(options);
   const swept = await sweepBytes(options.store);
   if (swept) options.logger.warn({ count: swept }, 'removed stored bytes no file record names');
 }

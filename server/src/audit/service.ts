@@ -1,3 +1,9 @@
+/*
+ * The audit log: appending to the hash chain (and finding its tail without sorting), erasing a
+ * person from it, verifying it, and reading it as pages and exports. Long because all of these
+ * share the chain's hashing and its cached tail; issue 21 moves pages and exports into their own
+ * file beside this one.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { containsText, sameText } from '../db/query.js';
 import { Forbidden } from '../errors.js';

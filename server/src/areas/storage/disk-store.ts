@@ -33,6 +33,9 @@ export function createDiskStore(options: { dir: string; masterKey: Buffer }): Fi
     return path.join(options.dir, name.slice(0, 2), name);
   };
   const lockOf = (sha256: string): string => `file-bytes:${sha256}`;
+  // A store the CLI uses without init (a restore) makes its incoming directory at the first upload.
+  let incomingMade: Promise<unknown> | undefined;
+  const makeIncoming = (): Promise<unknown> => (incomingMade ??= mkdir(incoming, { recursive: true, mode: 0o700 }));
 
   return {
     kind: 'disk',
@@ -41,14 +44,15 @@ export function createDiskStore(options: { dir: string; masterKey: Buffer }): Fi
       await mkdir(options.dir, { recursive: true, mode: 0o700 });
       // One process owns the directory: whatever is still incoming was cut off by a crash.
       await rm(incoming, { recursive: true, force: true });
-      await mkdir(incoming, { mode: 0o700 });
+      incomingMade = mkdir(incoming, { mode: 0o700 });
+      await incomingMade;
     },
 
     async store(id: ObjectId, source: ByteSource, options_, commit): Promise<StoredFile> {
       const temp = path.join(incoming, `${String(id)}-${randomBytes(6).toString('hex')}`);
       let writer: SealedFileWriter | undefined;
       try {
-        await mkdir(incoming, { recursive: true, mode: 0o700 });
+        await makeIncoming();
         const stored = await receiveBytes(source, options_.maxBytes, {
           open: async () => {
             writer = await SealedFileWriter.create(temp, fileKey);
