@@ -15,8 +15,8 @@ import { connectDatabase, disconnectDatabase } from '../../server/src/db/connect
 import { Depot, DepotHistory } from '../../server/src/depots/model.js';
 import { Organization } from '../../server/src/identity/organization-model.js';
 import { hashPassword } from '../../server/src/identity/passwords.js';
-import { withSearchGrams } from '../../server/src/identity/search-grams.js';
 import { User } from '../../server/src/identity/user-model.js';
+import { addKeys, UserSearchKey } from '../../server/src/identity/user-search-keys.js';
 import { addDays, dayIn, totals } from '../../server/src/payments/amounts.js';
 import { Customer, Invoice, InvoiceNumber, PaymentSettings } from '../../server/src/payments/model.js';
 import { BENCH_PASSWORD, depotEvent, insertBenchDepots, insertInBatches, log, type InsertTarget } from './common.js';
@@ -134,7 +134,7 @@ function userDoc(
   const family = FAMILY_NAMES[Math.floor(i / GIVEN_NAMES.length) % FAMILY_NAMES.length] ?? '';
   const email = `${given}.${family}.${i}@firma-${org}.example`;
   const createdAt = new Date(from.getTime() + ((i * 7919) % 1000) * (YEAR_MS / 4000));
-  return withSearchGrams({
+  return {
     _id: ids.users[i],
     email,
     emailLower: email.toLowerCase(),
@@ -153,7 +153,7 @@ function userDoc(
     allowedIpRanges: [],
     createdAt,
     lastLoginAt: new Date(from.getTime() + YEAR_MS - ((i * 104_729) % 30) * 86_400_000),
-  });
+  };
 }
 
 /** The `i`th audit entry's content: what people and the system did during the year, in turn. */
@@ -382,7 +382,17 @@ export async function seedYear(uri: string, dataDir: string, size: VolumeSize): 
   await connectDatabase(uri);
   try {
     // The indexes the server makes at its start, made first: every insert below maintains them.
-    for (const model of [Organization, User, Depot, DepotHistory, AuditEntry, Customer, Invoice, InvoiceNumber])
+    for (const model of [
+      Organization,
+      User,
+      UserSearchKey,
+      Depot,
+      DepotHistory,
+      AuditEntry,
+      Customer,
+      Invoice,
+      InvoiceNumber,
+    ])
       await model.createIndexes();
 
     const passwordHash = await hashPassword(BENCH_PASSWORD, 4);
@@ -405,6 +415,19 @@ export async function seedYear(uri: string, dataDir: string, size: VolumeSize): 
       const doc = userDocs(i);
       return { id: String(doc._id), email: String(doc.email), name: String(doc.name) };
     });
+    log('writing the user search keys …');
+    for (let i = 0; i < size.users; i += 500)
+      await addKeys(
+        Array.from({ length: Math.min(500, size.users - i) }, (_, j) => {
+          const doc = userDocs(i + j);
+          return {
+            _id: doc._id,
+            name: String(doc.name),
+            emailLower: String(doc.emailLower),
+            createdAt: doc.createdAt as Date,
+          };
+        }),
+      );
 
     // Entries in time order across the fleet, as a year of telegrams leaves them.
     const entriesPerDepot = Math.max(1, Math.round(size.entries / size.depots));
@@ -446,7 +469,7 @@ export async function seedYear(uri: string, dataDir: string, size: VolumeSize): 
     // for older data have nothing to do, as on a data directory a year of this version wrote.
     await Depot.updateMany({}, { $set: { historyFrom: from } });
     await Depot.db.collection('schema_migrations').insertMany(
-      ['2026-12-history-months', '2026-12-user-search-grams'].map((name) => ({
+      ['2026-12-history-months', '2026-12-user-search-keys'].map((name) => ({
         _id: name as never,
         doneAt: new Date(),
       })),

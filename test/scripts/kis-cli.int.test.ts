@@ -7,7 +7,7 @@ import { MongoClient } from 'mongodb';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { HOT_QUERIES } from '../../server/src/db/hot-queries.js';
 import { provisionDatabase } from '../../server/src/db/provision.js';
-import { searchGrams } from '../../server/src/identity/search-grams.js';
+import { keysOf } from '../../server/src/identity/user-search-keys.js';
 import { ROOT } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -111,17 +111,15 @@ describe('npm run kis', () => {
             kind: 'key_removed',
           }));
           await client.db('kis').collection<{ _id: string }>('depot_history').insertMany(entries);
-          // Users with their search keys: a search reads those carrying one trigram, by index.
-          const users = Array.from({ length: 3000 }, (_, i) => ({
-            email: `person${i}@example.com`,
-            emailLower: `person${i}@example.com`,
-            name: `Person ${i}`,
-            nameGrams: searchGrams(`Person ${i}`),
-            emailGrams: searchGrams(`person${i}@example.com`),
-            createdAt: new Date(),
-          }));
-          await client.db('kis').collection('users').insertMany(users);
-          for (const collection of ['depot_history', 'users'])
+          // The search keys of users: a search reads those of one trigram, by index.
+          const keys = Array.from({ length: 3000 }, (_, i) =>
+            keysOf({ _id: `u${i}`, name: `Person ${i}`, emailLower: `person${i}@example.com`, createdAt: new Date() }),
+          ).flat();
+          await client.db('kis').collection('user_search_keys').insertMany(keys);
+          // An audit log after the entries the CLI wrote: its page reads one or two blocks, by index.
+          const audit = Array.from({ length: 5000 }, (_, i) => ({ seq: 1000 + i, block: Math.floor((999 + i) / 100) }));
+          await client.db('kis').collection('audit').insertMany(audit);
+          for (const collection of ['depot_history', 'user_search_keys', 'audit'])
             await client
               .db('kis')
               .command({ analyze: collection })
@@ -132,8 +130,11 @@ describe('npm run kis', () => {
         const again = JSON.parse((await kis(['db:status', '--json'], env)).stdout) as DbStatusJson;
         const page = again.hotQueries.find((q) => q.name === 'depot history page');
         expect(page).toMatchObject({ index: true, plan: expect.stringMatching(/kis_gin/) as string });
-        const byName = again.hotQueries.find((q) => q.name === 'user search by name');
-        expect(byName).toMatchObject({ index: true, plan: expect.stringMatching(/kis_gin/) as string });
+        for (const name of ['user search', 'audit page'])
+          expect(again.hotQueries.find((q) => q.name === name)).toMatchObject({
+            index: true,
+            plan: expect.stringMatching(/kis_gin/) as string,
+          });
       }
 
       const table = (await kis(['db:status'], env)).stdout;

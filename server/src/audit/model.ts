@@ -8,6 +8,12 @@ const auditEntrySchema = new Schema(
   {
     /** Position in the chain, from 1, without gaps; unique so two writers cannot both append. */
     seq: { type: Number, required: true, unique: true },
+    /**
+     * The page block of `seq` ({@link blockOf}): the audit page reads its entries by a few equality
+     * look-ups of this instead of one per entry. Not hashed (it follows from `seq`); entries from
+     * before it existed lack it and are read by `seq`.
+     */
+    block: { type: Number },
     at: { type: Date, required: true },
     actorId: { type: String },
     /** The actor's e-mail at the time, so the log stays readable after changes. */
@@ -35,7 +41,16 @@ const auditEntrySchema = new Schema(
   { collection: 'audit', versionKey: false, minimize: false },
 );
 auditEntrySchema.index({ actorId: 1, seq: -1 });
+auditEntrySchema.index({ block: 1 });
 auditEntrySchema.index({ at: -1 });
+
+/** Entries per page block: a page (at most 100 entries) spans one or two blocks. */
+export const AUDIT_BLOCK = 100;
+
+/** The page block an entry of sequence number `seq` (from 1) belongs to. */
+export function blockOf(seq: number): number {
+  return Math.floor((seq - 1) / AUDIT_BLOCK);
+}
 
 export type AuditEntryDoc = InferSchemaType<typeof auditEntrySchema>;
 export const AuditEntry = mongoose.model('AuditEntry', auditEntrySchema);

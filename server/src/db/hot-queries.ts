@@ -73,14 +73,13 @@ export const HOT_QUERIES: readonly HotQuery[] = [
     sort: { createdAt: -1 },
     limit: 500,
   },
-  // audit/service.ts list: the audit log page without filters, newest first.
-  { name: 'audit page', collection: 'audit', filter: {}, sort: { seq: -1 }, limit: 25 },
+  // audit/service.ts list: the audit log page without filters, newest first, by its page blocks.
+  { name: 'audit page', collection: 'audit', filter: { block: 41 } },
   // audit/service.ts listForActor: the newest entries a user caused, on the admin's user page.
   { name: 'audit by actor', collection: 'audit', filter: { actorId: USER_ID }, sort: { seq: -1 }, limit: 20 },
-  // identity/user-search.ts searchUsers: the admin's user search, the users carrying a trigram of it
-  // in their name and in their address (the whole text is checked on those).
-  { name: 'user search by name', collection: 'users', filter: { nameGrams: 'smi' } },
-  { name: 'user search by address', collection: 'users', filter: { emailGrams: 'smi' } },
+  // identity/user-search.ts searchUsers: the admin's user search, the search keys of a trigram of it
+  // (the whole text is checked on those), then the page's users by _id.
+  { name: 'user search', collection: 'user_search_keys', filter: { g: 'smi' } },
   // identity/sessions.ts lookup: a session by its cookie, when no live actor knows it (after a restart).
   {
     name: 'session by cookie',

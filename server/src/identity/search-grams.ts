@@ -1,8 +1,9 @@
 /**
  * Search keys of a user's name and address: every run of three characters (trigram) of the
- * lower-cased text. FerretDB answers an equality on an indexed array field from the index, but a
+ * lower-cased text. FerretDB answers an equality on an indexed field from the index, but a
  * "contains" regular expression only by reading every user (227 ms at 1,000 users, measured), so a
- * search first narrows to the users that carry one of its trigrams and then checks the full text.
+ * search first narrows to the users that carry one of its trigrams (user-search-keys.ts) and then
+ * checks the full text.
  */
 
 /** Characters a search needs before it can use the keys; shorter ones read every user. */
@@ -24,18 +25,4 @@ export function searchGrams(text: string): string[] {
   const grams = new Set<string>();
   for (let i = 0; i + GRAM_LENGTH <= chars.length; i += 1) grams.add(chars.slice(i, i + GRAM_LENGTH).join(''));
   return [...grams];
-}
-
-/** The fields of a user document that carry search keys, and what they are computed from. */
-const KEYED = { name: 'nameGrams', emailLower: 'emailGrams' } as const;
-
-/**
- * Adds the search keys to a write that sets a name or an address (a document to insert, or an
- * update's `$set`/`$setOnInsert`/plain fields), so no writer of users can forget them.
- */
-export function withSearchGrams<T extends Record<string, unknown>>(fields: T): T {
-  const out: Record<string, unknown> = { ...fields };
-  for (const [source, target] of Object.entries(KEYED))
-    if (typeof fields[source] === 'string') out[target] = searchGrams(fields[source]);
-  return out as T;
 }

@@ -7,7 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as audit from '../audit/service.js';
 import { deriveKey } from '../crypto/tokens.js';
-import { backfillSearchGrams, searchUsers } from './user-search.js';
+import { UserSearchKey } from './user-search-keys.js';
+import { buildSearchKeys, searchUsers } from './user-search.js';
 import { Forbidden, Invalid, NotFound, RateLimited, Unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
 
@@ -71,8 +72,14 @@ export function settingsForOrganizations(): Pick<IdentitySettings, 'publicUrl'> 
 export async function init(options: IdentitySettings): Promise<void> {
   settings = options;
   verification.setCodeKey(deriveKey(options.masterKey, 'verification-codes'));
-  await Promise.all([User.createIndexes(), verification.init(), throttle.init(), audit.init()]);
-  await backfillSearchGrams();
+  await Promise.all([
+    User.createIndexes(),
+    UserSearchKey.createIndexes(),
+    verification.init(),
+    throttle.init(),
+    audit.init(),
+  ]);
+  await buildSearchKeys();
 }
 
 /** Trims an address and checks its shape; the lower-cased form is the identity. */

@@ -1,5 +1,5 @@
 import mongoose, { Schema, type InferSchemaType } from 'mongoose';
-import { searchGrams, withSearchGrams } from './search-grams.js';
+import { addKeys, rekeyUsers, type SearchableUser } from './user-search-keys.js';
 
 export const ROLES = ['admin', 'customer'] as const;
 export type Role = (typeof ROLES)[number];
@@ -39,37 +39,73 @@ const userSchema = new Schema(
     allowedIpRanges: { type: [String], default: [] },
     createdAt: { type: Date, required: true },
     lastLoginAt: { type: Date },
-    /** Search keys of `name` and `emailLower` (search-grams.ts), kept by the hooks below. */
-    nameGrams: { type: [String], default: undefined },
-    emailGrams: { type: [String], default: undefined },
   },
   { collection: 'users', versionKey: false },
 );
 userSchema.index({ role: 1 });
 userSchema.index({ createdAt: -1 });
-userSchema.index({ nameGrams: 1 });
-userSchema.index({ emailGrams: 1 });
 
-// Every way a name or an address is written brings its search keys along.
+// Every way a user is created, renamed, readdressed or deleted brings the search keys along
+// (user-search-keys.ts): a write that touches what the keys hold finds its users before it and
+// rekeys them after it.
+const KEYED_FIELDS = ['name', 'emailLower', 'createdAt'];
+const KEYED_PROJECTION = { name: 1, emailLower: 1, createdAt: 1 };
+
 userSchema.pre('save', function () {
-  if (this.isNew || this.isModified('name')) this.nameGrams = searchGrams(this.name ?? '');
-  if (this.isNew || this.isModified('emailLower')) this.emailGrams = searchGrams(this.emailLower);
+  this.$locals.rekey = this.isNew || KEYED_FIELDS.some((field) => this.isModified(field));
 });
-userSchema.pre('insertMany', function (next: () => void, docs: unknown) {
-  for (const doc of Array.isArray(docs) ? (docs as Array<Record<string, unknown>>) : [])
-    Object.assign(doc, withSearchGrams({ name: doc.name ?? '', emailLower: doc.emailLower }));
-  next();
+userSchema.post('save', async function () {
+  if (this.$locals.rekey) await rekeyUsers([{ id: String(this._id), user: this }]);
 });
-userSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], function () {
-  const update = this.getUpdate();
-  if (!update || Array.isArray(update)) return;
-  const keyed: Record<string, unknown> = { ...update };
-  for (const operator of ['$set', '$setOnInsert'] as const) {
-    const fields = update[operator] as Record<string, unknown> | undefined;
-    if (fields) keyed[operator] = withSearchGrams(fields);
-  }
-  const plain = Object.fromEntries(Object.entries(update).filter(([key]) => !key.startsWith('$')));
-  this.setUpdate({ ...keyed, ...withSearchGrams(plain) });
+userSchema.post('insertMany', async function (docs: SearchableUser[]) {
+  await addKeys(docs);
+});
+
+/** Whether an update (operators or a plain replacement of fields) writes a field the keys hold. */
+function touchesKeys(update: unknown): boolean {
+  if (!update || typeof update !== 'object' || Array.isArray(update)) return true;
+  return Object.entries(update as Record<string, unknown>).some(([key, value]) =>
+    key.startsWith('$')
+      ? typeof value === 'object' && value !== null && Object.keys(value).some((f) => KEYED_FIELDS.includes(f))
+      : KEYED_FIELDS.includes(key),
+  );
+}
+
+interface KeyedQuery {
+  rekeyIds?: string[];
+}
+
+async function idsOf(model: mongoose.Model<unknown>, filter: Record<string, unknown>): Promise<string[]> {
+  return (await model.find(filter, { _id: 1 }).lean<Array<{ _id: unknown }>>()).map((doc) => String(doc._id));
+}
+
+async function rekeyByIds(model: mongoose.Model<unknown>, ids: readonly string[]): Promise<void> {
+  const users = await Promise.all(
+    ids.map(async (id) => ({ id, user: await model.findById(id, KEYED_PROJECTION).lean<SearchableUser>() })),
+  );
+  await rekeyUsers(users);
+}
+
+userSchema.pre(['updateOne', 'updateMany', 'findOneAndUpdate'], async function () {
+  if (touchesKeys(this.getUpdate())) (this as KeyedQuery).rekeyIds = await idsOf(this.model, this.getFilter());
+});
+userSchema.post(['updateOne', 'updateMany', 'findOneAndUpdate'], async function () {
+  const before = (this as KeyedQuery).rekeyIds;
+  if (!before) return;
+  // An upsert may have created the user it did not find before.
+  const ids = this.getOptions().upsert
+    ? [...new Set([...before, ...(await idsOf(this.model, this.getFilter()))])]
+    : before;
+  await rekeyByIds(this.model, ids);
+});
+userSchema.pre(['deleteOne', 'deleteMany', 'findOneAndDelete'], { document: false, query: true }, async function () {
+  (this as KeyedQuery).rekeyIds = await idsOf(this.model, this.getFilter());
+});
+userSchema.post(['deleteOne', 'deleteMany', 'findOneAndDelete'], { document: false, query: true }, async function () {
+  await rekeyUsers(((this as KeyedQuery).rekeyIds ?? []).map((id) => ({ id, user: null })));
+});
+userSchema.post('deleteOne', { document: true, query: false }, async function () {
+  await rekeyUsers([{ id: String(this._id), user: null }]);
 });
 
 export type UserDoc = InferSchemaType<typeof userSchema> & { _id: mongoose.Types.ObjectId };

@@ -1,18 +1,17 @@
-import type { AnyBulkWriteOperation } from 'mongodb';
 import { containsText } from '../db/query.js';
 import { runOnce } from '../db/migrations.js';
 import { GRAM_LENGTH, searchable, searchGrams } from './search-grams.js';
 import { User, type UserDoc } from './user-model.js';
+import { addKeys, rekeyUsers, UserSearchKey, type SearchableUser } from './user-search-keys.js';
 
-/** Users per write while the keys of existing users are filled in. */
-const BACKFILL_BATCH = 500;
+/** Users whose keys are written at once while the keys of existing users are built. */
+const BUILD_BATCH = 500;
 
 /**
  * One page of the users whose name or address contains `q` (case-insensitive), newest first, and
- * how many there are. A search of three characters or more reads only the users carrying its
- * rarest-looking trigram (two index look-ups, name and address) and checks the whole text on those; a
- * shorter one reads every user. The candidates of a trigram are a small share of the users, so
- * they are sorted and paged here.
+ * how many there are. A search of three characters or more reads the search keys of its
+ * rarest-looking trigram (one index look-up), checks the whole text on those, orders and pages them
+ * there, and then reads only the page's users; a shorter one reads every user.
  */
 export async function searchUsers(
   q: string,
@@ -21,18 +20,28 @@ export async function searchUsers(
 ): Promise<{ docs: UserDoc[]; total: number }> {
   const needle = searchable(q);
   if ([...needle].length < GRAM_LENGTH) return scanUsers(needle, page, pageSize);
-  const gram = rarestGram(searchGrams(needle));
-  const [byName, byEmail] = await Promise.all([
-    User.find({ nameGrams: gram }).lean(),
-    User.find({ emailGrams: gram }).lean(),
-  ]);
-  const found = new Map<string, UserDoc>();
-  for (const doc of [...byName, ...byEmail] as UserDoc[])
-    if (searchable(doc.name ?? '').includes(needle) || doc.emailLower.includes(needle)) found.set(String(doc._id), doc);
-  const sorted = [...found.values()].sort(
-    (a, b) => b.createdAt.getTime() - a.createdAt.getTime() || String(b._id).localeCompare(String(a._id)),
-  );
-  return { docs: sorted.slice((page - 1) * pageSize, page * pageSize), total: sorted.length };
+  const keys = await UserSearchKey.find(
+    { g: rarestGram(searchGrams(needle)) },
+    { _id: 0, u: 1, c: 1, n: 1, e: 1 },
+  ).lean();
+  const found = new Map<string, number>();
+  for (const key of keys) if (key.n.includes(needle) || key.e.includes(needle)) found.set(key.u, key.c.getTime());
+  const ordered = [...found].sort(([idA, a], [idB, b]) => b - a || idB.localeCompare(idA)).map(([id]) => id);
+  const pageIds = ordered.slice((page - 1) * pageSize, page * pageSize);
+  const users = await Promise.all(pageIds.map((id) => User.findById(id).lean<UserDoc>()));
+  // Keys a crashed write left behind are mended here, and the user they named is left out.
+  const stale = pageIds.flatMap((id, i) => {
+    const user = users[i];
+    return user && (searchable(user.name ?? '').includes(needle) || user.emailLower.includes(needle))
+      ? []
+      : [{ id, user }];
+  });
+  if (stale.length) await rekeyUsers(stale.map(({ id, user }) => ({ id, user: user ?? null })));
+  const staleIds = new Set(stale.map(({ id }) => id));
+  return {
+    docs: users.filter((user, i): user is UserDoc => !!user && !staleIds.has(pageIds[i] as string)),
+    total: ordered.length - stale.length,
+  };
 }
 
 /**
@@ -72,22 +81,18 @@ async function scanUsers(needle: string, page: number, pageSize: number): Promis
   return { docs: docs as UserDoc[], total };
 }
 
-/** Gives users written before the search keys existed theirs, once per database. */
-export async function backfillSearchGrams(): Promise<void> {
-  await runOnce('2026-12-user-search-grams', async () => {
-    let batch: AnyBulkWriteOperation[] = [];
-    for await (const doc of User.find({}, { name: 1, emailLower: 1 }).lean().cursor()) {
-      batch.push({
-        updateOne: {
-          filter: { _id: doc._id },
-          update: { $set: { nameGrams: searchGrams(doc.name ?? ''), emailGrams: searchGrams(doc.emailLower) } },
-        },
-      });
-      if (batch.length >= BACKFILL_BATCH) {
-        await User.collection.bulkWrite(batch, { ordered: false });
-        batch = [];
-      }
-    }
-    if (batch.length) await User.collection.bulkWrite(batch, { ordered: false });
+/**
+ * Gives users written before the search keys existed theirs, once per database, and takes away
+ * the keys an earlier version kept inside the user documents. Reads the users first and writes
+ * after: FerretDB 1.24 stopped answering when a collection was written while a cursor over it was open.
+ */
+export async function buildSearchKeys(): Promise<void> {
+  await runOnce('2026-12-user-search-keys', async () => {
+    await UserSearchKey.deleteMany({});
+    const users = await User.find({}, { name: 1, emailLower: 1, createdAt: 1 }).lean<SearchableUser[]>();
+    for (let i = 0; i < users.length; i += BUILD_BATCH) await addKeys(users.slice(i, i + BUILD_BATCH));
+    await User.collection.updateMany({ nameGrams: { $exists: true } }, { $unset: { nameGrams: 1, emailGrams: 1 } });
+    for (const index of await User.collection.indexes())
+      if (index.name === 'nameGrams_1' || index.name === 'emailGrams_1') await User.collection.dropIndex(index.name);
   });
 }

@@ -84,7 +84,7 @@ describe("the operator's user search", () => {
   it('finds people written by an earlier KIS once it has started again', async () => {
     const mongo = await MongoClient.connect(server.mongoUri);
     try {
-      // A user as KIS wrote them before the search keys, and the keys' migration not yet run.
+      // A user as the previous KIS wrote them (keys inside the user), the new keys not yet built.
       await mongo
         .db()
         .collection('users')
@@ -98,11 +98,13 @@ describe("the operator's user search", () => {
           rights: [],
           allowedIpRanges: [],
           createdAt: new Date('2020-01-01T00:00:00Z'),
+          nameGrams: ['fri', 'rit', 'itz'],
+          emailGrams: ['fri', 'rit', 'itz'],
         });
       await mongo
         .db()
         .collection('schema_migrations')
-        .deleteOne({ _id: '2026-12-user-search-grams' as never });
+        .deleteOne({ _id: '2026-12-user-search-keys' as never });
     } finally {
       await mongo.close();
     }
@@ -114,5 +116,18 @@ describe("the operator's user search", () => {
       await again.stop();
     }
     expect(emails(await search('altbestand'))).toEqual(['fritz@alt.example']);
+    expect(emails(await search('kunde'))).toEqual([
+      'anna.gross@kunde.example',
+      'bert@kunde.example',
+      'info+lager@kunde.example',
+    ]);
+    const after = await MongoClient.connect(server.mongoUri);
+    try {
+      const fritz = await after.db().collection('users').findOne({ emailLower: 'fritz@alt.example' });
+      expect(fritz).not.toHaveProperty('nameGrams');
+      expect(fritz).not.toHaveProperty('emailGrams');
+    } finally {
+      await after.close();
+    }
   });
 });
