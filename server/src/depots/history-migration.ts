@@ -1,7 +1,8 @@
+import { MAX_UPDATE_STATEMENTS } from '../db/query.js';
 import { historyMonth } from './history-months.js';
 import { Depot, DepotHistory } from './model.js';
 
-/** Updates per bulk write while the months are added. */
+/** Updates gathered while the months are added. */
 const BATCH = 500;
 
 /**
@@ -16,7 +17,8 @@ export async function addHistoryMonths(log: (msg: string) => void = () => undefi
   let updated = 0;
   const flush = async (): Promise<void> => {
     if (ops.length === 0) return;
-    await DepotHistory.bulkWrite(ops, { ordered: false });
+    for (let i = 0; i < ops.length; i += MAX_UPDATE_STATEMENTS)
+      await DepotHistory.bulkWrite(ops.slice(i, i + MAX_UPDATE_STATEMENTS), { ordered: false });
     updated += ops.length;
     ops = [];
     if (updated % 50_000 < BATCH) log(`history months: ${updated} entries so far`);

@@ -1,4 +1,4 @@
-import { isDuplicateKeyError } from '../db/query.js';
+import { isDuplicateKeyError, MAX_UPDATE_STATEMENTS } from '../db/query.js';
 import { Types } from 'mongoose';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { DepotCommit } from './machine.js';
@@ -8,12 +8,8 @@ import type { DurableState, StateLog } from './state-log.js';
 
 /** The most commits one flush writes; more wait for the next. */
 const MAX_BATCH = 2000;
-/**
- * Statements per update command. FerretDB's SQLite backend stalls for minutes on update commands of
- * about a hundred statements (measured: 50 take 0.4 s, 100 did not finish in 3 minutes); MongoDB
- * does not care. Inserts have no such limit there.
- */
-const MAX_UPDATES = 32;
+/** Statements per update command (db/query.ts says why). */
+const MAX_UPDATES = MAX_UPDATE_STATEMENTS;
 const MAX_INSERTS = 500;
 
 function chunks<T>(items: T[], size: number): T[][] {

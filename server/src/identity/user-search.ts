@@ -94,8 +94,8 @@ async function scanUsers(needle: string, page: number, pageSize: number): Promis
 
 /**
  * Gives users written before the search keys existed theirs, once per database, and takes away
- * the keys an earlier version kept inside the user documents. Reads the users first and writes
- * after: FerretDB 1.24 stopped answering when a collection was written while a cursor over it was open.
+ * the keys an earlier version kept inside the user documents, by inserts and one update command
+ * (FerretDB 1.24 never answers update commands of more than a few dozen statements: db/query.ts).
  */
 export async function buildSearchKeys(): Promise<void> {
   await runOnce('2026-12-user-search-keys', async () => {

@@ -62,6 +62,15 @@ describe('a depot history read a month at a time', () => {
     const client = new MongoClient(first.mongoUri);
     try {
       await client.db().collection<{ _id: string }>('depot_history').insertMany(old);
+      // And an imported depot's many: more than one update command holds (FerretDB never answered 64).
+      const many = Array.from({ length: 700 }, (_, i) => ({
+        _id: `import:${i}`,
+        depotId: 'import',
+        at: new Date(now - (i + 1) * 3_600_000),
+        source: 'user',
+        kind: 'note',
+      }));
+      await client.db().collection<{ _id: string }>('depot_history').insertMany(many);
       // A database from before the months: the migration has not run there.
       await client.db().collection<{ _id: string }>('schema_migrations').deleteOne({ _id: '2026-12-history-months' });
     } finally {
@@ -85,6 +94,13 @@ describe('a depot history read a month at a time', () => {
       'vor 300 Tagen',
       'vor 400 Tagen',
     ]);
+    const check = new MongoClient(first.mongoUri);
+    try {
+      const history = check.db().collection('depot_history');
+      expect(await history.countDocuments({ depotId: 'import', depotMonth: { $exists: true } })).toBe(700);
+    } finally {
+      await check.close();
+    }
     const times = items.map((e) => Date.parse(e.at));
     expect([...times].sort((a, b) => b - a)).toEqual(times);
 
