@@ -119,7 +119,15 @@ describe('npm run kis', () => {
           // An audit log after the entries the CLI wrote: its page reads one or two blocks, by index.
           const audit = Array.from({ length: 5000 }, (_, i) => ({ seq: 1000 + i, block: Math.floor((999 + i) / 100) }));
           await client.db('kis').collection('audit').insertMany(audit);
-          for (const collection of ['depot_history', 'user_search_keys', 'audit'])
+          // Throttle records of many client addresses, few of them locked: the admin's user list
+          // reads the locked ones by index.
+          const throttles = Array.from({ length: 5000 }, (_, i) => ({
+            key: `login-ip:192.0.${i >> 8}.${i & 255}`,
+            failures: 0,
+            ...(i % 500 === 0 ? { locked: true, lockedUntil: new Date(Date.now() + 60_000) } : {}),
+          }));
+          await client.db('kis').collection('throttles').insertMany(throttles);
+          for (const collection of ['depot_history', 'user_search_keys', 'audit', 'throttles'])
             await client
               .db('kis')
               .command({ analyze: collection })
@@ -130,7 +138,7 @@ describe('npm run kis', () => {
         const again = JSON.parse((await kis(['db:status', '--json'], env)).stdout) as DbStatusJson;
         const page = again.hotQueries.find((q) => q.name === 'depot history page');
         expect(page).toMatchObject({ index: true, plan: expect.stringMatching(/kis_gin/) as string });
-        for (const name of ['user search', 'audit page'])
+        for (const name of ['user search', 'audit page', 'lockouts in force'])
           expect(again.hotQueries.find((q) => q.name === name)).toMatchObject({
             index: true,
             plan: expect.stringMatching(/kis_gin/) as string,

@@ -80,6 +80,8 @@ export const HOT_QUERIES: readonly HotQuery[] = [
   // identity/user-search.ts searchUsers: the admin's user search, the search keys of a trigram of it
   // (the whole text is checked on those), then the page's users by _id.
   { name: 'user search', collection: 'user_search_keys', filter: { g: 'smi' } },
+  // identity/throttle.ts lockoutsInForce: the lockouts shown in the admin's user list, one look-up.
+  { name: 'lockouts in force', collection: 'throttles', filter: { locked: true } },
   // identity/sessions.ts lookup: a session by its cookie, when no live actor knows it (after a restart).
   {
     name: 'session by cookie',

@@ -694,13 +694,14 @@ export async function listUsers(
   query: { q?: string | undefined; page: number; pageSize: number },
 ): Promise<{ items: AdminUserItem[]; total: number }> {
   requireAdmin(caller);
-  const { docs, total } = await searchUsers(query.q ?? '', query.page, query.pageSize);
-  const items = await Promise.all(
-    docs.map(async (doc) => ({
-      ...toPublicUser(doc),
-      lockedUntil: (await throttle.lockedUntil(`login:${doc.emailLower}`))?.toISOString() ?? null,
-    })),
-  );
+  const [{ docs, total }, lockouts] = await Promise.all([
+    searchUsers(query.q ?? '', query.page, query.pageSize),
+    throttle.lockoutsInForce('login:'),
+  ]);
+  const items = docs.map((doc) => ({
+    ...toPublicUser(doc),
+    lockedUntil: lockouts.get(`login:${doc.emailLower}`)?.toISOString() ?? null,
+  }));
   return { items, total };
 }
 

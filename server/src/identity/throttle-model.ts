@@ -14,9 +14,16 @@ const throttleSchema = new Schema(
     lastAttemptAt: { type: Date },
     lastFailureAt: { type: Date },
     lockedUntil: { type: Date },
+    /**
+     * Set together with `lockedUntil` and taken away with it: the admin's user list finds the
+     * lockouts by this equality, from its index, in one look-up (FerretDB answers a range on
+     * `lockedUntil`, and an `$in` over keys, only by reading every record).
+     */
+    locked: { type: Boolean },
   },
   { collection: 'throttles', versionKey: false },
 );
+throttleSchema.index({ locked: 1 });
 
 export type ThrottleDoc = InferSchemaType<typeof throttleSchema>;
 export const Throttle = mongoose.model('Throttle', throttleSchema);

@@ -1,6 +1,7 @@
 import { isDuplicateKeyError } from '../db/query.js';
 import { RateLimited } from '../errors.js';
 import { oneAtATime } from '../db/one-at-a-time.js';
+import { runOnce } from '../db/migrations.js';
 import { Throttle } from './throttle-model.js';
 
 /** Brute-force limits, Keycloak's model: a lockout after every `maxFailures` failures, growing by a step up to a maximum. */
@@ -69,7 +70,7 @@ async function takeAttempt(key: string, policy: ThrottlePolicy): Promise<boolean
     { key, lastAttemptAt: { $lt: resetBefore } },
     {
       $set: { failures: 0, windowFailures: 0, lockouts: 0, left: policy.maxFailures, lastAttemptAt: now },
-      $unset: { lockedUntil: 1 },
+      $unset: { lockedUntil: 1, locked: 1 },
     },
   );
   // A record written before attempts were reserved gets a window; a lockout in it still holds.
@@ -80,7 +81,7 @@ async function takeAttempt(key: string, policy: ThrottlePolicy): Promise<boolean
   // A lockout that has run out opens the next window.
   await Throttle.updateOne(
     { key, lockedUntil: { $lte: now } },
-    { $set: { left: policy.maxFailures, windowFailures: 0 }, $unset: { lockedUntil: 1 } },
+    { $set: { left: policy.maxFailures, windowFailures: 0 }, $unset: { lockedUntil: 1, locked: 1 } },
   );
   const take = async (): Promise<boolean> =>
     (
@@ -172,7 +173,7 @@ async function countFailure(key: string, policy: ThrottlePolicy): Promise<Failur
   const provisional = new Date(now.getTime() + policy.lockoutMaxMs);
   const locked = await Throttle.findOneAndUpdate(
     { key, windowFailures: { $gte: policy.maxFailures } },
-    { $set: { windowFailures: 0, left: 0, lockedUntil: provisional }, $inc: { lockouts: 1 } },
+    { $set: { windowFailures: 0, left: 0, lockedUntil: provisional, locked: true }, $inc: { lockouts: 1 } },
     { new: true },
   ).lean();
   if (!locked) return { failures, delayMs };
@@ -202,7 +203,32 @@ export async function lockedUntil(key: string): Promise<Date | undefined> {
   return doc?.lockedUntil ?? undefined;
 }
 
-/** Creates the throttle collection's indexes. */
+/**
+ * Every lockout in force whose key starts with `prefix`, by key: one look-up however many keys a
+ * page shows. Marks that outlived their lockout (a key nobody tried again) are taken away here,
+ * so the look-up reads only what is locked now and lately.
+ */
+export async function lockoutsInForce(prefix: string): Promise<Map<string, Date>> {
+  const now = new Date();
+  const marked = await Throttle.find({ locked: true }, { _id: 0, key: 1, lockedUntil: 1 }).lean();
+  const inForce = new Map<string, Date>();
+  const outlived: string[] = [];
+  for (const doc of marked) {
+    if (doc.lockedUntil && doc.lockedUntil > now) {
+      if (doc.key.startsWith(prefix)) inForce.set(doc.key, doc.lockedUntil);
+    } else outlived.push(doc.key);
+  }
+  // In each key's queue: a failure may be locking the key again right now.
+  for (const key of outlived) {
+    await queued(key, () => Throttle.updateOne({ key, lockedUntil: { $lte: now } }, { $unset: { locked: 1 } }));
+  }
+  return inForce;
+}
+
+/** Creates the throttle collection's indexes and marks the lockouts recorded before the mark existed. */
 export async function init(): Promise<void> {
   await Throttle.createIndexes();
+  await runOnce('2026-12-throttle-locked-mark', () =>
+    Throttle.updateMany({ lockedUntil: { $gt: new Date() } }, { $set: { locked: true } }),
+  );
 }

@@ -1,3 +1,4 @@
+import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
 import { startServer, type TestServer } from '../../helpers/server.js';
@@ -102,5 +103,55 @@ describe('brute-force protection', () => {
       expect(res.status, path).toBe(403);
     }
     expect((await customer.post(`/api/admin/users/${'0'.repeat(24)}/unlock`)).status).toBe(403);
+  });
+
+  it('shows an admin the lockouts in force, not those that ran out, and those recorded before they were marked', async () => {
+    await registerUser('expired@example.org');
+    await registerUser('earlier@example.org');
+    const attacker = new ApiClient(server, '192.0.2.15');
+    for (let i = 0; i < 3; i++) await attacker.login('expired@example.org', `wrong password ${i} xx`);
+    const lockedOf = async (email: string): Promise<string | null | undefined> => {
+      const res = await admin.get<{ items: Array<{ email: string; lockedUntil: string | null }> }>(
+        `/api/admin/users?q=${encodeURIComponent(email)}`,
+      );
+      expect(res.status).toBe(200);
+      return res.body.items.find((u) => u.email === email)?.lockedUntil;
+    };
+    expect(await lockedOf('expired@example.org')).not.toBeNull();
+
+    const mongo = await MongoClient.connect(server.mongoUri);
+    try {
+      const throttles = mongo.db().collection('throttles');
+      // The lockout runs out (its end moved into the past, as time would).
+      await throttles.updateOne(
+        { key: 'login:expired@example.org' },
+        { $set: { lockedUntil: new Date(Date.now() - 1000) } },
+      );
+      expect(await lockedOf('expired@example.org')).toBeNull();
+      expect(await throttles.countDocuments({ key: 'login:expired@example.org', locked: true })).toBe(0);
+      // The owner can log in again.
+      expect((await new ApiClient(server, '192.0.2.16').login('expired@example.org', GOOD_PASSWORD)).status).toBe(200);
+
+      // A lockout written by the version before the mark: found after the next start.
+      const until = new Date(Date.now() + 3_600_000);
+      await throttles.insertOne({ key: 'login:earlier@example.org', failures: 3, lockouts: 1, lockedUntil: until });
+      await mongo
+        .db()
+        .collection('schema_migrations')
+        .deleteOne({ _id: '2026-12-throttle-locked-mark' as never });
+      const again = await startServer({ env: { SMTP_URL: smtp.url, MONGODB_URI: server.mongoUri } });
+      try {
+        const operator = new ApiClient(again);
+        expect((await operator.login('admin@kis.test', GOOD_PASSWORD)).status).toBe(200);
+        const res = await operator.get<{ items: Array<{ email: string; lockedUntil: string | null }> }>(
+          '/api/admin/users?q=earlier',
+        );
+        expect(res.body.items.find((u) => u.email === 'earlier@example.org')?.lockedUntil).toBe(until.toISOString());
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await mongo.close();
+    }
   });
 });
