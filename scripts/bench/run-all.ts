@@ -220,6 +220,38 @@ const BENCHES: Bench[] = [
     ],
   },
   {
+    name: 'states',
+    script: 'state-writes.ts',
+    method:
+      "the depot writer's choices on the embedded default, 10,000 depots: a batch of depot states as one update by _id each (commands of 32) against the state log's one insertMany; emptying a log by deleteMany against dropping its generation; medians",
+    quick: ['--depots', '10000', '--rounds', '5'],
+    full: ['--depots', '10000', '--rounds', '9'],
+    figures: [
+      {
+        label: 'states of 1,000 depots, by update',
+        value: 'stateByUpdate.batches.-1.statesPerSecond',
+        reference: 'stateByAppend.batches.-1.statesPerSecond',
+        unit: '/s',
+        spread:
+          'one batch {stateByUpdate.batches.-1.medianMs} ms by update, {stateByAppend.batches.-1.medianMs} ms appended',
+      },
+      {
+        label: "one depot's state, by update",
+        value: 'stateByUpdate.batches.0.medianMs',
+        reference: 'stateByAppend.batches.0.medianMs',
+        unit: 'ms',
+      },
+      {
+        label: 'emptying a log of 20,000 entries, deleteMany',
+        value: 'emptyingALogOf20000.deleteManyMs',
+        reference: 'emptyingALogOf20000.dropMs',
+        unit: 'ms',
+        spread:
+          'an update command of {updateCommandOfTwiceTheStatements.statements} statements: {updateCommandOfTwiceTheStatements.outcome} within {updateCommandOfTwiceTheStatements.timeoutMs} ms',
+      },
+    ],
+  },
+  {
     name: 'volume',
     script: 'volume.ts',
     method:

@@ -35,7 +35,8 @@ export function isObjectId(id: string): boolean {
 /**
  * Statements per update command (`bulkWrite` of updates). FerretDB 1.24 never answers update
  * commands of more: on SQLite 50 took 0.4 s and 100 did not finish in 3 minutes; on PostgreSQL 32
- * finish and 64 did not (3,000 history months, 2026-12-04). MongoDB does not care. Inserts have no
- * such limit.
+ * finish and 64 did not (3,000 history months, 2026-12-04; `npm run bench -- --only states` asks
+ * again each run: 64 updates by `_id` among 10,000 depots, no answer within 60 s). MongoDB does not
+ * care. Inserts have no such limit.
  */
 export const MAX_UPDATE_STATEMENTS = 32;
