@@ -81,9 +81,11 @@ export async function startServer(
   mongoBase: string,
   env: Record<string, string>,
   dataDir?: string,
+  /** Flags for node itself (`--cpu-prof`, which NODE_OPTIONS does not take). */
+  nodeFlags: string[] = [],
 ): Promise<RunningServer> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kis-bench-')));
-  const child = spawn(process.execPath, [path.join(ROOT, 'server/dist/main.js')], {
+  const child = spawn(process.execPath, [...nodeFlags, path.join(ROOT, 'server/dist/main.js')], {
     env: {
       PATH: process.env.PATH,
       HOME: process.env.HOME,

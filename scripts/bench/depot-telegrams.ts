@@ -1,11 +1,17 @@
 /**
  * Benchmark: depot telegrams through the whole path (UDP → authenticate → actor → durable write →
- * ACK) with 10,000 registered depots, beside a bare dgram echo loop measured in the same run (the
- * ceiling); then telegram-to-browser latency over Socket.IO. Prints one JSON object.
+ * ACK) with 10,000 registered depots (issue 19), beside a bare dgram echo driven by the same client
+ * in the same run (the ceiling): heartbeats and events as fast as ACKs come back with up to 256
+ * unanswered, then heartbeats at a fixed rate (the ACK round trip when the server is not saturated);
+ * the CPU of client, server and database in each; whether every acknowledged event is stored once;
+ * then telegram-to-browser latency over Socket.IO. Telegrams are sealed before each run starts, so
+ * the client's encryption is not measured. Prints one JSON object.
  *
- *   npm run bench:depots [-- --depots 10000 --telegrams 5000 --window 64]
+ *   npm run bench:depots [-- --depots 10000 --heartbeats 200000 --events 100000 --window 256
+ *     --rate 10000 --rate-seconds 10 --browser 300 --profile <dir>]
  *
- * Talks to 127.0.0.1 only.
+ * `--profile <dir>` starts the server with `--cpu-prof` and leaves its profile in `<dir>`. Talks to
+ * 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,33 +24,38 @@ import { io, type Socket } from 'socket.io-client';
 import { Direction, formatDepotId, sealTelegram, type TelegramTypeName } from '@kis/protocol/telegram';
 import type { ClientToServerEvents, ServerToClientEvents, DepotLiveView } from '@kis/protocol/realtime';
 import { provisionDatabase } from '../../server/src/db/provision.js';
-import { adminSession, insertBenchDepots, log, startServer, stats, stopServer, type BenchDepot } from './common.js';
+import {
+  adminSession,
+  insertBenchDepots,
+  log,
+  startServer,
+  stats,
+  stopServer,
+  storedEvents,
+  type BenchDepot,
+} from './common.js';
+import { cpuSeconds, treeCpuSeconds } from './process-watch.js';
+import { ECHO_SOURCE, drive, type DriveResult, type Pace, type SealedQueue } from './udp-drive.js';
 
 const { values } = parseArgs({
   options: {
     depots: { type: 'string', default: '10000' },
-    telegrams: { type: 'string', default: '5000' },
-    window: { type: 'string', default: '64' },
+    heartbeats: { type: 'string', default: '200000' },
+    events: { type: 'string', default: '100000' },
+    window: { type: 'string', default: '256' },
+    rate: { type: 'string', default: '10000' },
+    'rate-seconds': { type: 'string', default: '10' },
     browser: { type: 'string', default: '300' },
+    profile: { type: 'string' },
   },
 });
 const DEPOTS = Number(values.depots);
-const TELEGRAMS = Number(values.telegrams);
+const HEARTBEATS = Number(values.heartbeats);
+const EVENTS = Number(values.events);
 const WINDOW = Number(values.window);
+const RATE = Number(values.rate);
+const RATE_SECONDS = Number(values['rate-seconds']);
 const BROWSER_SAMPLES = Number(values.browser);
-
-function heartbeat(depot: BenchDepot): Buffer {
-  return seal(depot, 'HEARTBEAT', {
-    up: 3600,
-    door: 'closed',
-    comps: [
-      { n: 1, key: true, locked: true },
-      { n: 2, key: true, locked: true },
-    ],
-    power: 'mains',
-    batt: 100,
-  });
-}
 
 function seal(depot: BenchDepot, name: TelegramTypeName, payload: Record<string, unknown>): Buffer {
   depot.seq += 1;
@@ -56,84 +67,67 @@ function seal(depot: BenchDepot, name: TelegramTypeName, payload: Record<string,
   );
 }
 
-/**
- * Sends `total` telegrams with at most `window` unanswered, each depot one at a time, and times
- * every answer. Answers are matched by the depot id in their header (bytes 4–12).
- */
-async function drive(
-  port: number,
-  depots: BenchDepot[],
-  total: number,
-  window: number,
-): Promise<{ perSecond: number; rttMs: ReturnType<typeof stats>; lost: number }> {
-  const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 8 << 20 });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const inFlight = new Map<bigint, number>();
-  const rtts: number[] = [];
-  let sent = 0;
-  let answered = 0;
-  let lost = 0;
-  let next = 0;
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const pump = (): void => {
-      let guard = depots.length;
-      while (inFlight.size < window && sent < total && guard-- > 0) {
-        const depot = depots[next++ % depots.length] as BenchDepot;
-        if (inFlight.has(depot.id)) continue;
-        inFlight.set(depot.id, performance.now());
-        sent++;
-        socket.send(heartbeat(depot), port, '127.0.0.1');
-      }
-      if (answered + lost >= total) finish();
-    };
-    const finish = (): void => {
-      clearInterval(sweeper);
-      const seconds = (performance.now() - started) / 1000;
-      socket.close();
-      resolve({ perSecond: Math.round(answered / seconds), rttMs: stats(rtts), lost });
-    };
-    socket.on('message', (msg) => {
-      if (msg.length < 12) return;
-      const id = msg.readBigUInt64BE(4);
-      const at = inFlight.get(id);
-      if (at === undefined) return;
-      inFlight.delete(id);
-      rtts.push(performance.now() - at);
-      answered++;
-      pump();
-    });
-    // A datagram the kernel dropped never gets an answer: free its slot after 30 s and count it.
-    const sweeper = setInterval(() => {
-      const now = performance.now();
-      for (const [id, at] of inFlight) {
-        if (now - at > 30_000) {
-          inFlight.delete(id);
-          lost++;
-        }
-      }
-      pump();
-    }, 500);
-    pump();
+/** A heartbeat that changes nothing but the depot's uptime. */
+function heartbeat(depot: BenchDepot): Buffer {
+  return seal(depot, 'HEARTBEAT', {
+    up: 3600 + depot.seq,
+    door: 'closed',
+    comps: [
+      { n: 1, key: true, locked: true },
+      { n: 2, key: true, locked: true },
+    ],
+    power: 'mains',
+    batt: 100,
   });
 }
 
-/** A bare dgram loop in its own process that answers every datagram with its first 24 bytes. */
-async function startEcho(): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(
-    process.execPath,
-    [
-      '-e',
-      `const s=require('node:dgram').createSocket({type:'udp4',recvBufferSize:8<<20});
-       s.on('message',(m,r)=>s.send(m.subarray(0,24),r.port,r.address));
-       s.bind(0,'127.0.0.1',()=>process.stdout.write(String(s.address().port)+'\\n'));`,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+/** Event numbers per depot, across runs (each event is new to the server). */
+const lastEv = new Map<bigint, number>();
+
+/** A key taken from or returned to compartment 2, in turn. */
+function event(depot: BenchDepot): Buffer {
+  const ev = (lastEv.get(depot.id) ?? 0) + 1;
+  lastEv.set(depot.id, ev);
+  return seal(depot, 'EVENT', { ev, t: Date.now(), kind: ev % 2 ? 'key_removed' : 'key_returned', comp: 2 });
+}
+
+/** `total` telegrams made by `make`, spread evenly over the depots and sealed now. */
+function sealAhead(depots: BenchDepot[], total: number, make: (depot: BenchDepot) => Buffer): SealedQueue[] {
+  return depots.map((depot, i) => {
+    const count = Math.floor(total / depots.length) + (i < total % depots.length ? 1 : 0);
+    return { id: depot.id, telegrams: Array.from({ length: count }, () => make(depot)), next: 0 };
+  });
+}
+
+/** The CPU of one side, as a share of one core over `seconds`. */
+const share = (cpu: number, seconds: number): number => Math.round((cpu / seconds) * 100) / 100;
+
+/** One timed run with the CPU of server and database beside the client's. */
+async function timedRun(
+  port: number,
+  queues: SealedQueue[],
+  pace: Pace,
+  pids: { server?: number; bench: number; exclude: number[] },
+): Promise<DriveResult & { serverCpu?: number; databaseCpu?: number }> {
+  const server0 = pids.server ? await cpuSeconds(pids.server) : 0;
+  const database0 = await treeCpuSeconds(pids.bench, pids.exclude);
+  const result = await drive(port, queues, pace);
+  const server1 = pids.server ? await cpuSeconds(pids.server) : 0;
+  const database1 = await treeCpuSeconds(pids.bench, pids.exclude);
+  return {
+    ...result,
+    ...(pids.server ? { serverCpu: share(server1 - server0, result.seconds) } : {}),
+    databaseCpu: share(database1 - database0, result.seconds),
+  };
+}
+
+/** The bare echo in its own process. */
+async function startEcho(): Promise<{ port: number; pid: number; stop: () => void }> {
+  const child = spawn(process.execPath, ['-e', ECHO_SOURCE], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve) =>
     child.stdout.once('data', (c: Buffer) => resolve(Number(c.toString()))),
   );
-  return { port, stop: () => child.kill() };
+  return { port, pid: child.pid ?? 0, stop: () => child.kill() };
 }
 
 /** Time from sending an EVENT until a browser watching the depot gets the changed view. */
@@ -189,25 +183,59 @@ async function main(): Promise<void> {
   const db = await provisionDatabase({ dataDir: dbDir, mongodbUri: process.env.MONGODB_URI, only: 'ferretdb' });
   const mongoBase = db.uri.replace(/\/[^/]*(\?.*)?$/, '/');
   const uri = `${mongoBase}kis_bench_${randomBytes(4).toString('hex')}`;
+  const closedLoop: Pace = { window: WINDOW };
   try {
     log(`registering ${DEPOTS} depots …`);
     const depots = await insertBenchDepots(uri, dataDir, DEPOTS, 2);
 
-    log('bare dgram echo (the ceiling) …');
+    log('bare dgram echo, the same client (the ceiling) …');
     const echo = await startEcho();
-    const ceilingDepots = depots.map((d) => ({ ...d, seq: 0, epoch: 999 }));
-    await drive(echo.port, ceilingDepots, Math.min(TELEGRAMS, 10_000), WINDOW);
-    const ceiling = await drive(echo.port, ceilingDepots, TELEGRAMS, WINDOW);
+    const echoDepots = depots.map((d) => ({ ...d, seq: 0, epoch: 999 }));
+    const echoPids = { bench: process.pid, exclude: [echo.pid] };
+    await drive(echo.port, sealAhead(echoDepots, Math.min(HEARTBEATS, 20_000), heartbeat), closedLoop);
+    const ceiling = await timedRun(echo.port, sealAhead(echoDepots, HEARTBEATS, heartbeat), closedLoop, echoPids);
+    const ceilingAtRate = await timedRun(
+      echo.port,
+      sealAhead(echoDepots, RATE * RATE_SECONDS, heartbeat),
+      { rate: RATE, window: 4 * WINDOW },
+      echoPids,
+    );
     echo.stop();
+    log(`  ${JSON.stringify({ perSecond: ceiling.perSecond, rttMs: ceiling.rttMs, clientCpu: ceiling.clientCpu })}`);
 
     log('KIS: starting the server with the depots …');
-    const server = await startServer(mongoBase, { MONGODB_URI: uri }, dataDir);
+    const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+    const server = await startServer(mongoBase, { MONGODB_URI: uri }, dataDir, profile);
+    const pids = { server: server.child.pid, bench: process.pid, exclude: [server.child.pid ?? 0] };
     try {
-      log('KIS: first telegram of every depot (warm-up: each comes online) …');
-      await drive(server.udpPort, depots, DEPOTS, WINDOW);
-      log(`KIS: ${TELEGRAMS} heartbeats …`);
-      const kis = await drive(server.udpPort, depots, TELEGRAMS, WINDOW);
-      log(JSON.stringify(kis));
+      log('KIS: first telegram of every depot (each comes online) …');
+      await drive(server.udpPort, sealAhead(depots, DEPOTS, heartbeat), closedLoop);
+      log(`KIS: ${HEARTBEATS} heartbeats, up to ${WINDOW} unanswered …`);
+      const heartbeats = await timedRun(server.udpPort, sealAhead(depots, HEARTBEATS, heartbeat), closedLoop, pids);
+      log(`  ${JSON.stringify(heartbeats)}`);
+      log(`KIS: ${EVENTS} events, up to ${WINDOW} unanswered …`);
+      const before = await storedEvents(uri);
+      const events = await timedRun(server.udpPort, sealAhead(depots, EVENTS, event), closedLoop, pids);
+      log(`  ${JSON.stringify(events)}`);
+      log(`KIS: heartbeats at ${RATE}/s for ${RATE_SECONDS} s …`);
+      const atRate = await timedRun(
+        server.udpPort,
+        sealAhead(depots, RATE * RATE_SECONDS, heartbeat),
+        { rate: RATE, window: 4 * WINDOW },
+        pids,
+      );
+      log(`  ${JSON.stringify(atRate)}`);
+      // Every event the server acknowledged is stored, once (a lost ACK only means a repeat).
+      const after = await storedEvents(uri);
+      let stored = 0;
+      let doubled = 0;
+      for (const [depotId, evs] of after) {
+        for (const [ev, count] of evs) {
+          if (before.get(depotId)?.has(ev)) continue;
+          stored += 1;
+          if (count > 1) doubled += 1;
+        }
+      }
       const memoryMb =
         Number(
           /kis_process_resident_memory_bytes (\d+)/.exec(await (await fetch(`${server.url}/metrics`)).text())?.[1] ?? 0,
@@ -215,14 +243,6 @@ async function main(): Promise<void> {
         2 ** 20;
 
       log('telegram → browser latency …');
-      log(
-        server
-          .stdout()
-          .split('\n')
-          .filter((l) => !l.includes('"component":"http"'))
-          .slice(-6)
-          .join('\n'),
-      );
       const session = await adminSession(server);
       const browser = await browserLatency(server.url, depots[0] as BenchDepot, session, server.udpPort);
 
@@ -233,15 +253,22 @@ async function main(): Promise<void> {
             machine: { cpus: os.cpus().length, node: process.version },
             database: db.kind,
             depots: DEPOTS,
-            telegrams: TELEGRAMS,
             window: WINDOW,
-            ceiling: { what: 'bare dgram echo, same client', ...ceiling },
+            what: 'CPU figures are shares of one core over the run: client (this process), server, database (FerretDB and PostgreSQL)',
+            ceiling: { what: 'bare dgram echo, same client, heartbeats', ...ceiling },
+            ceilingAtRate: { what: `bare dgram echo at ${RATE}/s`, ...ceilingAtRate },
             kis: {
-              what: 'HEARTBEAT → authenticate → actor → durable write → ACK',
-              ...kis,
+              heartbeats: { what: 'HEARTBEAT → authenticate → actor → durable write → ACK', ...heartbeats },
+              events: {
+                what: 'EVENT (key taken or returned) → … → history entry stored → ACK naming it',
+                ...events,
+                stored,
+                doubled,
+              },
+              heartbeatsAtRate: { what: `heartbeats sent at ${RATE}/s for ${RATE_SECONDS} s`, ...atRate },
               serverRssMb: Math.round(memoryMb),
             },
-            kisShareOfCeiling: Math.round((kis.perSecond / ceiling.perSecond) * 100) / 100,
+            kisShareOfCeiling: Math.round((heartbeats.perSecond / ceiling.perSecond) * 100) / 100,
             telegramToBrowserMs: { samples: BROWSER_SAMPLES, ...browser },
           },
           null,

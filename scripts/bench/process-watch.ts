@@ -4,7 +4,7 @@
  * samples taken throughout, and CPU tells which side of a slow operation did the work.
  */
 import { execFileSync } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** How often memory is read from /proc while watched. */
@@ -28,6 +28,35 @@ export async function cpuSeconds(pid: number): Promise<number> {
   // Fields after the command name's ")": state is field 3, utime 14 and stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/**
+ * CPU time (user + system) of every process below `root` except `root` itself and the subtrees of
+ * `exclude`, in seconds, children they already reaped included: the embedded database's processes
+ * (FerretDB, PostgreSQL and its backends) that a benchmark started, beside the server it started.
+ */
+export async function treeCpuSeconds(root: number, exclude: readonly number[]): Promise<number> {
+  const rows: Array<{ pid: number; ppid: number; cpu: number }> = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const stat = await readFile(`/proc/${name}/stat`, 'utf8').catch(() => undefined);
+    if (!stat) continue; // gone meanwhile
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    rows.push({ pid: Number(name), ppid: Number(fields[1]), cpu: ticks / CLOCK_TICKS });
+  }
+  const children = new Map<number, typeof rows>();
+  for (const row of rows) children.set(row.ppid, [...(children.get(row.ppid) ?? []), row]);
+  let total = 0;
+  const walk = (pid: number): void => {
+    for (const child of children.get(pid) ?? []) {
+      if (exclude.includes(child.pid)) continue;
+      total += child.cpu;
+      walk(child.pid);
+    }
+  };
+  walk(root);
+  return total;
 }
 
 /** Server and database process ids, as watched; no database id when it runs elsewhere. */

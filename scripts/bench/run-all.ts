@@ -78,19 +78,53 @@ const BENCHES: Bench[] = [
   {
     name: 'depots',
     script: 'depot-telegrams.ts',
-    method: 'UDP heartbeats authenticated, stored and acknowledged, against a bare dgram echo',
-    quick: ['--depots', '1000', '--telegrams', '2000'],
-    full: ['--depots', '10000', '--telegrams', '5000'],
+    method:
+      'UDP telegrams authenticated, stored and acknowledged (10,000 depots, up to 256 unanswered, sealed ahead), against a bare dgram echo driven by the same client; CPU as shares of one core',
+    quick: [
+      '--depots',
+      '1000',
+      '--heartbeats',
+      '20000',
+      '--events',
+      '10000',
+      '--rate-seconds',
+      '3',
+      '--browser',
+      '100',
+    ],
+    full: ['--depots', '10000', '--heartbeats', '200000', '--events', '100000', '--rate-seconds', '10'],
     figures: [
-      { label: 'telegrams/s', value: 'kis.perSecond', reference: 'ceiling.perSecond', unit: '/s' },
       {
-        label: 'round trip to ACK, median',
-        value: 'kis.rttMs.median',
-        reference: 'ceiling.rttMs.median',
-        unit: 'ms',
-        spread: 'p90 {kis.rttMs.p90} · p99 {kis.rttMs.p99}',
+        label: 'heartbeats/s',
+        value: 'kis.heartbeats.perSecond',
+        reference: 'ceiling.perSecond',
+        unit: '/s',
+        spread:
+          'CPU: server {kis.heartbeats.serverCpu} · database {kis.heartbeats.databaseCpu} · client {kis.heartbeats.clientCpu} (echo run {ceiling.clientCpu})',
       },
-      { label: 'round trip to ACK, p99', value: 'kis.rttMs.p99', reference: 'ceiling.rttMs.p99', unit: 'ms' },
+      {
+        label: 'heartbeats, round trip to ACK, p99',
+        value: 'kis.heartbeats.rttMs.p99',
+        reference: 'ceiling.rttMs.p99',
+        unit: 'ms',
+        spread: 'median {kis.heartbeats.rttMs.median} (echo {ceiling.rttMs.median})',
+      },
+      {
+        label: 'events/s',
+        value: 'kis.events.perSecond',
+        reference: 'ceiling.perSecond',
+        unit: '/s',
+        spread:
+          'p99 {kis.events.rttMs.p99} ms; stored {kis.events.stored}, doubled {kis.events.doubled}; CPU: server {kis.events.serverCpu} · database {kis.events.databaseCpu}',
+      },
+      {
+        label: 'heartbeats at a fixed rate, ACK p99',
+        value: 'kis.heartbeatsAtRate.rttMs.p99',
+        reference: 'ceilingAtRate.rttMs.p99',
+        unit: 'ms',
+        spread:
+          '{kis.heartbeatsAtRate.what}: {kis.heartbeatsAtRate.perSecond}/s answered, median {kis.heartbeatsAtRate.rttMs.median} ms',
+      },
       {
         label: 'telegram to browser, median',
         value: 'telegramToBrowserMs.median',
