@@ -92,7 +92,7 @@ export async function drive(port: number, queues: SealedQueue[], pace: Pace): Pr
         lost,
         seconds: Math.round(seconds * 100) / 100,
         perSecond: Math.round(answered / seconds),
-        rttMs: { ...stats(rtts), max: Math.round(Math.max(0, ...rtts) * 10) / 10 },
+        rttMs: { ...stats(rtts), max: Math.round(rtts.reduce((a, b) => Math.max(a, b), 0) * 10) / 10 },
         clientCpu: Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100) / 100,
       });
     };
@@ -116,12 +116,16 @@ export async function drive(port: number, queues: SealedQueue[], pace: Pace): Pr
       if (rate === undefined) pump();
       else if (answered + lost >= total) finish();
     });
+    let swept = performance.now();
     const ticker = setInterval(() => {
       const now = performance.now();
-      for (const [id, at] of inFlight) {
-        if (now - at > ANSWER_TIMEOUT_MS) {
-          inFlight.delete(id);
-          lost++;
+      if (now - swept > 250) {
+        swept = now;
+        for (const [id, at] of inFlight) {
+          if (now - at > ANSWER_TIMEOUT_MS) {
+            inFlight.delete(id);
+            lost++;
+          }
         }
       }
       pump();

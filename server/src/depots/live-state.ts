@@ -57,6 +57,32 @@ export interface LiveState {
   loans: Loan[];
 }
 
+/**
+ * True when `after` differs from `before` only in what a heartbeat refreshes (when it was seen, its
+ * uptime, battery, signal and temperature): a change that may be written later, in a batch, since
+ * losing it in a crash loses nothing a person acts on. Anything else (online, address, door, power,
+ * a compartment, an alarm, a loan) is written before it is answered.
+ */
+export function onlyLivenessChanged(before: LiveState, after: LiveState): boolean {
+  return (
+    before.online === after.online &&
+    before.address === after.address &&
+    before.fw === after.fw &&
+    before.hw === after.hw &&
+    before.door === after.door &&
+    before.power === after.power &&
+    sameItems(before.comps, after.comps, (a, b) => a.n === b.n && a.key === b.key && a.locked === b.locked) &&
+    sameItems(before.alarms, after.alarms, (a, b) => JSON.stringify(a) === JSON.stringify(b)) &&
+    sameItems(before.loans, after.loans, (a, b) => JSON.stringify(a) === JSON.stringify(b))
+  );
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  return a.every((item, i) => item === b[i] || same(item, b[i] as T));
+}
+
 /** The state of a depot nobody has heard from yet. */
 export function initialLiveState(compartments: number): LiveState {
   return {

@@ -31,11 +31,12 @@ const depotSchema = new Schema(
     status: { type: String, enum: ['active', 'disabled'], required: true, default: 'active' },
     createdAt: { type: Date, required: true },
     /**
-     * Anti-replay state of the depot → server direction: highest epoch, highest seq in it, and the
-     * 64-bit window as 16 hex digits. Written with every accepted telegram before it is answered.
+     * Anti-replay state of the depot → server direction: highest epoch, highest seq in it, the
+     * 64-bit window as 16 hex digits, and the reservation ahead of it (replay-reservation.ts), as of
+     * the depot's detachment; while it is loaded, the state log holds the newer one.
      */
     replay: {
-      type: new Schema({ epoch: Number, highest: Number, bitmap: String }, { _id: false }),
+      type: new Schema({ epoch: Number, highest: Number, bitmap: String, reserved: Number }, { _id: false }),
       default: () => ({ epoch: 0, highest: 0, bitmap: '0' }),
     },
     /** The server's send epoch towards this depot; raised before every process uses it. */
@@ -191,7 +192,11 @@ const stateSchema = new Schema(
     rev: { type: Number, required: true },
     live: { type: Schema.Types.Mixed, required: true },
     lastEv: { type: Number, required: true },
-    replay: { type: new Schema({ epoch: Number, highest: Number, bitmap: String }, { _id: false }), required: true },
+    /** The window, and `reserved`: the seq up to which telegrams may have been accepted (replay-reservation.ts). */
+    replay: {
+      type: new Schema({ epoch: Number, highest: Number, bitmap: String, reserved: Number }, { _id: false }),
+      required: true,
+    },
     sendEpoch: { type: Number, required: true },
   },
   { versionKey: false, minimize: false },

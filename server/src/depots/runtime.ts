@@ -20,10 +20,11 @@ import { ActorRegistry } from '../actors/registry.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { initialLiveState, type LiveState, type PendingCommand } from './live-state.js';
+import { initialLiveState, onlyLivenessChanged, type LiveState, type PendingCommand } from './live-state.js';
 import { depotMachine, type DepotActor, type DepotCommit } from './machine.js';
 import { Depot, DepotCommand, DepotPin, type CommandDoc, type DepotDoc } from './model.js';
-import { StateLog, type DurableState } from './state-log.js';
+import { ReplayReservation } from './replay-reservation.js';
+import { StateLog, storableReplay, storedReplay, type DurableState } from './state-log.js';
 import { CommitWriter } from './writer.js';
 
 /** How long an unknown depot id is remembered as unknown: at most one look-up per id per minute. */
@@ -34,6 +35,13 @@ const NEGATIVE_CACHE_MAX = 100_000;
 const MAX_WAITING_PER_LOOKUP = 8;
 /** Database look-ups for unknown depot ids per second, over all ids: a flood of random ids costs this much. */
 const LOOKUPS_PER_SECOND = 50;
+
+/**
+ * How long a depot's liveness (last seen, uptime, battery, signal) may stay unwritten: a crash loses
+ * at most this much of it. Checked every {@link LIVENESS_CHECK_MS}.
+ */
+const LIVENESS_FLUSH_MS = 10_000;
+const LIVENESS_CHECK_MS = 1_000;
 
 /** Where a datagram came from and where its answer goes. */
 export interface UdpAddress {
@@ -46,6 +54,8 @@ export type Transmit = (datagram: Buffer, to: UdpAddress) => void;
 
 /** What the realtime layer does with depot news. */
 export interface DepotNotifier {
+  /** Whether anybody watches the depot now: its news are neither built nor sent otherwise. */
+  watched(depotId: string): boolean;
   update(view: DepotLiveView): void;
   alarm(alarm: DepotAlarmPayload): void;
   changed(change: DepotChangedPayload): void;
@@ -72,6 +82,12 @@ export interface DepotLink {
   sendSeq: number;
   /** The revision of the depot's state: one up per commit. */
   rev: number;
+  /** How far the window may run ahead of what is written (replay-reservation.ts). */
+  reservation: ReplayReservation;
+  /** The live state of the newest commit, to tell a heartbeat that changes only liveness. */
+  lastLive: LiveState;
+  /** The newest commit answered without a write (liveness only), until it is written. */
+  unwritten: DepotCommit | undefined;
   actor: DepotActor;
   meta: DepotMeta;
 }
@@ -151,6 +167,9 @@ export class DepotRuntime {
   private lookupRefill = Date.now();
   private transmit: Transmit | undefined;
   private notifier: DepotNotifier | undefined;
+  /** Depots with an unwritten liveness commit, oldest first, with when it became unwritten. */
+  private readonly unwritten = new Map<DepotLink, number>();
+  private livenessTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: {
@@ -203,6 +222,27 @@ export class DepotRuntime {
       );
     }
     this.options.logger.info({ depots: this.links.size, ms: Date.now() - started }, 'depots loaded');
+    this.livenessTimer = setInterval(() => this.writeLiveness(this.now() - LIVENESS_FLUSH_MS), LIVENESS_CHECK_MS);
+    this.livenessTimer.unref();
+  }
+
+  /** Writes the unwritten liveness of every depot that has had it since `before` (all: Infinity). */
+  private writeLiveness(before: number): Array<Promise<void>> {
+    const writes: Array<Promise<void>> = [];
+    for (const [link, since] of this.unwritten) {
+      if (since > before) break;
+      this.unwritten.delete(link);
+      const commit = link.unwritten;
+      link.unwritten = undefined;
+      if (!commit) continue;
+      commit.reserved = link.reservation.current(commit.replay);
+      writes.push(
+        this.writer.later(commit).catch((err: unknown) => {
+          this.options.logger.warn({ err, depotId: link.depotId }, 'depot liveness not written; the next write has it');
+        }),
+      );
+    }
+    return writes;
   }
 
   private async returnTimes(depotId?: string): Promise<Map<string, Record<string, number>>> {
@@ -266,6 +306,9 @@ export class DepotRuntime {
       sendEpochStored: false,
       sendSeq: 0,
       rev: state.rev,
+      reservation: new ReplayReservation(state.replay),
+      lastLive: state.live,
+      unwritten: undefined,
       meta: metaOf(doc),
       actor: undefined as unknown as DepotActor,
     };
@@ -313,6 +356,12 @@ export class DepotRuntime {
     link.actor.stop();
     this.actors.remove(depotId);
     this.links.delete(depotId);
+    this.unwritten.delete(link);
+    if (link.unwritten) {
+      link.unwritten.reserved = link.reservation.current(link.unwritten.replay);
+      this.writer.write(link.unwritten).catch(() => undefined); // its failure leaves the older state
+      link.unwritten = undefined;
+    }
     await this.writer.between(async () => {
       const state = this.writer.durable.get(depotId);
       if (!state) return;
@@ -322,11 +371,7 @@ export class DepotRuntime {
           $set: {
             live: state.live,
             lastEv: state.lastEv,
-            replay: {
-              epoch: state.replay.epoch,
-              highest: state.replay.highest,
-              bitmap: state.replay.bitmap.toString(16),
-            },
+            replay: storableReplay(state),
             stateRev: state.rev,
           },
           $max: { sendEpoch: state.sendEpoch },
@@ -430,18 +475,37 @@ export class DepotRuntime {
       );
   }
 
-  /** Makes a commit durable, then answers the depot (ACK, commands) and tells the browsers. */
+  /**
+   * Makes a commit durable, then answers the depot (ACK, commands) and tells the browsers. A
+   * heartbeat that changes only the depot's liveness, within the depot's durable replay
+   * reservation, is answered at once and written within {@link LIVENESS_FLUSH_MS}.
+   */
   private commit(link: DepotLink, commit: DepotCommit): void {
     const started = this.now();
     const storesEpoch = !link.sendEpochStored;
     commit.sendEpoch = link.sendEpoch;
     link.rev += 1;
     commit.rev = link.rev;
+    const before = link.lastLive;
+    link.lastLive = commit.live;
+    if (!storesEpoch && onlyLiveness(commit, before) && link.reservation.covers(commit.replay)) {
+      link.unwritten = commit;
+      if (!this.unwritten.has(link)) this.unwritten.set(link, started);
+      this.answer(link, commit, started).catch((err: unknown) =>
+        this.options.logger.error({ err, depotId: link.depotId }, 'depot answer failed'),
+      );
+      return;
+    }
+    // This state is newer than any unwritten one and is written now.
+    link.unwritten = undefined;
+    this.unwritten.delete(link);
+    commit.reserved = link.reservation.forWrite(commit.replay, started);
     this.writer
       .write(commit)
       .then(
         () => {
           if (storesEpoch) link.sendEpochStored = true;
+          link.reservation.confirm(commit.replay, commit.reserved ?? 0);
           return this.answer(link, commit, started);
         },
         (err: unknown) => {
@@ -502,7 +566,8 @@ export class DepotRuntime {
   }
 
   private publish(link: DepotLink, commit: DepotCommit): void {
-    if (!this.notifier) return;
+    // Most depots are watched by nobody most of the time: their views are not even built.
+    if (!this.notifier?.watched(link.depotId)) return;
     const view = this.view(link.depotId);
     if (view) this.notifier.update(view);
     for (const alarm of commit.raised) {
@@ -559,8 +624,37 @@ export class DepotRuntime {
     return this.writer.backlog;
   }
 
-  stop(): void {
+  /**
+   * Stops every actor, then writes every depot's newest state with its window exact (no
+   * reservation ahead of it), so that a restart skips none of the depots' telegrams. Call after the
+   * UDP socket is closed.
+   */
+  async stop(): Promise<void> {
+    clearInterval(this.livenessTimer);
     this.actors.stopAll();
+    await Promise.all(this.writeLiveness(Number.POSITIVE_INFINITY));
+    await this.writer.settled();
+    for (const link of this.links.values()) {
+      const state = this.writer.durable.get(link.depotId);
+      if (!state || state.reserved <= state.replay.highest) continue;
+      link.rev += 1;
+      const exact: DepotCommit = {
+        depotId: link.depotId,
+        history: [],
+        live: state.live,
+        lastEv: state.lastEv,
+        replay: state.replay,
+        reserved: state.replay.highest,
+        sendEpoch: state.sendEpoch,
+        rev: link.rev,
+        commandUpdates: [],
+        pinUses: [],
+        send: [],
+        raised: [],
+      };
+      void this.writer.write(exact).catch(() => undefined); // a failure leaves the reservation: safe
+    }
+    await this.writer.settled();
     this.links.clear();
   }
 
@@ -603,14 +697,26 @@ export function liveView(depotId: string, meta: DepotMeta, live: LiveState, pend
 
 /** The state a depot document holds (as of its `stateRev`). */
 function baseline(doc: DepotDoc): DurableState {
-  const replay = doc.replay ?? { epoch: 0, highest: 0, bitmap: '0' };
   return {
     rev: doc.stateRev ?? 0,
     live: liveOf(doc),
     lastEv: doc.lastEv ?? 0,
-    replay: { epoch: replay.epoch ?? 0, highest: replay.highest ?? 0, bitmap: BigInt(`0x${replay.bitmap || '0'}`) },
+    ...storedReplay(doc.replay ?? {}),
     sendEpoch: doc.sendEpoch,
   };
+}
+
+/** A commit that only answers a telegram and refreshes the depot's liveness: nothing else to write. */
+function onlyLiveness(commit: DepotCommit, before: LiveState): boolean {
+  return (
+    commit.history.length === 0 &&
+    commit.commandUpdates.length === 0 &&
+    commit.pinUses.length === 0 &&
+    commit.send.length === 0 &&
+    commit.raised.length === 0 &&
+    (commit.ack?.ev.length ?? 0) === 0 &&
+    onlyLivenessChanged(before, commit.live)
+  );
 }
 
 /** The newer of two states by revision. */

@@ -114,10 +114,11 @@ export async function setProvisioningServer(server: string): Promise<void> {
   settings = { ...settings, server };
 }
 
-/** Stops every depot actor (shutdown). */
-export function stop(): void {
-  runtime?.stop();
+/** Stops every depot actor and writes their newest states (shutdown, after the UDP socket closed). */
+export async function stop(): Promise<void> {
+  const stopping = runtime;
   runtime = undefined;
+  await stopping?.stop();
 }
 
 /** Where depot news go (the realtime layer). */

@@ -37,6 +37,8 @@ export const depotSocket: SocketModule = (socket, { log, caller, onAccessReview 
 /** Sends depot news to the rooms of the depots they are about. */
 export function depotNotifier(io: KisSocketServer): depots.DepotNotifierLike {
   return {
+    // Rooms of this process (KIS runs one, with Socket.IO's in-memory adapter).
+    watched: (depotId) => (io.sockets.adapter.rooms.get(`depot:${depotId}`)?.size ?? 0) > 0,
     update: (view) => io.to(`depot:${view.depotId}`).emit('depot:update', view),
     alarm: (alarm) => io.to(`depot:${alarm.depotId}`).emit('depot:alarm', alarm),
     changed: (change) => io.to(`depot:${change.depotId}`).emit('depot:changed', change),

@@ -13,6 +13,7 @@ function state(rev: number, door: 'open' | 'closed'): DurableState {
     live: { ...initialLiveState(2), door, lastSeen: 1_767_225_600_000 + rev },
     lastEv: rev * 10,
     replay: { epoch: 4, highest: rev, bitmap: (1n << 63n) | 1n },
+    reserved: rev,
     sendEpoch: 9,
   };
 }
@@ -53,6 +54,18 @@ describe('depot state log', () => {
     // New entries go to the new generation and win by revision.
     await reopened.append([['00000000000000a1', state(4, 'open')]]);
     expect((await new StateLog().loadAll()).get('00000000000000a1')?.rev).toBe(4);
+  });
+
+  it('gives back a window widened to its reservation, and the exact one once a later entry has no reservation', async () => {
+    const log = new StateLog();
+    await log.init();
+    await log.append([['00000000000000e5', { ...state(7, 'closed'), reserved: 30 }]]);
+    const widened = (await new StateLog().loadAll()).get('00000000000000e5');
+    expect(widened?.replay).toEqual({ epoch: 4, highest: 30, bitmap: (1n << 64n) - 1n });
+    expect(widened?.reserved).toBe(30);
+    // A clean stop writes the window exactly: nothing is skipped after it.
+    await log.append([['00000000000000e5', { ...state(8, 'closed'), reserved: 8 }]]);
+    expect((await new StateLog().loadAll()).get('00000000000000e5')?.replay).toEqual(state(8, 'closed').replay);
   });
 
   it('loses nothing when a rotation was cut short: the newest revision in either generation wins', async () => {
