@@ -79,7 +79,7 @@ const BENCHES: Bench[] = [
     name: 'depots',
     script: 'depot-telegrams.ts',
     method:
-      'UDP telegrams authenticated, stored and acknowledged (10,000 depots, up to 256 unanswered, sealed ahead), against a bare dgram echo driven by the same client; CPU as shares of one core',
+      'UDP telegrams authenticated, stored and acknowledged ({depots} depots, up to {window} unanswered, sealed ahead), against a bare dgram echo driven by the same client; CPU as shares of one core',
     quick: [
       '--depots',
       '1000',
@@ -405,6 +405,15 @@ const BENCHES: Bench[] = [
   },
 ];
 
+/**
+ * What profiles and measurements found, written by hand in scripts/bench/findings.md (tables are
+ * written by the runs, the reasons behind them by people): copied in after the tables.
+ */
+async function findings(): Promise<string[]> {
+  const text = await readFile(path.join(ROOT, 'scripts/bench/findings.md'), 'utf8').catch(() => '');
+  return text.trim() ? [text.trim(), ''] : [];
+}
+
 /** A value at a dotted path; `-1` picks the last element of an array. */
 function at(value: unknown, dotted: string): unknown {
   let current = value;
@@ -519,7 +528,7 @@ function table(results: Result[]): string[] {
     }
     for (const [i, f] of bench.figures.entries())
       lines.push(
-        `| ${i === 0 ? bench.name : ''} | ${i === 0 ? `${r.at}, ${r.machine}` : ''} | ${i === 0 ? bench.method : ''} | ${f.label} | ${show(at(r.json, f.value))} | ${f.reference ? show(at(r.json, f.reference)) : ''} | ${f.spread ? fill(f.spread, r.json) : ''} | ${fill(f.unit, r.json)} |`,
+        `| ${i === 0 ? bench.name : ''} | ${i === 0 ? `${r.at}, ${r.machine}` : ''} | ${i === 0 ? fill(bench.method, r.json) : ''} | ${f.label} | ${show(at(r.json, f.value))} | ${f.reference ? show(at(r.json, f.reference)) : ''} | ${f.spread ? fill(f.spread, r.json) : ''} | ${fill(f.unit, r.json)} |`,
       );
   }
   return lines;
@@ -581,6 +590,7 @@ async function main(): Promise<void> {
     '',
     ...(ofMode('full').length ? table(ofMode('full')) : ['None recorded yet.']),
     '',
+    ...(await findings()),
     '## Commands',
     '',
     'Each long run by hand, one command each (the server is built first by `npm run bench`; run `npm run build` before these):',
