@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pageQuerySchema } from './identity.js';
+import { atLeast, atMost } from '../length.js';
 
 /**
  * Customer areas 1, 2 and 4. Area 1 holds information the operator leaves for one person, area 2
@@ -42,7 +43,7 @@ export type FileList = z.infer<typeof fileListSchema>;
 
 /** Query of a file list: whose area (operators only name another user), one page, newest first. */
 export const fileListQuerySchema = pageQuerySchema.extend({
-  userId: z.string().max(40).optional(),
+  userId: z.string().check(atMost(40)).optional(),
 });
 
 /**
@@ -65,8 +66,8 @@ export function hasUnsafeFileNameChars(name: string): boolean {
  */
 export const fileNameSchema = z
   .string()
-  .min(1)
-  .max(255)
+  .check(atLeast(1))
+  .check(atMost(255))
   // max(255) counts UTF-16 units; the limit is on UTF-8 bytes (what file systems and the service count).
   .refine((n) => new TextEncoder().encode(n).length <= 255, 'at most 255 bytes')
   .refine((n) => !hasUnsafeFileNameChars(n), 'no path separators or control characters')
@@ -74,9 +75,9 @@ export const fileNameSchema = z
 
 /** Query of an upload: the body is the file itself (application/octet-stream). */
 export const fileUploadQuerySchema = z.object({
-  name: z.string().max(1024),
+  name: z.string().check(atMost(1024)),
   /** Operators put a file into this user's area; customers upload into their own. */
-  userId: z.string().max(40).optional(),
+  userId: z.string().check(atMost(40)).optional(),
 });
 
 /** One entry of area 1 or 2 as its readers see it. */
@@ -110,18 +111,28 @@ export type InfoList = z.infer<typeof infoListSchema>;
  */
 export const infoListQuerySchema = pageQuerySchema.extend({
   scope: infoScopeSchema,
-  email: z.string().max(254).optional(),
-  domain: z.string().max(253).optional(),
+  email: z.string().check(atMost(254)).optional(),
+  domain: z.string().check(atMost(253)).optional(),
 });
 
-const infoTitle = z.string().trim().min(1).max(200);
+const infoTitle = z.string().trim().check(atLeast(1)).check(atMost(200));
 /** 100 000 characters: a long manual fits, a pasted database dump does not. */
-const infoBody = z.string().max(100_000);
+const infoBody = z.string().check(atMost(100_000));
 
 /** Operators write an entry for one person (by address, registered or not) or for a domain. */
 export const infoCreateSchema = z.discriminatedUnion('scope', [
-  z.object({ scope: z.literal('person'), email: z.string().trim().max(254), title: infoTitle, body: infoBody }),
-  z.object({ scope: z.literal('domain'), domain: z.string().trim().max(253), title: infoTitle, body: infoBody }),
+  z.object({
+    scope: z.literal('person'),
+    email: z.string().trim().check(atMost(254)),
+    title: infoTitle,
+    body: infoBody,
+  }),
+  z.object({
+    scope: z.literal('domain'),
+    domain: z.string().trim().check(atMost(253)),
+    title: infoTitle,
+    body: infoBody,
+  }),
 ]);
 export type InfoCreate = z.infer<typeof infoCreateSchema>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { exportQuerySchema } from './reports.js';
+import { atLeast, atMost } from '../length.js';
 
 /** A depot id as people see it: 16 hex digits. */
 export const depotIdSchema = z.string().regex(/^[0-9a-f]{16}$/, 'a depot id has 16 hex digits');
@@ -46,9 +47,9 @@ export const depotListSchema = z.object({ items: z.array(depotViewSchema), total
 
 /** Register a depot (operators). */
 export const depotCreateSchema = z.object({
-  name: z.string().trim().min(1).max(100),
-  location: z.string().trim().max(200).default(''),
-  organizationId: z.string().max(40).optional(),
+  name: z.string().trim().check(atLeast(1)).check(atMost(100)),
+  location: z.string().trim().check(atMost(200)).default(''),
+  organizationId: z.string().check(atMost(40)).optional(),
   compartments: z.number().int().min(1).max(255),
   heartbeatSeconds: z.number().int().min(1).max(86_400).default(60),
 });
@@ -66,8 +67,8 @@ export type ProvisioningFile = z.infer<typeof provisioningSchema>;
 export const depotCreatedSchema = z.object({ depot: depotViewSchema, provisioning: provisioningSchema });
 
 export const depotUpdateSchema = z.object({
-  name: z.string().trim().min(1).max(100).optional(),
-  location: z.string().trim().max(200).optional(),
+  name: z.string().trim().check(atLeast(1)).check(atMost(100)).optional(),
+  location: z.string().trim().check(atMost(200)).optional(),
   /** Changes the heartbeat interval: a `config` command to the depot, applied when it confirms. */
   heartbeatSeconds: z.number().int().min(1).max(86_400).optional(),
 });
@@ -77,10 +78,10 @@ export const historyQuerySchema = z.object({
   /** ISO times; entries from ≤ at < to. */
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),
-  kind: z.string().max(64).optional(),
+  kind: z.string().check(atMost(64)).optional(),
   comp: z.coerce.number().int().min(1).max(255).optional(),
   /** The `cursor` of the previous page: older entries follow. */
-  cursor: z.string().max(100).optional(),
+  cursor: z.string().check(atMost(100)).optional(),
   pageSize: z.coerce.number().int().min(1).max(200).default(50),
 });
 export const historyEntrySchema = z.object({
@@ -110,7 +111,7 @@ export const fleetHistoryQuerySchema = exportQuerySchema
   .extend({
     from: z.iso.datetime({ offset: true }),
     to: z.iso.datetime({ offset: true }),
-    kind: z.string().max(64).optional(),
+    kind: z.string().check(atMost(64)).optional(),
   })
   .refine((q) => Date.parse(q.from) < Date.parse(q.to), { message: 'must be after from', path: ['to'] })
   .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= FLEET_EXPORT_MAX_DAYS * 86_400_000, {
@@ -123,7 +124,7 @@ export const MANUAL_KINDS = ['handover', 'note'] as const;
 export const manualEntrySchema = z.object({
   kind: z.enum(MANUAL_KINDS),
   comp: z.number().int().min(1).max(255).optional(),
-  text: z.string().trim().min(1).max(500),
+  text: z.string().trim().check(atLeast(1)).check(atMost(500)),
 });
 
 export const COMMAND_STATES = ['queued', 'sent', 'succeeded', 'failed', 'expired'] as const;
@@ -152,7 +153,7 @@ export const commandCreateSchema = z.discriminatedUnion('op', [
 export const pinCreateSchema = z.object({
   comp: z.number().int().min(1).max(255),
   /** For whom: shown beside every use in the history. */
-  label: z.string().trim().min(1).max(100),
+  label: z.string().trim().check(atLeast(1)).check(atMost(100)),
   digits: z.number().int().min(4).max(10).default(6),
   validFrom: z.iso.datetime({ offset: true }).optional(),
   validUntil: z.iso.datetime({ offset: true }).optional(),
@@ -160,7 +161,7 @@ export const pinCreateSchema = z.object({
   /** The key must be back by then, or the depot raises an overdue alarm. */
   returnBy: z.iso.datetime({ offset: true }).optional(),
   /** The portal account the PIN is for, if any: its erasure waits while the PIN is valid. */
-  holderEmail: z.email().max(254).optional(),
+  holderEmail: z.email().check(atMost(254)).optional(),
 });
 export const PIN_STATES = ['pending', 'active', 'revoking', 'revoked', 'failed'] as const;
 export const pinViewSchema = z.object({

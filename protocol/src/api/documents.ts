@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { pageQuerySchema } from './identity.js';
+import { atLeast, atMost } from '../length.js';
 
 /**
  * Area 3: texts a customer and the operator write together, live. A document belongs to one user
@@ -32,11 +33,11 @@ export const documentListSchema = z.object({ items: z.array(documentViewSchema),
 
 /** Operators may list the documents of one user or organization. */
 export const documentListQuerySchema = pageQuerySchema.extend({
-  userId: z.string().max(40).optional(),
-  organizationId: z.string().max(40).optional(),
+  userId: z.string().check(atMost(40)).optional(),
+  organizationId: z.string().check(atMost(40)).optional(),
 });
 
-const documentTitle = z.string().trim().min(1).max(200);
+const documentTitle = z.string().trim().check(atLeast(1)).check(atMost(200));
 
 /**
  * A new document: a customer's own (default) or their company's (`forOrganization`); operators
@@ -45,8 +46,8 @@ const documentTitle = z.string().trim().min(1).max(200);
 export const documentCreateSchema = z.object({
   title: documentTitle,
   forOrganization: z.boolean().default(false),
-  userId: z.string().max(40).optional(),
-  organizationId: z.string().max(40).optional(),
+  userId: z.string().check(atMost(40)).optional(),
+  organizationId: z.string().check(atMost(40)).optional(),
 });
 export type DocumentCreate = z.infer<typeof documentCreateSchema>;
 
@@ -64,5 +65,5 @@ export type DocumentVersionView = z.infer<typeof documentVersionSchema>;
 export const documentVersionListSchema = z.object({ items: z.array(documentVersionSchema) });
 /** One version to look at: its content as Markdown (the web renders it like area 1 and 2 entries). */
 export const documentVersionContentSchema = documentVersionSchema.extend({ markdown: z.string() });
-export const documentVersionCreateSchema = z.object({ name: z.string().trim().min(1).max(100) });
+export const documentVersionCreateSchema = z.object({ name: z.string().trim().check(atLeast(1)).check(atMost(100)) });
 export const documentExportQuerySchema = z.object({ format: z.enum(['markdown', 'pdf']) });

@@ -1,10 +1,11 @@
 import { z } from 'zod';
+import { atLeast, atMost } from '../length.js';
 
 /** Contracts of /api/auth, /api/account and /api/admin. */
 
-const email = z.email({ error: 'email_invalid' }).max(254);
+const email = z.email({ error: 'email_invalid' }).check(atMost(254));
 /** Length is checked by the server's policy (it counts Unicode code points); this only bounds the payload. */
-const password = z.string().min(1).max(1024);
+const password = z.string().check(atLeast(1)).check(atMost(1024));
 const language = z.enum(['de', 'en']);
 
 export const publicUserSchema = z.object({
@@ -27,7 +28,7 @@ export const acceptedSchema = z.object({ status: z.literal('check_mail') });
 
 export const verifyRequestSchema = z.union([
   z.object({ purpose: z.enum(['register', 'reset']), email, code: z.string().regex(/^\d{6}$/, 'code_format') }),
-  z.object({ token: z.string().min(20).max(200) }),
+  z.object({ token: z.string().check(atLeast(20)).check(atMost(200)) }),
 ]);
 export const verifyResponseSchema = z.object({
   setupToken: z.string(),
@@ -38,16 +39,16 @@ export const verifyResponseSchema = z.object({
 });
 
 export const setPasswordRequestSchema = z.object({
-  setupToken: z.string().min(20).max(200),
+  setupToken: z.string().check(atLeast(20)).check(atMost(200)),
   password,
-  name: z.string().max(200).optional(),
+  name: z.string().check(atMost(200)).optional(),
   /** The answer to a company's invitation (see verifyResponseSchema.invitation). */
   invitation: z.enum(['accept', 'refuse']).optional(),
 });
 
 export const forgotPasswordRequestSchema = z.object({ email });
 
-export const loginRequestSchema = z.object({ email: z.string().min(1).max(254), password });
+export const loginRequestSchema = z.object({ email: z.string().check(atLeast(1)).check(atMost(254)), password });
 
 export const sessionInfoSchema = z.object({
   user: publicUserSchema.pick({ id: true, email: true, name: true, role: true, language: true }).extend({
@@ -77,10 +78,10 @@ export const identitiesSchema = z.object({
 export type Identities = z.infer<typeof identitiesSchema>;
 
 export const profileUpdateSchema = z.object({
-  name: z.string().max(200).optional(),
+  name: z.string().check(atMost(200)).optional(),
   phone: z
     .string()
-    .max(40)
+    .check(atMost(40))
     .regex(/^[+0-9 ()/-]*$/, 'phone_invalid')
     .optional(),
   language: language.optional(),
@@ -111,7 +112,7 @@ export const pageQuerySchema = z.object({
   pageSize: z.coerce.number().int().min(1).max(100).default(25),
 });
 
-export const adminUsersQuerySchema = pageQuerySchema.extend({ q: z.string().max(200).optional() });
+export const adminUsersQuerySchema = pageQuerySchema.extend({ q: z.string().check(atMost(200)).optional() });
 export const adminUsersResponseSchema = z.object({
   items: z.array(publicUserSchema.extend({ lockedUntil: z.string().nullable() })),
   total: z.number(),
@@ -120,9 +121,9 @@ export const adminUsersResponseSchema = z.object({
 export const userStatusSchema = z.object({ status: z.enum(['active', 'disabled']) });
 
 export const auditQuerySchema = pageQuerySchema.extend({
-  action: z.string().max(100).optional(),
+  action: z.string().check(atMost(100)).optional(),
   outcome: z.enum(['success', 'failure', 'denied']).optional(),
-  text: z.string().max(200).optional(),
+  text: z.string().check(atMost(200)).optional(),
 });
 export const auditResponseSchema = z.object({
   items: z.array(
@@ -161,17 +162,17 @@ export const outboxResponseSchema = z.object({
   mailConfigured: z.boolean(),
 });
 
-export const adminSetupCheckSchema = z.object({ token: z.string().min(20).max(200) });
+export const adminSetupCheckSchema = z.object({ token: z.string().check(atLeast(20)).check(atMost(200)) });
 export const adminSetupCheckResponseSchema = z.object({ valid: z.boolean(), email: z.string().nullable() });
 export const adminSetupRequestSchema = z.object({
-  token: z.string().min(20).max(200),
+  token: z.string().check(atLeast(20)).check(atMost(200)),
   email,
-  name: z.string().min(1).max(200),
+  name: z.string().check(atLeast(1)).check(atMost(200)),
   password,
 });
 
 export const ipRangesUpdateSchema = z.object({
-  ranges: z.array(z.string().max(64)).max(100),
+  ranges: z.array(z.string().check(atMost(64))).check(atMost(100)),
   /** The admin's own password again: access changes need a fresh proof. */
   password,
 });
@@ -208,15 +209,18 @@ export const memberSchema = publicUserSchema.extend({
 export type Member = z.infer<typeof memberSchema>;
 
 /** The name is trimmed first, as the service stores it: a blank name is refused, not stored empty. */
-export const organizationCreateSchema = z.object({ name: z.string().trim().min(1).max(200), mainEmail: email });
+export const organizationCreateSchema = z.object({
+  name: z.string().trim().check(atLeast(1)).check(atMost(200)),
+  mainEmail: email,
+});
 export const organizationListSchema = z.object({ items: z.array(organizationSchema), total: z.number() });
 export const organizationDetailSchema = z.object({ organization: organizationSchema, members: z.array(memberSchema) });
-export const domainConfirmSchema = z.object({ domain: z.string().min(3).max(253) });
+export const domainConfirmSchema = z.object({ domain: z.string().check(atLeast(3)).check(atMost(253)) });
 
 export const subAccountCreateSchema = z.object({
   email,
-  name: z.string().max(200).default(''),
-  rights: z.array(rightSchema).max(RIGHT_NAMES.length),
+  name: z.string().check(atMost(200)).default(''),
+  rights: z.array(rightSchema).check(atMost(RIGHT_NAMES.length)),
   /** Send this account's mail to the main account (for plus-addresses). */
   redirectToMain: z.boolean().default(false),
 });
@@ -226,8 +230,8 @@ export const subAccountCreateSchema = z.object({
  */
 export const subAccountCreatedSchema = z.object({ status: z.literal('invited') });
 export const subAccountUpdateSchema = z.object({
-  name: z.string().max(200).optional(),
-  rights: z.array(rightSchema).max(RIGHT_NAMES.length).optional(),
+  name: z.string().check(atMost(200)).optional(),
+  rights: z.array(rightSchema).check(atMost(RIGHT_NAMES.length)).optional(),
   redirectToMain: z.boolean().optional(),
   status: z.enum(['active', 'disabled']).optional(),
   /** Required when rights change: the caller's own password again. */

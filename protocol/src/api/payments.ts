@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { depotIdSchema } from './depots.js';
 import { pageQuerySchema } from './identity.js';
+import { atLeast, atMost } from '../length.js';
 
 /**
  * Payments: a depot owner bills its customers; a customer pays an invoice online through PayPal
@@ -9,16 +10,16 @@ import { pageQuerySchema } from './identity.js';
  */
 
 const cents = z.number().int().min(0).max(100_000_000);
-const trimmed = (max: number) => z.string().trim().max(max);
+const trimmed = (max: number) => z.string().trim().check(atMost(max));
 
 // ─── Settings ───────────────────────────────────────────────────────────────────────────────────
 
 /** Who issues the invoices: what §14 UStG asks an invoice to name about its issuer. */
 export const issuerSchema = z.object({
-  name: trimmed(120).min(1),
-  street: trimmed(120).min(1),
-  postalCode: trimmed(12).min(1),
-  city: trimmed(80).min(1),
+  name: trimmed(120).check(atLeast(1)),
+  street: trimmed(120).check(atLeast(1)),
+  postalCode: trimmed(12).check(atLeast(1)),
+  city: trimmed(80).check(atLeast(1)),
   country: trimmed(60).default('Deutschland'),
   /** Steuernummer; an invoice needs it or the USt-IdNr. */
   taxNumber: trimmed(40).default(''),
@@ -39,7 +40,7 @@ export const paymentSettingsUpdateSchema = z.object({
   /** Printed before the sequential number: RE-00001. */
   numberPrefix: z
     .string()
-    .max(12)
+    .check(atMost(12))
     .regex(/^[A-Za-z0-9-/_]*$/, 'letters, digits, - / _')
     .default('RE-'),
   paymentTermDays: z.number().int().min(0).max(120).default(14),
@@ -47,9 +48,9 @@ export const paymentSettingsUpdateSchema = z.object({
   pinValidDays: z.number().int().min(1).max(90).default(7),
   paypal: z
     .object({
-      clientId: trimmed(200).min(1),
+      clientId: trimmed(200).check(atLeast(1)),
       /** Empty keeps the stored secret. */
-      secret: z.string().max(200).default(''),
+      secret: z.string().check(atMost(200)).default(''),
       mode: z.enum(PAYPAL_MODES).default('sandbox'),
       /** The id of a webhook made in PayPal's dashboard; empty lets KIS register its own. */
       webhookId: trimmed(100).default(''),
@@ -59,7 +60,7 @@ export const paymentSettingsUpdateSchema = z.object({
    * The caller's own password again: required when the PayPal credentials change (set up, another
    * client id, mode or secret, removed), since they decide who gets paid.
    */
-  password: z.string().max(1024).optional(),
+  password: z.string().check(atMost(1024)).optional(),
 });
 export type PaymentSettingsUpdate = z.infer<typeof paymentSettingsUpdateSchema>;
 
@@ -95,8 +96,12 @@ export const connectionTestSchema = z.object({
 // ─── Customers ──────────────────────────────────────────────────────────────────────────────────
 
 export const customerInputSchema = z.object({
-  name: trimmed(120).min(1),
-  email: z.string().trim().toLowerCase().pipe(z.email().max(254)),
+  name: trimmed(120).check(atLeast(1)),
+  email: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .pipe(z.email().check(atMost(254))),
   phone: trimmed(40).default(''),
   /** What the owner knows the customer by, e.g. a number plate. */
   reference: trimmed(60).default(''),
@@ -113,8 +118,8 @@ export const customerViewSchema = customerInputSchema.extend({
 });
 export type CustomerView = z.infer<typeof customerViewSchema>;
 export const customerListQuerySchema = pageQuerySchema.extend({
-  q: z.string().max(100).optional(),
-  organizationId: z.string().max(40).optional(),
+  q: z.string().check(atMost(100)).optional(),
+  organizationId: z.string().check(atMost(40)).optional(),
 });
 export const customerListSchema = z.object({ items: z.array(customerViewSchema), total: z.number() });
 
@@ -125,7 +130,7 @@ export const INVOICE_STATES = ['draft', 'open', 'paid', 'picked_up', 'cancelled'
 export type InvoiceState = (typeof INVOICE_STATES)[number];
 
 export const invoiceItemSchema = z.object({
-  description: trimmed(200).min(1),
+  description: trimmed(200).check(atLeast(1)),
   /** Thousandths of a unit, so 1.5 hours is 1500. */
   quantity: z.number().int().min(1).max(10_000_000),
   unitNetCents: cents,
@@ -134,8 +139,8 @@ export const invoiceItemSchema = z.object({
 export type InvoiceItem = z.infer<typeof invoiceItemSchema>;
 
 export const invoiceInputSchema = z.object({
-  customerId: z.string().max(40),
-  items: z.array(invoiceItemSchema).min(1).max(50),
+  customerId: z.string().check(atMost(40)),
+  items: z.array(invoiceItemSchema).check(atLeast(1)).check(atMost(50)),
   /** Leistungsdatum, YYYY-MM-DD; defaults to the issue date. */
   serviceDate: z.iso.date().optional(),
   /** Days until due; the organization's term by default. */
@@ -189,8 +194,8 @@ export type InvoiceView = z.infer<typeof invoiceViewSchema>;
 
 export const invoiceListQuerySchema = pageQuerySchema.extend({
   state: z.enum(INVOICE_STATES).optional(),
-  q: z.string().max(100).optional(),
-  organizationId: z.string().max(40).optional(),
+  q: z.string().check(atMost(100)).optional(),
+  organizationId: z.string().check(atMost(40)).optional(),
 });
 export const invoiceListSchema = z.object({ items: z.array(invoiceViewSchema), total: z.number() });
 

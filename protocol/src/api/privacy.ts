@@ -1,13 +1,20 @@
 import { z } from 'zod';
+import { atLeast, atMost } from '../length.js';
 
 /** Erasure requests: an operator erases people's data; a person deletes their account or revokes consent. */
 export const ERASURE_REASONS = ['admin', 'revocation', 'self'] as const;
 
 export const erasureCreateSchema = z.object({
   emails: z
-    .array(z.string().trim().toLowerCase().pipe(z.email().max(254)))
-    .min(1)
-    .max(50),
+    .array(
+      z
+        .string()
+        .trim()
+        .toLowerCase()
+        .pipe(z.email().check(atMost(254))),
+    )
+    .check(atLeast(1))
+    .check(atMost(50)),
 });
 
 export const erasureViewSchema = z.object({
@@ -32,6 +39,6 @@ export const erasureListSchema = z.object({ items: z.array(erasureViewSchema), t
 
 /** Deleting one's own account, or revoking consent, needs the password again. */
 export const ownErasureSchema = z.object({
-  password: z.string().min(1).max(256),
+  password: z.string().check(atLeast(1)).check(atMost(256)),
   reason: z.enum(['self', 'revocation']).default('self'),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { atMost } from '../length.js';
 
 /**
  * Exports (history, audit log; invoices and payments follow): CSV for spreadsheets or PDF to
@@ -12,7 +13,7 @@ export const exportQuerySchema = z.object({
   /** IANA time zone of the reader, e.g. Europe/Berlin. */
   tz: z
     .string()
-    .max(64)
+    .check(atMost(64))
     .refine((tz) => {
       try {
         new Intl.DateTimeFormat('en', { timeZone: tz });

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { DepotAlarmKind, DepotView } from '../api/depots.js';
 import type { Ack } from './ack.js';
+import { atMost } from '../length.js';
 
 /** Sent by the server right after a socket connects, so the client knows whom it talks to. */
 export interface WelcomePayload {
@@ -39,7 +40,7 @@ export interface SessionEndedPayload {
 export const depotsWatchSchema = z.object({
   depotIds: z
     .array(z.string().regex(/^[0-9a-f]{16}$/))
-    .max(1000)
+    .check(atMost(1000))
     .optional(),
 });
 export type DepotsWatchPayload = z.infer<typeof depotsWatchSchema>;

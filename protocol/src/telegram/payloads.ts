@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { atLeast, atMost } from '../length.js';
 
 /** Unsigned integer that fits a JS number exactly. */
 const uint = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
-const text = (max: number) => z.string().max(max);
+const text = (max: number) => z.string().check(atMost(max));
 
 /** Event kinds the spec names. Unknown kinds are kept as they are. */
 export const EVENT_KINDS = [
@@ -33,7 +34,7 @@ export const compartmentStateSchema = z.object({ n: uint.min(1).max(255), key: z
 export const heartbeatSchema = z.object({
   up: uint,
   door: z.enum(['open', 'closed']),
-  comps: z.array(compartmentStateSchema).max(255),
+  comps: z.array(compartmentStateSchema).check(atMost(255)),
   power: z.enum(['mains', 'battery']),
   batt: uint.max(100).optional(),
   rssi: z.number().int().min(-200).max(50).optional(),
@@ -44,7 +45,7 @@ export const heartbeatSchema = z.object({
 export const eventSchema = z.object({
   ev: uint,
   t: uint,
-  kind: text(64).min(1),
+  kind: text(64).check(atLeast(1)),
   comp: uint.max(255).optional(),
   pin: text(64).optional(),
   info: text(500).optional(),
@@ -54,7 +55,7 @@ export const eventSchema = z.object({
 export const resultSchema = z.object({ cmd: uint, ok: z.boolean(), err: text(200).optional() });
 
 /** ACK (0x81): server → depot. */
-export const ackSchema = z.object({ ack: uint, ev: z.array(uint).max(64).optional(), t: uint });
+export const ackSchema = z.object({ ack: uint, ev: z.array(uint).check(atMost(64)).optional(), t: uint });
 
 const pinDigits = z.string().regex(/^\d{4,10}$/);
 /** COMMAND (0x82) ops and their arguments. */
@@ -64,12 +65,12 @@ export const commandSchema = z.discriminatedUnion('op', [
     op: z.literal('set_pin'),
     comp: uint.min(1).max(255),
     pin: pinDigits,
-    pinId: text(64).min(1),
+    pinId: text(64).check(atLeast(1)),
     from: uint.optional(),
     until: uint.optional(),
     uses: uint.optional(),
   }),
-  z.object({ cmd: uint, op: z.literal('revoke_pin'), pinId: text(64).min(1) }),
+  z.object({ cmd: uint, op: z.literal('revoke_pin'), pinId: text(64).check(atLeast(1)) }),
   z.object({ cmd: uint, op: z.literal('open'), comp: uint.min(1).max(255) }),
   z.object({ cmd: uint, op: z.literal('config'), hb: uint.min(1).max(86_400).optional() }),
   z.object({
