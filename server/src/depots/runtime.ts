@@ -1,7 +1,8 @@
 /*
  * The live side of depots: one actor per depot, the UDP telegrams routed to them, ACKs and commands,
  * and the persisted replay window. Long because the telegram path is one hot loop kept in one place for
- * issue 19's profiling; issue 21 splits the command queue out once that work has settled.
+ * issue 19's profiling (its parts that stand alone are in replay-reservation.ts and
+ * unwritten-states.ts); issue 21 splits the command queue out once that work has settled.
  */
 import {
   Direction,
@@ -20,11 +21,12 @@ import { ActorRegistry } from '../actors/registry.js';
 import type { SecretBox } from '../crypto/secret-box.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { initialLiveState, onlyLivenessChanged, type LiveState, type PendingCommand } from './live-state.js';
+import { initialLiveState, type LiveState, type PendingCommand } from './live-state.js';
 import { depotMachine, type DepotActor, type DepotCommit } from './machine.js';
 import { Depot, DepotCommand, DepotPin, type CommandDoc, type DepotDoc } from './model.js';
 import { ReplayReservation } from './replay-reservation.js';
 import { StateLog, storableReplay, storedReplay, type DurableState } from './state-log.js';
+import { UnwrittenStates, exactStateCommit, onlyLiveness } from './unwritten-states.js';
 import { CommitWriter } from './writer.js';
 
 /** How long an unknown depot id is remembered as unknown: at most one look-up per id per minute. */
@@ -86,8 +88,6 @@ export interface DepotLink {
   reservation: ReplayReservation;
   /** The live state of the newest commit, to tell a heartbeat that changes only liveness. */
   lastLive: LiveState;
-  /** The newest commit answered without a write (liveness only), until it is written. */
-  unwritten: DepotCommit | undefined;
   actor: DepotActor;
   meta: DepotMeta;
 }
@@ -167,8 +167,8 @@ export class DepotRuntime {
   private lookupRefill = Date.now();
   private transmit: Transmit | undefined;
   private notifier: DepotNotifier | undefined;
-  /** Depots with an unwritten liveness commit, oldest first, with when it became unwritten. */
-  private readonly unwritten = new Map<DepotLink, number>();
+  /** Commits answered before they were written (liveness only). */
+  private readonly unwritten = new UnwrittenStates();
   private livenessTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -222,27 +222,27 @@ export class DepotRuntime {
       );
     }
     this.options.logger.info({ depots: this.links.size, ms: Date.now() - started }, 'depots loaded');
-    this.livenessTimer = setInterval(() => this.writeLiveness(this.now() - LIVENESS_FLUSH_MS), LIVENESS_CHECK_MS);
+    this.livenessTimer = setInterval(
+      () => this.writeLiveness(this.unwritten.due(this.now() - LIVENESS_FLUSH_MS)),
+      LIVENESS_CHECK_MS,
+    );
     this.livenessTimer.unref();
   }
 
-  /** Writes the unwritten liveness of every depot that has had it since `before` (all: Infinity). */
-  private writeLiveness(before: number): Array<Promise<void>> {
-    const writes: Array<Promise<void>> = [];
-    for (const [link, since] of this.unwritten) {
-      if (since > before) break;
-      this.unwritten.delete(link);
-      const commit = link.unwritten;
-      link.unwritten = undefined;
-      if (!commit) continue;
-      commit.reserved = link.reservation.current(commit.replay);
-      writes.push(
-        this.writer.later(commit).catch((err: unknown) => {
-          this.options.logger.warn({ err, depotId: link.depotId }, 'depot liveness not written; the next write has it');
-        }),
-      );
-    }
-    return writes;
+  /** Writes commits answered before they were written, with the reservation in force. */
+  private writeLiveness(commits: DepotCommit[]): Promise<unknown> {
+    return Promise.all(
+      commits.map((commit) => {
+        const link = this.links.get(commit.depotId);
+        if (link) commit.reserved = link.reservation.current(commit.replay);
+        return this.writer.later(commit).catch((err: unknown) => {
+          this.options.logger.warn(
+            { err, depotId: commit.depotId },
+            'depot liveness not written; the next write has it',
+          );
+        });
+      }),
+    );
   }
 
   private async returnTimes(depotId?: string): Promise<Map<string, Record<string, number>>> {
@@ -308,7 +308,6 @@ export class DepotRuntime {
       rev: state.rev,
       reservation: new ReplayReservation(state.replay),
       lastLive: state.live,
-      unwritten: undefined,
       meta: metaOf(doc),
       actor: undefined as unknown as DepotActor,
     };
@@ -356,11 +355,10 @@ export class DepotRuntime {
     link.actor.stop();
     this.actors.remove(depotId);
     this.links.delete(depotId);
-    this.unwritten.delete(link);
-    if (link.unwritten) {
-      link.unwritten.reserved = link.reservation.current(link.unwritten.replay);
-      this.writer.write(link.unwritten).catch(() => undefined); // its failure leaves the older state
-      link.unwritten = undefined;
+    const unwritten = this.unwritten.take(depotId);
+    if (unwritten) {
+      unwritten.reserved = link.reservation.current(unwritten.replay);
+      this.writer.write(unwritten).catch(() => undefined); // its failure leaves the older state
     }
     await this.writer.between(async () => {
       const state = this.writer.durable.get(depotId);
@@ -489,16 +487,14 @@ export class DepotRuntime {
     const before = link.lastLive;
     link.lastLive = commit.live;
     if (!storesEpoch && onlyLiveness(commit, before) && link.reservation.covers(commit.replay)) {
-      link.unwritten = commit;
-      if (!this.unwritten.has(link)) this.unwritten.set(link, started);
+      this.unwritten.hold(commit, started);
       this.answer(link, commit, started).catch((err: unknown) =>
         this.options.logger.error({ err, depotId: link.depotId }, 'depot answer failed'),
       );
       return;
     }
     // This state is newer than any unwritten one and is written now.
-    link.unwritten = undefined;
-    this.unwritten.delete(link);
+    this.unwritten.drop(link.depotId);
     commit.reserved = link.reservation.forWrite(commit.replay, started);
     this.writer
       .write(commit)
@@ -632,27 +628,14 @@ export class DepotRuntime {
   async stop(): Promise<void> {
     clearInterval(this.livenessTimer);
     this.actors.stopAll();
-    await Promise.all(this.writeLiveness(Number.POSITIVE_INFINITY));
+    await this.writeLiveness(this.unwritten.due(Number.POSITIVE_INFINITY));
     await this.writer.settled();
     for (const link of this.links.values()) {
       const state = this.writer.durable.get(link.depotId);
       if (!state || state.reserved <= state.replay.highest) continue;
       link.rev += 1;
-      const exact: DepotCommit = {
-        depotId: link.depotId,
-        history: [],
-        live: state.live,
-        lastEv: state.lastEv,
-        replay: state.replay,
-        reserved: state.replay.highest,
-        sendEpoch: state.sendEpoch,
-        rev: link.rev,
-        commandUpdates: [],
-        pinUses: [],
-        send: [],
-        raised: [],
-      };
-      void this.writer.write(exact).catch(() => undefined); // a failure leaves the reservation: safe
+      // A failure leaves the reservation in the log: safe, only a few telegrams skipped.
+      this.writer.write(exactStateCommit(link.depotId, state, link.rev)).catch(() => undefined);
     }
     await this.writer.settled();
     this.links.clear();
@@ -704,19 +687,6 @@ function baseline(doc: DepotDoc): DurableState {
     ...storedReplay(doc.replay ?? {}),
     sendEpoch: doc.sendEpoch,
   };
-}
-
-/** A commit that only answers a telegram and refreshes the depot's liveness: nothing else to write. */
-function onlyLiveness(commit: DepotCommit, before: LiveState): boolean {
-  return (
-    commit.history.length === 0 &&
-    commit.commandUpdates.length === 0 &&
-    commit.pinUses.length === 0 &&
-    commit.send.length === 0 &&
-    commit.raised.length === 0 &&
-    (commit.ack?.ev.length ?? 0) === 0 &&
-    onlyLivenessChanged(before, commit.live)
-  );
 }
 
 /** The newer of two states by revision. */

@@ -59,13 +59,7 @@ export class CommitWriter {
 
   /** Resolves when the commit is durable. */
   write(commit: DepotCommit): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ commit, resolve, reject });
-      if (!this.running) {
-        this.running = true;
-        setImmediate(() => void this.drain());
-      }
-    });
+    return this.enqueue(this.queue, commit);
   }
 
   /**
@@ -73,8 +67,12 @@ export class CommitWriter {
    * waited for, a few per batch; resolves when it is durable.
    */
   later(commit: DepotCommit): Promise<void> {
+    return this.enqueue(this.laterQueue, commit);
+  }
+
+  private enqueue(queue: typeof this.queue, commit: DepotCommit): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.laterQueue.push({ commit, resolve, reject });
+      queue.push({ commit, resolve, reject });
       if (!this.running) {
         this.running = true;
         setImmediate(() => void this.drain());
