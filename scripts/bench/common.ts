@@ -83,6 +83,8 @@ export async function startServer(
   dataDir?: string,
   /** Flags for node itself (`--cpu-prof`, which NODE_OPTIONS does not take). */
   nodeFlags: string[] = [],
+  /** False for a server started again on data that has an administrator: it prints no set-up link. */
+  setupLink = true,
 ): Promise<RunningServer> {
   const dir = dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'kis-bench-')));
   const child = spawn(process.execPath, [...nodeFlags, path.join(ROOT, 'server/dist/main.js')], {
@@ -105,10 +107,15 @@ export async function startServer(
   // The "listening" log line names the ports the server got.
   const ports = await new Promise<{ http: number; udp: number }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 300_000);
+    let listening = false;
     child.stdout?.on('data', (c: Buffer) => {
       stdout += c.toString();
+      // Searched only until found: a search of all the output at every chunk fell so far behind a
+      // busy server's log that its pipe filled and the server could not flush its log at exit.
+      if (listening) return;
       const line = /\{[^\n]*"msg":"listening"[^\n]*\}/.exec(stdout)?.[0];
-      if (line && stderr.includes('#token=')) {
+      if (line && (!setupLink || stderr.includes('#token='))) {
+        listening = true;
         clearTimeout(timer);
         const entry = JSON.parse(line) as { httpPort: number; udpPort: number };
         resolve({ http: entry.httpPort, udp: entry.udpPort });
@@ -126,11 +133,12 @@ export async function startServer(
   };
 }
 
-export async function stopServer(server: RunningServer): Promise<void> {
+/** Stops the server (SIGTERM, a clean stop) and removes its data dir unless it is to be started again. */
+export async function stopServer(server: RunningServer, options: { keepData?: boolean } = {}): Promise<void> {
   const exited = new Promise((resolve) => server.child.once('exit', resolve));
   server.child.kill('SIGTERM');
   await exited;
-  await rm(server.dataDir, { recursive: true, force: true });
+  if (!options.keepData) await rm(server.dataDir, { recursive: true, force: true });
 }
 
 export async function post(url: string, body: unknown, cookie?: string): Promise<Response> {

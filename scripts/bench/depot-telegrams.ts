@@ -4,7 +4,8 @@
  * in the same run (the ceiling): heartbeats and events as fast as ACKs come back with up to 256
  * unanswered, then heartbeats at a fixed rate (the ACK round trip when the server is not saturated);
  * the CPU of client, server and database in each; whether every acknowledged event is stored once;
- * then telegram-to-browser latency over Socket.IO. Telegrams are sealed before each run starts, so
+ * telegram-to-browser latency over Socket.IO; last, a restart after which every depot says HELLO
+ * within one second (how long until all are online, the server's memory). Telegrams are sealed before each run starts, so
  * the client's encryption is not measured. Prints one JSON object.
  *
  *   npm run bench:depots [-- --depots 10000 --heartbeats 200000 --events 100000 --window 256
@@ -34,7 +35,7 @@ import {
   storedEvents,
   type BenchDepot,
 } from './common.js';
-import { cpuSeconds, treeCpuSeconds } from './process-watch.js';
+import { cpuSeconds, rssMib, treeCpuSeconds, watchPeak } from './process-watch.js';
 import { ECHO_SOURCE, drive, type DriveResult, type Pace, type SealedQueue } from './udp-drive.js';
 
 const { values } = parseArgs({
@@ -79,6 +80,11 @@ function heartbeat(depot: BenchDepot): Buffer {
     power: 'mains',
     batt: 100,
   });
+}
+
+/** The HELLO of a depot that just started. */
+function hello(depot: BenchDepot): Buffer {
+  return seal(depot, 'HELLO', { fw: 'bench-1.0', hw: 'bench', comps: 2, reason: 'power_on' });
 }
 
 /** Event numbers per depot, across runs (each event is new to the server). */
@@ -205,7 +211,7 @@ async function main(): Promise<void> {
 
     log('KIS: starting the server with the depots …');
     const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
-    const server = await startServer(mongoBase, { MONGODB_URI: uri }, dataDir, profile);
+    let server = await startServer(mongoBase, { MONGODB_URI: uri }, dataDir, profile);
     const pids = { server: server.child.pid, bench: process.pid, exclude: [server.child.pid ?? 0] };
     try {
       log('KIS: first telegram of every depot (each comes online) …');
@@ -246,6 +252,29 @@ async function main(): Promise<void> {
       const session = await adminSession(server);
       const browser = await browserLatency(server.url, depots[0] as BenchDepot, session, server.udpPort);
 
+      // A power cut brings the fleet back at once: after a restart of the server, every depot
+      // (restarted too: a new epoch) says HELLO within one second. Answered means online.
+      log(`KIS: restart, then ${DEPOTS} depots say HELLO within one second …`);
+      await stopServer(server, { keepData: true });
+      server = await startServer(mongoBase, { MONGODB_URI: uri }, dataDir, profile, false);
+      const burstPids = { server: server.child.pid, bench: process.pid, exclude: [server.child.pid ?? 0] };
+      const rssBefore = await rssMib(server.child.pid ?? 0);
+      for (const depot of depots) {
+        depot.epoch += 1;
+        depot.seq = 0;
+      }
+      const peak = watchPeak(server.child.pid ?? 0);
+      const burst = await timedRun(
+        server.udpPort,
+        sealAhead(depots, DEPOTS, hello),
+        { rate: DEPOTS, window: DEPOTS },
+        burstPids,
+      );
+      const rssPeak = await peak.stop();
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      const rssAfter = await rssMib(server.child.pid ?? 0);
+      log(`  ${JSON.stringify(burst)}`);
+
       process.stdout.write(
         `${JSON.stringify(
           {
@@ -270,6 +299,12 @@ async function main(): Promise<void> {
             },
             kisShareOfCeiling: Math.round((heartbeats.perSecond / ceiling.perSecond) * 100) / 100,
             telegramToBrowserMs: { samples: BROWSER_SAMPLES, ...browser },
+            burstAfterRestart: {
+              what: `after a restart, ${DEPOTS} depots send HELLO within one second; seconds until the last is answered (online)`,
+              ...burst,
+              allOnline: burst.answered === DEPOTS,
+              serverRssMiB: { before: rssBefore, peak: rssPeak, fiveSecondsAfter: rssAfter },
+            },
           },
           null,
           2,

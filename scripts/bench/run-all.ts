@@ -132,6 +132,13 @@ const BENCHES: Bench[] = [
         spread: 'p90 {telegramToBrowserMs.p90} · p99 {telegramToBrowserMs.p99}',
       },
       { label: 'telegram to browser, p99', value: 'telegramToBrowserMs.p99', unit: 'ms' },
+      {
+        label: 'HELLO burst after a restart, all online after',
+        value: 'burstAfterRestart.seconds',
+        unit: 's',
+        spread:
+          '{burstAfterRestart.answered} of {depots} answered, lost {burstAfterRestart.lost}; ACK p99 {burstAfterRestart.rttMs.p99} ms; server RSS {burstAfterRestart.serverRssMiB.before} → peak {burstAfterRestart.serverRssMiB.peak} → {burstAfterRestart.serverRssMiB.fiveSecondsAfter} MiB',
+      },
     ],
   },
   {
