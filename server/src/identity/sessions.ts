@@ -10,6 +10,7 @@ import { createHmac } from 'node:crypto';
 import { hashToken, randomToken, sameHash } from '../crypto/tokens.js';
 import { Unauthorized } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { EndedSessions } from './ended-sessions.js';
 import { inAllowedRanges, ipMatches, type IpPolicy } from './ip.js';
 import { idleExpiresAt, sessionMachine } from './session-machine.js';
 import { Session, type SessionEndReason } from './session-model.js';
@@ -89,6 +90,8 @@ let notifier: SessionNotifier = {
 };
 const entries = new Map<string, Entry>();
 const byIdHash = new Map<string, string>();
+/** Ended here, not yet safely ended in the database: a lookup must not revive them. */
+const endedSessions = new EndedSessions();
 
 function cfg(): SessionSettings {
   if (!settings) throw new Error('sessions not initialised');
@@ -170,11 +173,13 @@ function startActor(
         const reason = context.endReason ?? 'revoked';
         const entry = entries.get(sessionId);
         forget(sessionId);
+        endedSessions.ended(sessionId);
         Session.updateOne(
           { _id: sessionId, endedAt: { $exists: false } },
           { $set: { endedAt: new Date(), endReason: reason } },
         )
           .then(() => {
+            endedSessions.endWritten(sessionId);
             if (reason === 'timeout' || reason === 'absolute') {
               return audit.record({
                 action: 'session.expired',
@@ -275,6 +280,16 @@ async function lookup(cookie: string): Promise<[string, Entry] | undefined> {
     if (entry && entry.actor.getSnapshot().status === 'active') return [known, entry];
     return undefined;
   }
+  const ticket = endedSessions.beginRead();
+  try {
+    return await rehydrate(idHash);
+  } finally {
+    endedSessions.endRead(ticket);
+  }
+}
+
+/** Brings a session back from the database (after a restart), unless it ended meanwhile. */
+async function rehydrate(idHash: string): Promise<[string, Entry] | undefined> {
   const doc = await Session.findOne({ idHash, endedAt: { $exists: false } }).lean();
   if (!doc) return undefined;
   const sessionId = String(doc._id);
@@ -291,6 +306,8 @@ async function lookup(cookie: string): Promise<[string, Entry] | undefined> {
   }
   const user = await User.findById(doc.userId).lean();
   if (!user) return undefined;
+  // Ended while this read was under way (a logout beside a page's requests): it stays ended.
+  if (endedSessions.isEnded(sessionId)) return undefined;
   // Another request may have rehydrated it meanwhile.
   const raced = entries.get(sessionId);
   if (raced) return [sessionId, raced];
@@ -368,6 +385,7 @@ async function endLive(sessionId: string, entry: Entry, reason: SessionEndReason
     { _id: sessionId, endedAt: { $exists: false } },
     { $set: { endedAt: new Date(), endReason: reason } },
   );
+  endedSessions.endWritten(sessionId);
 }
 
 /** Ends one session (logout, revocation). */
@@ -376,10 +394,12 @@ export async function end(sessionId: string, reason: SessionEndReason): Promise<
   if (entry) {
     await endLive(sessionId, entry, reason);
   } else {
+    endedSessions.ended(sessionId);
     await Session.updateOne(
       { _id: sessionId, endedAt: { $exists: false } },
       { $set: { endedAt: new Date(), endReason: reason } },
     );
+    endedSessions.endWritten(sessionId);
     notifier.ended(sessionId, reason);
   }
 }

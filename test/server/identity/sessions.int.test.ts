@@ -82,6 +82,29 @@ describe('login sessions', () => {
     expect((await client.get('/api/auth/session')).status).toBe(401);
   });
 
+  it('stays signed out when the page asks for its session while the logout is under way', async () => {
+    // A page's requests run beside its logout (the socket hears of the end and the page reloads who
+    // is signed in). None of them may bring the ended session back, however they interleave.
+    for (let round = 0; round < 5; round++) {
+      const client = new ApiClient(server);
+      await client.login('admin@kis.test', GOOD_PASSWORD);
+      const cookie = client.cookie;
+      const beside = new ApiClient(server);
+      let loggedOut = false;
+      const logout = client.post('/api/auth/logout').finally(() => (loggedOut = true));
+      const asks: Promise<unknown>[] = [];
+      while (!loggedOut) {
+        beside.cookie = cookie;
+        asks.push(beside.get('/api/auth/session'));
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      expect((await logout).status).toBe(200);
+      await Promise.all(asks);
+      beside.cookie = cookie;
+      expect((await beside.get('/api/auth/session')).status).toBe(401);
+    }
+  });
+
   it('rotates the session id at login', async () => {
     const client = new ApiClient(server);
     await client.login('admin@kis.test', GOOD_PASSWORD);
