@@ -128,6 +128,7 @@ export const depotMachine = setup({
     onlineAtRestore: ({ context }) => context.live.online && offlineAt(context) > context.now(),
     staleAtRestore: ({ context }) => context.live.online,
     hasAlarms: ({ context }) => context.live.alarms.length > 0,
+    noAlarms: ({ context }) => context.live.alarms.length === 0,
     silentTooLong: ({ context }) => offlineAt(context) <= context.now(),
   },
   actions: {
@@ -358,17 +359,17 @@ export const depotMachine = setup({
         ],
       },
       on: {
-        TELEGRAM: { target: '.sorting', actions: 'absorbTelegram' },
-        'LOAN.DUE': { target: '.sorting', actions: 'raiseOverdue' },
-        'ALARM.CLEAR': { target: '.sorting', actions: 'clearAlarm' },
+        TELEGRAM: { actions: 'absorbTelegram' },
+        'LOAN.DUE': { actions: 'raiseOverdue' },
+        'ALARM.CLEAR': { actions: 'clearAlarm' },
         CONFIGURE: { target: 'online', reenter: true, actions: 'configure' },
       },
       states: {
         sorting: {
           always: [{ guard: 'hasAlarms', target: 'alarm' }, { target: 'normal' }],
         },
-        normal: {},
-        alarm: {},
+        normal: { always: { guard: 'hasAlarms', target: 'alarm' } },
+        alarm: { always: { guard: 'noAlarms', target: 'normal' } },
       },
     },
   },
