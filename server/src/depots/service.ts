@@ -37,6 +37,8 @@ import {
   type DepotDoc,
   type PinDoc,
 } from './model.js';
+import { LIST_FIELDS, depotPage } from './depot-list.js';
+import { visibilityOf } from './visibility.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
 import { historyId } from './writer.js';
 import { historyMonth } from './history-months.js';
@@ -294,21 +296,25 @@ export async function listDepots(
   caller: DepotCaller,
   query: { page: number; pageSize: number; q?: string | undefined },
 ): Promise<{ items: DepotView[]; total: number }> {
-  const visible = await visibleDepots(caller);
-  const filter: Record<string, unknown> = { _id: { $in: [...visible.keys()] } };
+  const visibility = await visibilityOf(principalOf(caller));
+  if (!visibility.filter) return { items: [], total: 0 };
+  if (runtime) return depotPage({ runtime, visibility, ...query, storedView: viewOf });
+  // Without the live side (a command-line tool): the database alone.
+  const parts = [visibility.filter].filter((part) => Object.keys(part).length > 0);
   if (query.q) {
     const re = new RegExp(query.q.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i');
-    filter.$or = [{ name: re }, { location: re }, { depotId: re }];
+    parts.push({ $or: [{ name: re }, { location: re }, { depotId: re }] });
   }
+  const filter = parts.length > 1 ? { $and: parts } : (parts[0] ?? {});
   const [docs, total] = await Promise.all([
-    Depot.find(filter)
+    Depot.find(filter, LIST_FIELDS)
       .sort({ name: 1, depotId: 1 })
       .skip((query.page - 1) * query.pageSize)
       .limit(query.pageSize)
       .lean(),
     Depot.countDocuments(filter),
   ]);
-  return { items: (docs as DepotDoc[]).map((d) => viewOf(d, visible.get(d.depotId) ?? 'viewer')), total };
+  return { items: (docs as DepotDoc[]).map((d) => viewOf(d, visibility.roleIn(d))), total };
 }
 
 /** One depot, live. */
