@@ -5,11 +5,9 @@
  * unwritten-states.ts); issue 21 splits the command queue out once that work has settled.
  */
 import {
-  Direction,
   MAX_U32,
   commandSchema,
   formatDepotId,
-  sealTelegram,
   type CommandPayload,
   type ReplayState,
   type Telegram,
@@ -51,8 +49,22 @@ export interface UdpAddress {
   port: number;
 }
 
-/** Sends a datagram; the UDP listener provides it. */
-export type Transmit = (datagram: Buffer, to: UdpAddress) => void;
+/** The depot socket as the runtime sees it (the UDP listener): it holds the keys it opens and seals with. */
+export interface DepotTransport {
+  /** A depot's keys from now on; none: the depot is gone. */
+  keys(depotId: string, keys: ReadonlyMap<number, Buffer>): void;
+  /** Seals a telegram to a depot under one of its keys, and sends it. */
+  send(to: UdpAddress, telegram: OutgoingTelegram, payload: Record<string, unknown>): void;
+}
+
+/** The header of a telegram to a depot. */
+export interface OutgoingTelegram {
+  depotId: string;
+  keyId: number;
+  name: TelegramTypeName;
+  epoch: number;
+  seq: number;
+}
 
 /** What the realtime layer does with depot news. */
 export interface DepotNotifier {
@@ -165,7 +177,7 @@ export class DepotRuntime {
   private readonly lookingUp = new Map<string, { pending: Promise<DepotLink | undefined>; waiting: number }>();
   private lookupTokens = LOOKUPS_PER_SECOND;
   private lookupRefill = Date.now();
-  private transmit: Transmit | undefined;
+  private transport: DepotTransport | undefined;
   private notifier: DepotNotifier | undefined;
   /** Commits answered before they were written (liveness only). */
   private readonly unwritten = new UnwrittenStates();
@@ -190,8 +202,10 @@ export class DepotRuntime {
     return this.options.now ? this.options.now() : Date.now();
   }
 
-  setTransmit(transmit: Transmit | undefined): void {
-    this.transmit = transmit;
+  /** Connects the depot socket, and gives it the keys of every depot loaded. */
+  setTransport(transport: DepotTransport | undefined): void {
+    this.transport = transport;
+    for (const link of this.links.values()) transport?.keys(link.depotId, link.keys);
   }
 
   setNotifier(notifier: DepotNotifier | undefined): void {
@@ -312,6 +326,7 @@ export class DepotRuntime {
       actor: undefined as unknown as DepotActor,
     };
     this.links.set(doc.depotId, link);
+    this.transport?.keys(doc.depotId, keys);
     this.unknown.delete(doc.depotId);
     link.actor = this.actors.add(
       doc.depotId,
@@ -355,6 +370,7 @@ export class DepotRuntime {
     link.actor.stop();
     this.actors.remove(depotId);
     this.links.delete(depotId);
+    this.transport?.keys(depotId, new Map());
     const unwritten = this.unwritten.take(depotId);
     if (unwritten) {
       unwritten.reserved = link.reservation.current(unwritten.replay);
@@ -462,6 +478,7 @@ export class DepotRuntime {
   private promoteKey(link: DepotLink, keyId: number): void {
     link.currentKeyId = keyId;
     for (const id of [...link.keys.keys()]) if (id < keyId) link.keys.delete(id);
+    this.transport?.keys(link.depotId, link.keys);
     Depot.updateOne(
       { depotId: link.depotId },
       { $set: { currentKeyId: keyId }, $pull: { keys: { keyId: { $lt: keyId } } } },
@@ -543,22 +560,10 @@ export class DepotRuntime {
   }
 
   private send(link: DepotLink, name: TelegramTypeName, payload: Record<string, unknown>, to: UdpAddress): void {
-    const key = link.keys.get(link.sendKeyId) ?? link.keys.get(link.currentKeyId);
-    if (!key || !this.transmit) return;
+    const keyId = link.keys.has(link.sendKeyId) ? link.sendKeyId : link.currentKeyId;
+    if (!link.keys.has(keyId) || !this.transport) return;
     link.sendSeq += 1;
-    const datagram = sealTelegram(
-      key,
-      Direction.SERVER_TO_DEPOT,
-      {
-        name,
-        depotId: link.idBig,
-        keyId: link.keys.has(link.sendKeyId) ? link.sendKeyId : link.currentKeyId,
-        epoch: link.sendEpoch,
-        seq: link.sendSeq,
-      },
-      payload,
-    );
-    this.transmit(datagram, to);
+    this.transport.send(to, { depotId: link.depotId, keyId, name, epoch: link.sendEpoch, seq: link.sendSeq }, payload);
   }
 
   private publish(link: DepotLink, commit: DepotCommit): void {
@@ -600,7 +605,10 @@ export class DepotRuntime {
 
   /** Adds a freshly made key (rekey): accepted from now on, alongside the current one. */
   addKey(depotId: string, keyId: number, key: Buffer): void {
-    this.links.get(depotId)?.keys.set(keyId, key);
+    const link = this.links.get(depotId);
+    if (!link) return;
+    link.keys.set(keyId, key);
+    this.transport?.keys(depotId, link.keys);
   }
 
   /** Sends an event to a depot's actor; false when the depot is not loaded. */

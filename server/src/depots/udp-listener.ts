@@ -1,5 +1,4 @@
-import dgram from 'node:dgram';
-import { isIPv6 } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import {
   Direction,
   MAX_TELEGRAM_BYTES,
@@ -9,35 +8,19 @@ import {
   openTelegram,
   parseHeader,
   wouldAccept,
+  type Telegram,
   type TelegramHeader,
 } from '@kis/protocol/telegram';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { DepotLink, DepotRuntime, UdpAddress } from './runtime.js';
+import type { DepotLink, DepotRuntime, DepotTransport, UdpAddress } from './runtime.js';
+import { DropLog, type DropOutcome } from './udp-drops.js';
+import type { FromUdpThread, ToUdpThread } from './udp-thread-messages.js';
 
-export { MAX_TELEGRAM_BYTES };
-
-/** Why a datagram was dropped: the `outcome` label of `kis_udp_datagrams_total`. */
-export type DropOutcome =
-  | 'too_long'
-  | 'too_short'
-  | 'bad_magic'
-  | 'bad_version'
-  | 'bad_flags'
-  | 'unknown_type'
-  | 'wrong_direction'
-  | 'unknown_depot'
-  | 'unknown_key'
-  | 'replay'
-  | 'bad_tag'
-  | 'bad_cbor'
-  | 'bad_payload';
+export { MAX_TELEGRAM_BYTES, type DropOutcome };
 
 /** The socket's receive buffer: about 7,000 full-size telegrams. */
 const RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
-
-/** At most one log line per drop reason in this time; the line says how many were not logged. */
-const DROP_LOG_INTERVAL_MS = 10_000;
 
 /** The bound depot socket. */
 export interface UdpListener {
@@ -48,24 +31,14 @@ export interface UdpListener {
   close(): Promise<void>;
 }
 
-/** Logs drops by reason, at a bounded rate, never with the datagram's content. */
-class DropLog {
-  private readonly last = new Map<DropOutcome, { at: number; suppressed: number }>();
-  constructor(private readonly logger: Logger) {}
-
-  note(reason: DropOutcome, from: UdpAddress, depotId?: string): void {
-    const now = Date.now();
-    const entry = this.last.get(reason);
-    if (entry && now - entry.at < DROP_LOG_INTERVAL_MS) {
-      entry.suppressed++;
-      return;
-    }
-    this.logger.warn(
-      { reason, from: from.address, ...(depotId ? { depotId } : {}), suppressed: entry?.suppressed ?? 0 },
-      'udp datagram dropped',
-    );
-    this.last.set(reason, { at: now, suppressed: 0 });
-  }
+/** What the main thread does with the datagrams the UDP thread passes on. */
+export interface TelegramHandler {
+  /** A datagram the thread could not open (no key for it): the whole path, the depot looked up. */
+  datagram(datagram: Buffer, from: UdpAddress, receivedAt?: number): void;
+  /** A telegram the thread opened: the depot and key still current, the window, the actor. */
+  opened(message: Extract<FromUdpThread, { kind: 'opened' }>): void;
+  /** Drops the thread counted. */
+  dropped(message: Extract<FromUdpThread, { kind: 'dropped' }>): void;
 }
 
 /**
@@ -76,12 +49,27 @@ export function createTelegramHandler(options: {
   runtime: DepotRuntime;
   logger: Logger;
   metrics: Metrics;
-}): (datagram: Buffer, from: UdpAddress) => void {
+}): TelegramHandler {
   const { runtime, metrics } = options;
   const drops = new DropLog(options.logger);
   const drop = (reason: DropOutcome, from: UdpAddress, depotId?: string): void => {
     metrics.udpDatagrams.inc({ outcome: reason });
     drops.note(reason, from, depotId);
+  };
+
+  /** Only an authentic telegram moves the window. */
+  const admit = (
+    link: DepotLink,
+    header: { keyId: number; epoch: number; seq: number },
+    telegram: Telegram,
+    from: UdpAddress,
+    receivedAt: number,
+  ): void => {
+    const next = accept(link.replay, header.epoch, header.seq);
+    if (!next) return drop('replay', from, link.depotId);
+    link.replay = next;
+    metrics.udpDatagrams.inc({ outcome: 'accepted' });
+    runtime.deliver(link, telegram, header, from, receivedAt);
   };
 
   const authenticate = (
@@ -98,39 +86,58 @@ export function createTelegramHandler(options: {
     const opened = openTelegram(key, Direction.DEPOT_TO_SERVER, header, datagram);
     if (!opened.ok)
       return drop(opened.reason === 'wrong_direction' ? 'wrong_direction' : opened.reason, from, link.depotId);
-    // Only an authentic telegram moves the window.
-    const next = accept(link.replay, header.epoch, header.seq);
-    if (!next) return drop('replay', from, link.depotId);
-    link.replay = next;
-    metrics.udpDatagrams.inc({ outcome: 'accepted' });
-    runtime.deliver(link, opened.telegram, header, from, receivedAt);
+    admit(link, header, opened.telegram, from, receivedAt);
   };
 
-  return (datagram, from) => {
-    try {
-      const receivedAt = Date.now();
-      const parsed = parseHeader(datagram);
-      if (!parsed.ok) return drop(parsed.reason, from);
-      const { header } = parsed;
-      if (!isDepotToServer(header.type)) return drop('wrong_direction', from);
-      const depotId = formatDepotId(header.depotId);
-      const found = runtime.resolve(depotId);
-      if (found === undefined) return drop('unknown_depot', from);
-      if (!(found instanceof Promise)) return authenticate(found, header, datagram, from, receivedAt);
-      found.then(
-        (link) => (link ? authenticate(link, header, datagram, from, receivedAt) : drop('unknown_depot', from)),
-        () => drop('unknown_depot', from),
-      );
-    } catch (err) {
-      // A bug, not the datagram's fault: logged, and the server carries on.
-      options.logger.error({ err }, 'udp handler failed');
-    }
+  return {
+    datagram: (datagram, from, receivedAt = Date.now()) => {
+      try {
+        const parsed = parseHeader(datagram);
+        if (!parsed.ok) return drop(parsed.reason, from);
+        const { header } = parsed;
+        if (!isDepotToServer(header.type)) return drop('wrong_direction', from);
+        const depotId = formatDepotId(header.depotId);
+        const found = runtime.resolve(depotId);
+        if (found === undefined) return drop('unknown_depot', from);
+        if (!(found instanceof Promise)) return authenticate(found, header, datagram, from, receivedAt);
+        found.then(
+          (link) => (link ? authenticate(link, header, datagram, from, receivedAt) : drop('unknown_depot', from)),
+          () => drop('unknown_depot', from),
+        );
+      } catch (err) {
+        // A bug, not the datagram's fault: logged, and the server carries on.
+        options.logger.error({ err }, 'udp handler failed');
+      }
+    },
+    opened: (message) => {
+      try {
+        const link = runtime.links.get(message.depotId);
+        // Detached, or the key withdrawn, while the thread opened it.
+        if (!link) return drop('unknown_depot', message.from);
+        if (!link.keys.has(message.keyId)) return drop('unknown_key', message.from, link.depotId);
+        admit(link, message, message.telegram, message.from, message.receivedAt);
+      } catch (err) {
+        options.logger.error({ err }, 'udp handler failed');
+      }
+    },
+    dropped: (message) => {
+      for (const [reason, count] of Object.entries(message.counts) as Array<[DropOutcome, number]>) {
+        metrics.udpDatagrams.inc({ outcome: reason }, count);
+      }
+      for (const example of message.examples) {
+        drops.note(example.reason, example.from, example.depotId, message.counts[example.reason] ?? 1);
+      }
+    },
   };
 }
 
+/** The depot socket's thread (dist/depots/udp-thread.js beside this file). */
+const THREAD_ENTRY = new URL('./udp-thread.js', import.meta.url);
+
 /**
- * Binds the UDP socket the depots send their telegrams to, and gives the runtime the means to
- * answer. Datagrams over 1200 bytes are dropped unread.
+ * Binds the UDP socket the depots send their telegrams to, in its own thread (udp-thread.ts), and
+ * gives the runtime the means to answer. Datagrams over 1200 bytes are dropped unread. Should the
+ * thread fail, a new one binds the same port and gets every key again.
  */
 export async function bindUdpListener(options: {
   host: string;
@@ -139,45 +146,132 @@ export async function bindUdpListener(options: {
   metrics: Metrics;
   runtime: DepotRuntime;
 }): Promise<UdpListener> {
-  const socket = dgram.createSocket({
-    type: isIPv6(options.host) ? 'udp6' : 'udp4',
-    reuseAddr: false,
-    // Bursts (10,000 depots reporting the same second after a network outage) must queue, not drop;
-    // the kernel caps this at net.core.rmem_max.
-    recvBufferSize: RECEIVE_BUFFER_BYTES,
-  });
+  const handler = createTelegramHandler(options);
+  const { logger } = options;
+  /** The keys the thread holds, to give a new thread after a failure. */
+  const keyCopies = new Map<string, Array<[number, Uint8Array]>>();
+  let thread: Worker | undefined;
   let bound = false;
-  const handle = createTelegramHandler(options);
-  socket.on('message', (msg, rinfo) => handle(msg, { address: rinfo.address, port: rinfo.port }));
-  socket.on('error', (err) => {
-    // A runtime socket error must not take the server down; readiness reports the socket as gone.
-    options.logger.error({ err }, 'udp socket error');
-  });
-  socket.on('close', () => {
-    bound = false;
-  });
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(options.port, options.host, () => {
-      socket.off('error', reject);
-      resolve();
+  let closing = false;
+  let port = options.port;
+
+  let outbox: ToUdpThread[] = [];
+  let flushing = false;
+  const flush = (): void => {
+    flushing = false;
+    if (!thread || outbox.length === 0) return;
+    const batch = outbox;
+    outbox = [];
+    thread.postMessage(batch);
+  };
+  const post = (message: ToUdpThread): void => {
+    outbox.push(message);
+    if (flushing) return;
+    flushing = true;
+    setImmediate(flush);
+  };
+
+  const receive = (batch: FromUdpThread[]): void => {
+    for (const message of batch) {
+      switch (message.kind) {
+        case 'opened':
+          handler.opened(message);
+          break;
+        case 'unknown':
+          handler.datagram(
+            Buffer.from(message.datagram.buffer, message.datagram.byteOffset, message.datagram.byteLength),
+            message.from,
+            message.receivedAt,
+          );
+          break;
+        case 'dropped':
+          handler.dropped(message);
+          break;
+        case 'problem':
+          logger.warn({ count: message.count }, message.message);
+          break;
+        default:
+          break;
+      }
+    }
+  };
+
+  const start = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const worker = new Worker(THREAD_ENTRY, {
+        workerData: { host: options.host, port, recvBufferSize: RECEIVE_BUFFER_BYTES },
+      });
+      let started = false;
+      worker.on('message', (batch: FromUdpThread[]) => {
+        for (const message of batch) {
+          if (message.kind === 'bound') {
+            port = message.port;
+            bound = true;
+            started = true;
+            thread = worker;
+            // Every key first, then whatever waited: a send never finds its key missing.
+            const keys: ToUdpThread[] = [...keyCopies].map(([depotId, list]) => ({
+              kind: 'keys',
+              depotId,
+              keys: list,
+            }));
+            worker.postMessage(keys);
+            flush();
+            resolve();
+          } else if (message.kind === 'failed') {
+            reject(new Error(`the depot socket could not be bound: ${message.message}`));
+          }
+        }
+        receive(batch);
+      });
+      worker.on('error', (err) => logger.error({ err }, 'udp thread failed'));
+      worker.on('exit', (code) => {
+        if (thread === worker) {
+          thread = undefined;
+          bound = false;
+        }
+        if (!started) return reject(new Error(`the udp thread ended with ${code} before binding`));
+        if (closing) return;
+        logger.error({ code }, 'udp thread ended; starting it again');
+        start().catch((err: unknown) => logger.error({ err }, 'udp thread could not start again'));
+      });
     });
-  });
-  bound = true;
-  options.runtime.setTransmit((datagram, to) => {
-    if (!bound) return;
-    socket.send(datagram, to.port, to.address, (err) => {
-      if (err) options.logger.warn({ err: err.message, to: to.address }, 'udp send failed');
-    });
-  });
+
+  options.runtime.setTransport({
+    keys: (depotId, keys) => {
+      const list: Array<[number, Uint8Array]> = [...keys];
+      if (list.length) keyCopies.set(depotId, list);
+      else keyCopies.delete(depotId);
+      post({ kind: 'keys', depotId, keys: list });
+    },
+    send: (to, telegram, payload) => {
+      if (!bound) return;
+      post({ kind: 'send', to, ...telegram, payload });
+    },
+  } satisfies DepotTransport);
+  // The runtime gave every key it holds through setTransport; they wait in the outbox for the thread.
+  outbox = [];
+  flushing = false;
+  try {
+    await start();
+  } catch (err) {
+    options.runtime.setTransport(undefined);
+    throw err;
+  }
+
   return {
-    port: socket.address().port,
+    port,
     isBound: () => bound,
-    close: () =>
-      new Promise<void>((resolve) => {
-        options.runtime.setTransmit(undefined);
-        if (!bound) return resolve();
-        socket.close(() => resolve());
-      }),
+    close: async () => {
+      closing = true;
+      options.runtime.setTransport(undefined);
+      const worker = thread;
+      if (!worker) return;
+      const ended = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      outbox = [];
+      worker.postMessage([{ kind: 'close' }] satisfies ToUdpThread[]);
+      await ended;
+      bound = false;
+    },
   };
 }
