@@ -9,9 +9,10 @@
  * the client's encryption is not measured. Prints one JSON object.
  *
  *   npm run bench:depots [-- --depots 10000 --heartbeats 200000 --events 100000 --window 256
- *     --rate 10000 --rate-seconds 10 --browser 300 --profile <dir>]
+ *     --rate 10000 --rate-seconds 10 --browser 300 --profile <dir> --node-flags='<flags>']
  *
- * `--profile <dir>` starts the server with `--cpu-prof` and leaves its profile in `<dir>`. Talks to
+ * `--profile <dir>` starts the server with `--cpu-prof` and leaves its profile in `<dir>`;
+ * `--node-flags=<flags>` passes more flags to the server's node (to measure a V8 setting). Talks to
  * 127.0.0.1 only.
  */
 import { spawn } from 'node:child_process';
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     'rate-seconds': { type: 'string', default: '10' },
     browser: { type: 'string', default: '300' },
     profile: { type: 'string' },
+    'node-flags': { type: 'string' },
   },
 });
 const DEPOTS = Number(values.depots);
@@ -210,7 +212,10 @@ async function main(): Promise<void> {
     log(`  ${JSON.stringify({ perSecond: ceiling.perSecond, rttMs: ceiling.rttMs, clientCpu: ceiling.clientCpu })}`);
 
     log('KIS: starting the server with the depots …');
-    const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+    const profile = [
+      ...(values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : []),
+      ...(values['node-flags']?.split(/\s+/).filter(Boolean) ?? []),
+    ];
     let server = await startServer(mongoBase, { MONGODB_URI: uri }, dataDir, profile);
     const pids = { server: server.child.pid, bench: process.pid, exclude: [server.child.pid ?? 0] };
     try {

@@ -40,19 +40,18 @@ function matcher(q: string | undefined): (depotId: string, meta: Pick<DepotMeta,
     meta.location.toLocaleLowerCase('de').includes(needle);
 }
 
-/** The depots a caller sees, one page, with how many there are in all. */
-export async function depotPage(options: {
+/** Where the list finds depots, and whom it lists them for. */
+export interface ListSource {
   runtime: DepotRuntime;
   visibility: Visibility;
-  /** Text the name, place or id contains (any case). */
-  q?: string | undefined;
-  page: number;
-  pageSize: number;
   /** The view of a depot read from the database. */
   storedView: (doc: DepotDoc, role: DepotRole) => DepotView;
-}): Promise<{ items: DepotView[]; total: number }> {
-  const { runtime, visibility } = options;
-  const matches = matcher(options.q);
+}
+
+/** Every depot the caller sees that matches `q`, in list order. */
+async function visibleRows(source: ListSource, q: string | undefined): Promise<Row[]> {
+  const { runtime, visibility } = source;
+  const matches = matcher(q);
   const rows: Row[] = [];
   for (const link of runtime.links.values()) {
     const ref = { depotId: link.depotId, organizationId: link.meta.organizationId };
@@ -76,15 +75,33 @@ export async function depotPage(options: {
       depotId: doc.depotId,
       name: doc.name,
       organizationId: doc.organizationId ?? null,
-      view: (role) => options.storedView(doc, role),
+      view: (role) => source.storedView(doc, role),
     });
   }
-  rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.depotId < b.depotId ? -1 : 1));
-  const start = (options.page - 1) * options.pageSize;
-  const items: DepotView[] = [];
-  for (const row of rows.slice(start, start + options.pageSize)) {
-    const view = row.view(visibility.roleIn(row));
-    if (view) items.push(view);
+  return rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.depotId < b.depotId ? -1 : 1));
+}
+
+function views(source: ListSource, rows: Row[]): DepotView[] {
+  const out: DepotView[] = [];
+  for (const row of rows) {
+    const view = row.view(source.visibility.roleIn(row));
+    if (view) out.push(view);
   }
-  return { items, total: rows.length };
+  return out;
+}
+
+/** The depots a caller sees, one page, with how many there are in all. */
+export async function depotPage(
+  source: ListSource,
+  /** `q`: text the name, place or id contains (any case). */
+  query: { q?: string | undefined; page: number; pageSize: number },
+): Promise<{ items: DepotView[]; total: number }> {
+  const rows = await visibleRows(source, query.q);
+  const start = (query.page - 1) * query.pageSize;
+  return { items: views(source, rows.slice(start, start + query.pageSize)), total: rows.length };
+}
+
+/** Every depot the caller sees, in list order (a socket that watches them all). */
+export async function allVisible(source: ListSource): Promise<DepotView[]> {
+  return views(source, await visibleRows(source, undefined));
 }

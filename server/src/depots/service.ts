@@ -37,7 +37,7 @@ import {
   type DepotDoc,
   type PinDoc,
 } from './model.js';
-import { LIST_FIELDS, depotPage } from './depot-list.js';
+import { LIST_FIELDS, allVisible, depotPage } from './depot-list.js';
 import { visibilityOf } from './visibility.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
 import { historyId } from './writer.js';
@@ -298,7 +298,7 @@ export async function listDepots(
 ): Promise<{ items: DepotView[]; total: number }> {
   const visibility = await visibilityOf(principalOf(caller));
   if (!visibility.filter) return { items: [], total: 0 };
-  if (runtime) return depotPage({ runtime, visibility, ...query, storedView: viewOf });
+  if (runtime) return depotPage({ runtime, visibility, storedView: viewOf }, query);
   // Without the live side (a command-line tool): the database alone.
   const parts = [visibility.filter].filter((part) => Object.keys(part).length > 0);
   if (query.q) {
@@ -326,6 +326,10 @@ export async function getDepot(caller: DepotCaller, depotId: string): Promise<De
 /** The live views of depots the caller may see (all when `ids` is omitted): what a socket watches. */
 export async function watchableDepots(caller: DepotCaller, ids?: readonly string[]): Promise<DepotView[]> {
   if (ids) return namedWatchableDepots(caller, ids);
+  if (runtime) {
+    const visibility = await visibilityOf(principalOf(caller));
+    return visibility.filter ? allVisible({ runtime, visibility, storedView: viewOf }) : [];
+  }
   const visible = await visibleDepots(caller);
   if (visible.size === 0) return [];
   const docs = (await Depot.find({ _id: { $in: [...visible.keys()] } }).lean()) as DepotDoc[];

@@ -1,5 +1,7 @@
+import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DepotView } from '@kis/protocol/api';
+import type { Ack, ClientToServerEvents, ServerToClientEvents } from '@kis/protocol/realtime';
 import { type ApiClient, createFirstAdmin } from '../../helpers/api.js';
 import { registerDepot } from '../../helpers/depots.js';
 import { makeOrganization } from '../../helpers/organizations.js';
@@ -81,5 +83,29 @@ describe('the depot list', () => {
     expect(granted).toMatchObject({ names: ['Büro Mitte', 'Werkstatt'], total: 2 });
     expect(granted.page.items.map((d) => d.role)).toEqual(['viewer', 'manager']);
     expect((await list(west, '&q=lager')).total).toBe(0);
+  });
+
+  it('lets a socket that watches all depots watch exactly those of the list', async () => {
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(server.url, {
+      transports: ['websocket'],
+      reconnection: false,
+      extraHeaders: { cookie: west.cookie ?? '', 'x-forwarded-for': west.ip },
+      auth: { csrfToken: west.csrfToken, identity: 0 },
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      const watched = (await socket.timeout(5000).emitWithAck('depots:watch', {})) as Ack<
+        Array<{ name: string; role: string }>
+      >;
+      expect(watched.ok && watched.value.map((v) => [v.name, v.role])).toEqual([
+        ['Büro Mitte', 'viewer'],
+        ['Werkstatt', 'manager'],
+      ]);
+    } finally {
+      socket.close();
+    }
   });
 });
