@@ -149,9 +149,16 @@ function clear(live: LiveState, kind: AlarmKind, comp?: number): LiveState {
   return alarms.length === live.alarms.length ? live : { ...live, alarms };
 }
 
+/**
+ * A compartment changed; the same state (and so the same objects) when nothing did. A heartbeat
+ * reports every compartment: copying the whole state for each one made most of a heartbeat's
+ * garbage, which lived until the depot's next telegram and so reached the old generation.
+ */
 function setComp(live: LiveState, n: number, change: Partial<CompartmentState>): LiveState {
-  if (!live.comps.some((c) => c.n === n)) return live;
-  return { ...live, comps: live.comps.map((c) => (c.n === n ? { ...c, ...change } : c)) };
+  const current = live.comps.find((c) => c.n === n);
+  if (!current) return live;
+  if ((Object.keys(change) as Array<keyof CompartmentState>).every((k) => current[k] === change[k])) return live;
+  return { ...live, comps: live.comps.map((c) => (c === current ? { ...c, ...change } : c)) };
 }
 
 /** The result of taking in one report: the new state, what enters the history, which alarms went up. */

@@ -79,6 +79,30 @@ describe('depot machine', () => {
     expect(commits[1]?.history).toEqual([]);
     actor.send(telegram(heartbeat('open', false)));
     expect(commits[2]?.history.map((h) => h.kind)).toEqual(['door_opened', 'key_removed']);
+    expect(commits[2]?.live.comps).toEqual([
+      { n: 1, key: true, locked: true },
+      { n: 2, key: false, locked: true },
+    ]);
+    actor.send(telegram(heartbeat('open', true)));
+    expect(commits[3]?.history.map((h) => h.kind)).toEqual(['key_returned']);
+    expect(commits[3]?.live.comps.map((c) => c.key)).toEqual([true, true]);
+    expect(commits[2]?.live.comps.map((c) => c.key)).toEqual([true, false]);
+  });
+
+  it('goes into alarm when the power fails and back to normal when it returns', () => {
+    const { actor } = start();
+    const onBattery = (power: 'mains' | 'battery'): Telegram => ({
+      name: 'HEARTBEAT',
+      payload: { up: 1, door: 'closed', comps: [{ n: 1, key: true, locked: true }], power },
+    });
+    actor.send(telegram(onBattery('mains')));
+    expect(actor.getSnapshot().value).toEqual({ online: 'normal' });
+    actor.send(telegram(onBattery('battery')));
+    expect(actor.getSnapshot().value).toEqual({ online: 'alarm' });
+    actor.send(telegram(onBattery('battery')));
+    expect(actor.getSnapshot().value).toEqual({ online: 'alarm' });
+    actor.send(telegram(onBattery('mains')));
+    expect(actor.getSnapshot().value).toEqual({ online: 'normal' });
   });
 
   it('applies an event once and acknowledges every repeat', () => {
