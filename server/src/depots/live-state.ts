@@ -219,6 +219,34 @@ export function absorbHeartbeat(live: LiveState, hb: HeartbeatPayload, at: numbe
   return { live: next, history, raised };
 }
 
+/**
+ * The state after a heartbeat of an online depot that changes nothing but its liveness (door, power
+ * and every compartment as they were): what the actor's absorbTelegram and {@link absorbHeartbeat}
+ * give then, without their bookkeeping. Undefined when the heartbeat changes more. The runtime
+ * answers most heartbeats through this (machine.ts `LIVENESS`).
+ */
+export function livenessOnly(
+  live: LiveState,
+  hb: HeartbeatPayload,
+  at: number,
+  address: string,
+): LiveState | undefined {
+  if (!live.online || live.door !== hb.door || live.power !== hb.power) return undefined;
+  for (const reported of hb.comps) {
+    const known = live.comps.find((c) => c.n === reported.n);
+    if (known && (known.key !== reported.key || known.locked !== reported.locked)) return undefined;
+  }
+  return {
+    ...live,
+    lastSeen: at,
+    address,
+    up: hb.up,
+    batt: hb.batt ?? null,
+    rssi: hb.rssi ?? null,
+    temp: hb.temp ?? null,
+  };
+}
+
 function returnKey(live: LiveState, comp: number): LiveState {
   const loans = live.loans.filter((l) => l.comp !== comp);
   return clear({ ...live, loans }, 'key_overdue', comp);

@@ -1,5 +1,5 @@
 import type { CommandPayload, ReplayState, Telegram } from '@kis/protocol/telegram';
-import { assertEvent, enqueueActions, setup, type ActorRefFrom } from 'xstate';
+import { assertEvent, assign, enqueueActions, setup, type ActorRefFrom } from 'xstate';
 import {
   absorbEvent,
   absorbHeartbeat,
@@ -76,6 +76,11 @@ export interface DepotContext extends Omit<DepotInput, 'commands'> {
 
 export type DepotEvent =
   | { type: 'TELEGRAM'; telegram: Telegram; seq: number; address: string; receivedAt: number; replay: ReplayState }
+  /**
+   * A heartbeat that changes nothing but liveness, of an online depot with no command waiting: the
+   * runtime worked out the new state (live-state.ts `livenessOnly`) and answers it itself.
+   */
+  | { type: 'LIVENESS'; live: LiveState; replay: ReplayState }
   | { type: 'COMMAND'; command: PendingCommand }
   | { type: 'COMMAND.EXPIRED'; cmd: number }
   | { type: 'LOAN.DUE'; comp: number; pinId: string }
@@ -317,6 +322,11 @@ export const depotMachine = setup({
       enqueue.assign({ returnTimes });
     }),
 
+    takeLiveness: assign(({ event }) => {
+      assertEvent(event, 'LIVENESS');
+      return { live: event.live, replay: event.replay };
+    }),
+
     configure: enqueueActions(({ event, enqueue }) => {
       assertEvent(event, 'CONFIGURE');
       enqueue.assign({ heartbeatMs: event.heartbeatMs });
@@ -360,6 +370,7 @@ export const depotMachine = setup({
       },
       on: {
         TELEGRAM: { actions: 'absorbTelegram' },
+        LIVENESS: { actions: 'takeLiveness' },
         'LOAN.DUE': { actions: 'raiseOverdue' },
         'ALARM.CLEAR': { actions: 'clearAlarm' },
         CONFIGURE: { target: 'online', reenter: true, actions: 'configure' },

@@ -72,6 +72,20 @@ describe('depot machine', () => {
     expect(offline?.history).toEqual([{ at: Date.now(), source: 'server', kind: 'offline' }]);
   });
 
+  it('counts a heartbeat taken as liveness only like any telegram for the offline clock', () => {
+    const { actor, commits } = start();
+    actor.send(telegram(heartbeat()));
+    vi.advanceTimersByTime(2 * HB);
+    const live = { ...actor.getSnapshot().context.live, lastSeen: Date.now(), up: 2 };
+    actor.send({ type: 'LIVENESS', live, replay: { epoch: 1, highest: 99, bitmap: 1n } });
+    expect(actor.getSnapshot().context.live).toBe(live);
+    expect(commits).toHaveLength(1); // the runtime makes the commit of a LIVENESS itself
+    vi.advanceTimersByTime(3 * HB - 1);
+    expect(actor.getSnapshot().matches('online')).toBe(true);
+    vi.advanceTimersByTime(1);
+    expect(actor.getSnapshot().value).toBe('offline');
+  });
+
   it('records what a heartbeat changed, not that it came', () => {
     const { actor, commits } = start();
     actor.send(telegram(heartbeat()));
