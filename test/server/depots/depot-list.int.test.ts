@@ -1,8 +1,8 @@
-import { io, type Socket } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DepotView } from '@kis/protocol/api';
-import type { Ack, ClientToServerEvents, ServerToClientEvents } from '@kis/protocol/realtime';
+import type { Ack } from '@kis/protocol/realtime';
 import { type ApiClient, createFirstAdmin } from '../../helpers/api.js';
+import { connectSocket } from '../../helpers/areas.js';
 import { registerDepot } from '../../helpers/depots.js';
 import { makeOrganization } from '../../helpers/organizations.js';
 import { startServer, type TestServer } from '../../helpers/server.js';
@@ -86,17 +86,8 @@ describe('the depot list', () => {
   });
 
   it('lets a socket that watches all depots watch exactly those of the list', async () => {
-    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io(server.url, {
-      transports: ['websocket'],
-      reconnection: false,
-      extraHeaders: { cookie: west.cookie ?? '', 'x-forwarded-for': west.ip },
-      auth: { csrfToken: west.csrfToken, identity: 0 },
-    });
+    const socket = await connectSocket(server, west);
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('connect', () => resolve());
-        socket.once('connect_error', reject);
-      });
       const watched = (await socket.timeout(5000).emitWithAck('depots:watch', {})) as Ack<
         Array<{ name: string; role: string }>
       >;
