@@ -249,7 +249,7 @@ export async function bindUdpListener(options: {
       post({ kind: 'send', to, ...telegram, payload });
     },
   } satisfies DepotTransport);
-  // The runtime gave every key it holds through setTransport; they wait in the outbox for the thread.
+  // setTransport gave every key the runtime holds; keyCopies hands them to the thread once it is bound.
   outbox = [];
   flushing = false;
   try {
