@@ -95,7 +95,8 @@ function offlineAt(context: Pick<DepotContext, 'live' | 'heartbeatMs'>): number 
   return (context.live.lastSeen ?? 0) + MISSED_INTERVALS * context.heartbeatMs;
 }
 
-function emptyCommit(context: DepotContext): DepotCommit {
+/** A commit that changes nothing yet: what a step of the machine (or the runtime's LIVENESS) fills in. */
+export function emptyCommit(context: Pick<DepotContext, 'depotId' | 'live' | 'lastEv' | 'replay'>): DepotCommit {
   return {
     depotId: context.depotId,
     history: [],

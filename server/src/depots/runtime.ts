@@ -21,7 +21,7 @@ import type { SecretBox } from '../crypto/secret-box.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { initialLiveState, livenessOnly, type LiveState, type PendingCommand } from './live-state.js';
-import { depotMachine, type DepotActor, type DepotCommit } from './machine.js';
+import { depotMachine, emptyCommit, type DepotActor, type DepotCommit } from './machine.js';
 import { Depot, DepotCommand, DepotPin, type CommandDoc, type DepotDoc } from './model.js';
 import { ReplayReservation } from './replay-reservation.js';
 import { StateLog, storableReplay, storedReplay, type DurableState } from './state-log.js';
@@ -498,17 +498,8 @@ export class DepotRuntime {
     if (!live) return false;
     link.actor.send({ type: 'LIVENESS', live, replay: link.replay });
     this.commit(link, {
-      depotId: link.depotId,
-      history: [],
-      live,
-      lastEv: context.lastEv,
-      replay: link.replay,
-      rev: 0,
-      commandUpdates: [],
-      pinUses: [],
+      ...emptyCommit({ depotId: link.depotId, live, lastEv: context.lastEv, replay: link.replay }),
       ack: { seq, ev: [], address },
-      send: [],
-      raised: [],
     });
     return true;
   }
