@@ -509,6 +509,8 @@ describe('webhooks', () => {
       expect(second?.body).toBe(first?.body);
       expect(second?.headers['paypal-transmission-id']).toBe(first?.headers['paypal-transmission-id']);
       expect(second?.headers['paypal-transmission-sig']).toBe(first?.headers['paypal-transmission-sig']);
+      // The stand-in records a delivery once the listener's answer is back, a moment after the listener has it.
+      await until(() => paypal.webhooksSent().length >= 2, 'both deliveries recorded');
       expect(paypal.webhooksSent()).toHaveLength(2);
     } finally {
       await listener.close();
