@@ -6,6 +6,12 @@ import type { ReplayState } from '@kis/protocol/telegram';
  */
 export const RESERVATION_MS = 10_000;
 /**
+ * The step shrinks only once a reservation lasted this many times {@link RESERVATION_MS}: without
+ * the gap, a depot whose pace sits near the bound grows and shrinks its step in turns (11 telegrams
+ * last 11 s at one a second: shrunk to 5, which last 5 s: grown to 11), and renews twice as often.
+ */
+const SHRINK_AFTER = 4;
+/**
  * The fewest telegrams a reservation covers beyond the one written: two, so that after a crash a
  * depot that sends only heartbeats loses at most two of them, one fewer than the server's offline
  * rule needs (3 missed intervals, machine.ts): nobody sees it go offline. A depot's repeated
@@ -26,9 +32,14 @@ const MAX_STEP = 1024;
  * up to it counts as seen), so no telegram accepted before the crash can be replayed, and a depot
  * loses at most the rest of its reservation: the step is sized by the depot's own pace to about
  * {@link RESERVATION_MS} of its telegrams, and at least {@link MIN_STEP} (a depot that sends once a
- * minute has every third heartbeat written). A clean stop writes every window exactly, so a
+ * minute has every second heartbeat written). A clean stop writes every window exactly, so a
  * restart skips nothing. This is the receiver's side of the persisted counters with skip-ahead that IPsec and
  * WireGuard implementations use.
+ *
+ * A depot's telegrams should never wait for a reservation: once half of the step is used up, the
+ * next reservation is written in the background ({@link ReplayReservation.renewal}), while the
+ * durable one still covers the telegrams that follow. Only a depot that runs through half a step
+ * faster than the database writes (or whose renewal failed) passes its reservation and waits.
  */
 export class ReplayReservation {
   /** The newest reservation asked for (written or being written). */
@@ -57,8 +68,25 @@ export class ReplayReservation {
    */
   forWrite(replay: ReplayState, now: number): number {
     if (replay.epoch === this.epoch && replay.highest <= this.upTo) return this.upTo;
-    this.step =
-      now - this.madeAt < RESERVATION_MS ? Math.min(2 * this.step + 1, MAX_STEP) : Math.max(MIN_STEP, this.step >> 1);
+    return this.renew(replay, now);
+  }
+
+  /**
+   * The `reserved` of a renewal to write in the background, or undefined while none is due: due
+   * when the window is covered, has used up half of the step, and nothing beyond the durable
+   * reservation is being written (a failed write leaves its reservation asked for, so the depot
+   * then passes the durable one and its next write carries it).
+   */
+  renewal(replay: ReplayState, now: number): number | undefined {
+    if (!this.covers(replay) || this.epoch !== this.durableEpoch || this.upTo !== this.durableUpTo) return undefined;
+    if (2 * (this.durableUpTo - replay.highest) >= this.step) return undefined;
+    return this.renew(replay, now);
+  }
+
+  private renew(replay: ReplayState, now: number): number {
+    const lasted = now - this.madeAt;
+    if (lasted < RESERVATION_MS) this.step = Math.min(2 * this.step + 1, MAX_STEP);
+    else if (lasted > SHRINK_AFTER * RESERVATION_MS) this.step = Math.max(MIN_STEP, this.step >> 1);
     this.madeAt = now;
     this.epoch = replay.epoch;
     this.upTo = replay.highest + this.step;

@@ -533,7 +533,9 @@ export class DepotRuntime {
     const before = link.lastLive;
     link.lastLive = commit.live;
     if (!storesEpoch && onlyLiveness(commit, before) && link.reservation.covers(commit.replay)) {
-      this.unwritten.hold(commit, started);
+      const renewal = link.reservation.renewal(commit.replay, started);
+      if (renewal === undefined) this.unwritten.hold(commit, started);
+      else this.renewReservation(link, commit, renewal);
       this.answer(link, commit, started).catch((err: unknown) =>
         this.options.logger.error({ err, depotId: link.depotId }, 'depot answer failed'),
       );
@@ -556,6 +558,23 @@ export class DepotRuntime {
         },
       )
       .catch((err: unknown) => this.options.logger.error({ err, depotId: link.depotId }, 'depot answer failed'));
+  }
+
+  /**
+   * Writes an answered liveness commit with the depot's next reservation, in the background: the
+   * durable one covers the depot's telegrams meanwhile (replay-reservation.ts).
+   */
+  private renewReservation(link: DepotLink, commit: DepotCommit, reserved: number): void {
+    this.unwritten.drop(link.depotId);
+    commit.reserved = reserved;
+    this.writer.later(commit).then(
+      () => link.reservation.confirm(commit.replay, reserved),
+      (err: unknown) =>
+        this.options.logger.warn(
+          { err, depotId: link.depotId },
+          'depot reservation not renewed; its next write has it',
+        ),
+    );
   }
 
   /** After the write: the ACK, then the waiting commands, to the source address; then the browsers. */

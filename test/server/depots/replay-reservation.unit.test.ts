@@ -39,13 +39,50 @@ describe('replay reservation', () => {
       slowReserved = slow.forWrite({ epoch: 3, highest: slowReserved + 1, bitmap: 1n }, i * 60_000);
     }
     expect(fastReserved - 8).toBeGreaterThan(100);
-    expect(slowReserved).toBe(24); // every third telegram written: a crash skips at most two
+    expect(slowReserved).toBe(24); // a crash skips at most two
     // Once reservations last longer than their time, the step shrinks again.
     const before = fast.forWrite({ epoch: 3, highest: fastReserved + 1, bitmap: 1n }, 10_000) - fastReserved - 1;
     const after =
-      fast.forWrite({ epoch: 3, highest: fastReserved + before + 2, bitmap: 1n }, 10_000 + 2 * RESERVATION_MS) -
+      fast.forWrite({ epoch: 3, highest: fastReserved + before + 2, bitmap: 1n }, 10_000 + 5 * RESERVATION_MS) -
       (fastReserved + before + 2);
     expect(after).toBeLessThan(before);
+  });
+
+  it('asks for the next reservation once half of the step is used, while the durable one still covers', () => {
+    const reservation = new ReplayReservation(windowUpTo(0));
+    let reserved = reservation.forWrite(windowUpTo(1), 0);
+    reservation.confirm(windowUpTo(1), reserved);
+    // A depot at one telegram a second: every telegram is covered, and a renewal is due well before
+    // the depot reaches the end of the durable reservation.
+    let renewals = 0;
+    for (let seq = 2; seq <= 200; seq++) {
+      const window = windowUpTo(seq);
+      expect(reservation.covers(window)).toBe(true);
+      const next = reservation.renewal(window, seq * 1000);
+      if (next === undefined) continue;
+      renewals += 1;
+      expect(next).toBeGreaterThan(reserved);
+      // Asked for, not yet durable: no second renewal, the old reservation still covers.
+      expect(reservation.renewal(window, seq * 1000)).toBeUndefined();
+      reservation.confirm(window, next);
+      reserved = next;
+    }
+    // The step settles near ten seconds of the depot's telegrams: about one write in ten or fewer.
+    expect(renewals).toBeGreaterThan(3);
+    expect(renewals).toBeLessThan(30);
+  });
+
+  it('asks for no renewal past a write that failed: the depot passes the durable reservation and its next write carries the one asked for', () => {
+    const reservation = new ReplayReservation(windowUpTo(0));
+    const first = reservation.forWrite(windowUpTo(1), 0);
+    reservation.confirm(windowUpTo(1), first);
+    let seq = 2;
+    let asked: number | undefined;
+    while (asked === undefined) asked = reservation.renewal(windowUpTo(seq++), seq * 1000);
+    // The write of `asked` failed: it is never confirmed.
+    for (; seq <= first; seq++) expect(reservation.renewal(windowUpTo(seq), seq * 1000)).toBeUndefined();
+    expect(reservation.covers(windowUpTo(first + 1))).toBe(false);
+    expect(reservation.forWrite(windowUpTo(first + 1), seq * 1000)).toBe(asked);
   });
 
   it('widens a stored window to its reservation: every seq up to it counts as seen, the next is new', () => {
