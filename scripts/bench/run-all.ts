@@ -264,7 +264,7 @@ const BENCHES: Bench[] = [
     name: 'states',
     script: 'state-writes.ts',
     method:
-      "the depot writer's choices on the embedded default, 10,000 depots: a batch of depot states as one update by _id each (commands of 32) against the state log's one insertMany; emptying a log by deleteMany against dropping its generation; medians",
+      "the depot writer's choices on the embedded default, 10,000 depots: a batch of depot states as one update by _id each (commands of 32), as one insertMany of an entry per state, and as the state log's one page (a binary value); emptying a log by deleteMany against dropping its generation; medians",
     quick: ['--depots', '10000', '--rounds', '5'],
     full: ['--depots', '10000', '--rounds', '9'],
     figures: [
@@ -275,6 +275,14 @@ const BENCHES: Bench[] = [
         unit: '/s',
         spread:
           'one batch {stateByUpdate.batches.-1.medianMs} ms by update, {stateByAppend.batches.-1.medianMs} ms appended',
+      },
+      {
+        label: 'states of 1,000 depots, as one page',
+        value: 'stateByPage.batches.-1.statesPerSecond',
+        reference: 'stateByAppend.batches.-1.statesPerSecond',
+        unit: '/s',
+        spread:
+          'one batch {stateByPage.batches.-1.medianMs} ms as a page, {stateByAppend.batches.-1.medianMs} ms as entries',
       },
       {
         label: "one depot's state, by update",

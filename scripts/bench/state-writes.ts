@@ -4,7 +4,9 @@
  * 10,000 registered depots, a write batch of B different depots' states is made durable
  *   - the way one would on MongoDB: one `updateOne` by `_id` per depot, in update commands of
  *     {@link MAX_UPDATE_STATEMENTS} statements (db/query.ts);
- *   - the way the writer does: one `insertMany` of B entries into the state log (depots/state-log.ts);
+ *   - appended as one entry each: one `insertMany` of B entries into a log (the writer's layout until
+ *     pages);
+ *   - the way the writer does: one page of B states as one binary value (depots/state-log.ts);
  * and a state log of 20,000 entries is emptied by `deleteMany` and by dropping its collection (the
  * log's generations). Last, whether an update command of twice the statements is answered at all.
  * Prints one JSON object.
@@ -91,6 +93,7 @@ async function main(): Promise<void> {
     const depotIds = (await insertBenchDepots(uri, dataDir, DEPOTS, 2)).map((d) => d.depotId);
     const depots = client.db().collection<Doc>('depots');
     const entries = client.db().collection<Record<string, unknown>>('bench_state_log');
+    const pages = client.db().collection<Record<string, unknown>>('bench_state_pages');
     let rev = 0;
     /** B depots, a different stretch of the fleet each round. */
     const pick = (batch: number, round: number): string[] =>
@@ -98,10 +101,12 @@ async function main(): Promise<void> {
 
     const byUpdate: Array<Record<string, number>> = [];
     const byAppend: Array<Record<string, number>> = [];
+    const byPage: Array<Record<string, number>> = [];
     for (const batch of BATCHES) {
       log(`batches of ${batch} states …`);
       const updates: number[] = [];
       const appends: number[] = [];
+      const paged: number[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const ids = pick(batch, round);
         rev += 1;
@@ -117,9 +122,16 @@ async function main(): Promise<void> {
           }),
         );
         appends.push(await timed(() => entries.insertMany(ids.map((id) => state(id, rev)))));
+        // As state-log.ts writes a page: the states' JSON as one binary value, encoding included.
+        paged.push(
+          await timed(() =>
+            pages.insertOne({ p: Buffer.from(JSON.stringify(ids.map((id) => state(id, rev)))), n: ids.length }),
+          ),
+        );
       }
       byUpdate.push(summary(updates, batch));
       byAppend.push(summary(appends, batch));
+      byPage.push(summary(paged, batch));
     }
 
     log('emptying a log of 20,000 entries …');
@@ -165,7 +177,8 @@ async function main(): Promise<void> {
             what: `updateOne by _id per depot, in update commands of ${MAX_UPDATE_STATEMENTS}, one after another`,
             batches: byUpdate,
           },
-          stateByAppend: { what: 'one insertMany of the batch into the state log', batches: byAppend },
+          stateByAppend: { what: 'one insertMany of the batch, an entry per state', batches: byAppend },
+          stateByPage: { what: 'one page of the batch: its JSON as one binary value (the writer)', batches: byPage },
           emptyingALogOf20000: { deleteManyMs: Math.round(deleteMs), dropMs: Math.round(dropMs) },
           updateCommandOfTwiceTheStatements: {
             statements: 2 * MAX_UPDATE_STATEMENTS,

@@ -176,37 +176,35 @@ export const DepotGrant = mongoose.model('DepotGrant', grantSchema);
 
 /**
  * The depots' changing state (current state, replay window, last applied event, send epoch) as an
- * append-only log: one entry per depot and write batch, the newest per depot wins. Appending is
- * what every database does fastest, and on the embedded default it is the only way the writer
- * keeps up: `npm run bench -- --only states` measured, with 10,000 depots on FerretDB 1.24 and
- * KIS's PostgreSQL, 463 states/s written as one `updateOne` by `_id` each (2.2 s for a batch of
- * 1,000 depots) against 4,958/s appended (0.2 s); on the SQLite fallback an update cost 45 ms.
- * Two generations: a compaction writes the newest entry of every depot into the other collection
- * and drops the old one (8 ms, where `deleteMany` of 20,000 entries took 3.6 s; see
- * depots/state-log.ts). On MongoDB an update by `_id` would do, but one layout serves both.
+ * append-only log: one page per write batch, holding the state of each depot in the batch; the
+ * newest per depot wins. Appending is what every database does fastest, and on the embedded default
+ * it is the only way the writer keeps up: `npm run bench -- --only states` measured, with 10,000
+ * depots on FerretDB 1.24 and KIS's PostgreSQL, 463 states/s written as one `updateOne` by `_id`
+ * each (2.2 s for a batch of 1,000 depots) against 4,958/s appended as one entry each (0.2 s).
+ * FerretDB's cost grows with the number of fields it converts, not with the bytes, so a page keeps
+ * its states as one binary value (depots/state-log.ts): 1,000 states in 13 ms. Two generations: a
+ * compaction writes the newest state of every depot into the other collection and drops the old
+ * one (8 ms, where `deleteMany` of 20,000 entries took 3.6 s). On MongoDB an update by `_id` would
+ * do, but one layout serves both.
+ *
+ * Logs written before pages held one document per state (`d`, `rev`, `live`, …); they are read as
+ * they are, and the first rotation rewrites them as pages.
  */
-const stateSchema = new Schema(
+const statePageSchema = new Schema(
   {
-    d: { type: String, required: true },
-    /** Revision of the depot's state, one up per entry: the highest is the newest. */
-    rev: { type: Number, required: true },
-    live: { type: Schema.Types.Mixed, required: true },
-    lastEv: { type: Number, required: true },
-    /** The window, and `reserved`: the seq up to which telegrams may have been accepted (replay-reservation.ts). */
-    replay: {
-      type: new Schema({ epoch: Number, highest: Number, bitmap: String, reserved: Number }, { _id: false }),
-      required: true,
-    },
-    sendEpoch: { type: Number, required: true },
+    /** The states, encoded by depots/state-log.ts. */
+    p: { type: Buffer, required: true },
+    /** How many states the page holds. */
+    n: { type: Number, required: true },
   },
-  { versionKey: false, minimize: false },
+  { versionKey: false, strict: false },
 );
-export type StateDoc = InferSchemaType<typeof stateSchema> & { _id: mongoose.Types.ObjectId };
+export type StatePageDoc = InferSchemaType<typeof statePageSchema> & { _id: mongoose.Types.ObjectId };
 export const STATE_GENERATIONS = ['a', 'b'] as const;
 export type StateGeneration = (typeof STATE_GENERATIONS)[number];
-export const DepotStates: Readonly<Record<StateGeneration, mongoose.Model<StateDoc>>> = {
-  a: mongoose.model<StateDoc>('DepotStateA', stateSchema, 'depot_states_a'),
-  b: mongoose.model<StateDoc>('DepotStateB', stateSchema, 'depot_states_b'),
+export const DepotStates: Readonly<Record<StateGeneration, mongoose.Model<StatePageDoc>>> = {
+  a: mongoose.model<StatePageDoc>('DepotStateA', statePageSchema, 'depot_states_a'),
+  b: mongoose.model<StatePageDoc>('DepotStateB', statePageSchema, 'depot_states_b'),
 };
 
 /** Which state generation takes new entries. */
