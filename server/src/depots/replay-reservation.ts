@@ -63,11 +63,14 @@ export class ReplayReservation {
 
   /**
    * The `reserved` to write with a state whose window is `replay`: the reservation in force, or,
-   * when the window has passed it, a new one ahead of the window (the step grows when the last one
-   * lasted less than {@link RESERVATION_MS}, and shrinks when it lasted longer).
+   * when the window has used half of it or passed it, a new one ahead of the window (the step grows
+   * when the last one lasted less than {@link RESERVATION_MS}, and shrinks when it lasted far longer).
    */
   forWrite(replay: ReplayState, now: number): number {
-    if (replay.epoch === this.epoch && replay.highest <= this.upTo) return this.upTo;
+    // A state written anyway (an event, say) renews a reservation half used up, for free: else the
+    // depot's heartbeats after a run of events would each pass the reservation and wait for a write.
+    if (replay.epoch === this.epoch && replay.highest <= this.upTo && 2 * (this.upTo - replay.highest) >= this.step)
+      return this.upTo;
     return this.renew(replay, now);
   }
 

@@ -30,11 +30,14 @@ export class UnwrittenStates {
     return known?.commit;
   }
 
-  /** Takes the commits of every depot that has had one since `before` or earlier (all: Infinity). */
-  due(before: number): DepotCommit[] {
+  /**
+   * Takes the commits of the depots that have had one since `before` or earlier (all: Infinity),
+   * oldest first, at most `max`.
+   */
+  due(before: number, max = Number.POSITIVE_INFINITY): DepotCommit[] {
     const out: DepotCommit[] = [];
     for (const [depotId, { commit, since }] of this.held) {
-      if (since > before) break;
+      if (since > before || out.length >= max) break;
       this.held.delete(depotId);
       out.push(commit);
     }

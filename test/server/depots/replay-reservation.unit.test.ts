@@ -85,6 +85,22 @@ describe('replay reservation', () => {
     expect(reservation.forWrite(windowUpTo(first + 1), seq * 1000)).toBe(asked);
   });
 
+  it('renews a reservation half used up when a state is written anyway (an event), so the heartbeats after it need no write', () => {
+    const reservation = new ReplayReservation(windowUpTo(0));
+    const first = reservation.forWrite(windowUpTo(1), 0);
+    reservation.confirm(windowUpTo(1), first);
+    // Events one after another, each written: the reservation keeps ahead of them by half a step.
+    let reserved = first;
+    for (let seq = 2; seq <= 50; seq++) {
+      reserved = reservation.forWrite(windowUpTo(seq), seq * 100);
+      reservation.confirm(windowUpTo(seq), reserved);
+      expect(reserved).toBeGreaterThan(seq);
+    }
+    // The next heartbeat is covered and needs no renewal yet.
+    expect(reservation.covers(windowUpTo(51))).toBe(true);
+    expect(reservation.renewal(windowUpTo(51), 5100)).toBeUndefined();
+  });
+
   it('widens a stored window to its reservation: every seq up to it counts as seen, the next is new', () => {
     const widened = widenedToReservation(windowUpTo(5), 40);
     for (const seq of [1, 5, 6, 39, 40]) expect(wouldAccept(widened, 3, seq)).toBe(false);
