@@ -131,6 +131,14 @@ export function createTelegramHandler(options: {
   };
 }
 
+/**
+ * Answers handed to the socket's thread in one message at most, and (udp-thread.ts) telegrams
+ * handed to this one. Handed on once a whole batch was handled, each ACK waited for the slowest of
+ * its batch. Closed loop of 256 depots, heartbeats/s over two runs each: whole batches 18,360 and
+ * 20,008; parts of 64: 21,607 and 21,491; 32: 22,414 and 23,987; 16: 22,045 and 22,914.
+ */
+const MAX_POSTED = 32;
+
 /** The depot socket's thread (dist/depots/udp-thread.js beside this file). */
 const THREAD_ENTRY = new URL('./udp-thread.js', import.meta.url);
 
@@ -166,6 +174,9 @@ export async function bindUdpListener(options: {
   };
   const post = (message: ToUdpThread): void => {
     outbox.push(message);
+    // The answers to a batch of telegrams go out in parts while the batch is handled, not all at
+    // its end: the thread seals and sends the first while this one handles the rest.
+    if (outbox.length >= MAX_POSTED) return flush();
     if (flushing) return;
     flushing = true;
     setImmediate(flush);

@@ -38,9 +38,16 @@ let drops: { counts: Partial<Record<DropOutcome, number>>; examples: DropExample
 let problems = new Map<string, number>();
 let flushing = false;
 
+/**
+ * Telegrams handed on in one message at most: the main thread starts on the first while this
+ * thread opens the rest (udp-listener.ts says what it measured).
+ */
+const MAX_POSTED = 32;
+
 function post(message: FromUdpThread): void {
   outbox.push(message);
-  scheduleFlush();
+  if (outbox.length >= MAX_POSTED) flush();
+  else scheduleFlush();
 }
 
 function scheduleFlush(): void {
