@@ -28,6 +28,7 @@ import {
 } from '@kis/protocol/telegram';
 import type { ClientToServerEvents, DepotLiveView, ServerToClientEvents } from '@kis/protocol/realtime';
 import { provisionDatabase } from '../../server/src/db/provision.js';
+import { treeCpuSeconds } from './process-watch.js';
 import {
   BENCH_PASSWORD,
   adminSession,
@@ -237,6 +238,10 @@ async function main(): Promise<void> {
       const started = Date.now();
       const memory: Array<{ minute: number; rssMb: number; heapMb: number; lagMs: number }> = [];
       const cpuAtStart = (await serverGauges(server.url)).cpuSeconds;
+      // The client's own CPU (sealing, opening ACKs, the tabs' sockets) and the database's (this
+      // process's other children), to tell whether the client or the database limits the run.
+      const clientCpuAtStart = process.cpuUsage();
+      const databaseCpuAtStart = await treeCpuSeconds(process.pid, [server.child.pid ?? 0]);
       let heartbeatsDue = 0;
       let hbNext = 0;
       let eventsOwed = 0;
@@ -299,6 +304,8 @@ async function main(): Promise<void> {
       const disconnectsDuringRun = disconnects;
       const runSeconds = (Date.now() - started) / 1000;
       const cpuSeconds = (await serverGauges(server.url)).cpuSeconds - cpuAtStart;
+      const clientCpu = process.cpuUsage(clientCpuAtStart);
+      const databaseCpuSeconds = (await treeCpuSeconds(process.pid, [server.child.pid ?? 0])) - databaseCpuAtStart;
       clearInterval(sampler);
       log('settling: waiting for the last events to be acknowledged …');
       const settleDeadline = Date.now() + 120_000;
@@ -350,6 +357,8 @@ async function main(): Promise<void> {
             eventAckMs: stats(eventAckMs),
             telegramToBrowserMs: { samples: latencies.length, ...stats(latencies) },
             browsers: { updatesReceived: updates, disconnectsDuringRun, watchFailures: watchFailures.length },
+            clientCpuShare: round((clientCpu.user + clientCpu.system) / 1e6 / runSeconds, 3),
+            databaseCpuShare: round(databaseCpuSeconds / runSeconds, 3),
             server: {
               cpuShare: round(cpuSeconds / runSeconds, 3),
               rssMb: {
