@@ -16,6 +16,7 @@ import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { io, type Socket } from 'socket.io-client';
 import {
@@ -241,6 +242,9 @@ async function main(): Promise<void> {
       // The client's own CPU (sealing, opening ACKs, the tabs' sockets) and the database's (this
       // process's other children), to tell whether the client or the database limits the run.
       const clientCpuAtStart = process.cpuUsage();
+      // The client's own event loop: a late loop makes every latency it measures late too.
+      const clientLag = monitorEventLoopDelay({ resolution: 10 });
+      clientLag.enable();
       const databaseCpuAtStart = await treeCpuSeconds(process.pid, [server.child.pid ?? 0]);
       let heartbeatsDue = 0;
       let hbNext = 0;
@@ -307,6 +311,7 @@ async function main(): Promise<void> {
       const clientCpu = process.cpuUsage(clientCpuAtStart);
       const databaseCpuSeconds = (await treeCpuSeconds(process.pid, [server.child.pid ?? 0])) - databaseCpuAtStart;
       clearInterval(sampler);
+      clientLag.disable();
       log('settling: waiting for the last events to be acknowledged …');
       const settleDeadline = Date.now() + 120_000;
       while (depots.some((d) => d.unacked.size) && Date.now() < settleDeadline)
@@ -358,6 +363,11 @@ async function main(): Promise<void> {
             telegramToBrowserMs: { samples: latencies.length, ...stats(latencies) },
             browsers: { updatesReceived: updates, disconnectsDuringRun, watchFailures: watchFailures.length },
             clientCpuShare: round((clientCpu.user + clientCpu.system) / 1e6 / runSeconds, 3),
+            clientEventLoopDelayMs: {
+              median: round(clientLag.percentile(50) / 1e6),
+              p99: round(clientLag.percentile(99) / 1e6),
+              max: round(clientLag.max / 1e6),
+            },
             databaseCpuShare: round(databaseCpuSeconds / runSeconds, 3),
             server: {
               cpuShare: round(cpuSeconds / runSeconds, 3),

@@ -421,7 +421,8 @@ const BENCHES: Bench[] = [
         label: 'server CPU',
         value: 'server.cpuShare',
         unit: 'of one core',
-        spread: 'client {clientCpuShare} · database {databaseCpuShare}',
+        spread:
+          'client {clientCpuShare} (its event loop late by p99 {clientEventLoopDelayMs.p99} ms) · database {databaseCpuShare}',
       },
     ],
   },
