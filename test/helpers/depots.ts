@@ -1,6 +1,8 @@
 import dgram from 'node:dgram';
+import type { Db } from 'mongodb';
 import type { DepotView, ProvisioningFile } from '@kis/protocol/api';
 import { SimulatedDepot, type SimulatedDepotOptions } from '../../scripts/simulator/depot.js';
+import { entriesOf } from '../../server/src/depots/state-log.js';
 import type { ApiClient } from './api.js';
 import type { TestServer } from './server.js';
 
@@ -58,4 +60,13 @@ export async function udpProbe(server: TestServer): Promise<{
       ),
     close: () => new Promise((resolve) => socket.close(() => resolve())),
   };
+}
+
+/** The depot states stored in the state log's two generations, page by page (of one depot, if named). */
+export async function storedStateEntries(db: Db, depotId?: string): Promise<number> {
+  let entries = 0;
+  for (const name of ['depot_states_a', 'depot_states_b'])
+    for (const doc of await db.collection(name).find({}).toArray())
+      entries += entriesOf(doc).filter((entry) => depotId === undefined || entry.d === depotId).length;
+  return entries;
 }

@@ -197,7 +197,7 @@ const statePageSchema = new Schema(
     /** How many states the page holds. */
     n: { type: Number, required: true },
   },
-  { versionKey: false, strict: false },
+  { versionKey: false },
 );
 export type StatePageDoc = InferSchemaType<typeof statePageSchema> & { _id: mongoose.Types.ObjectId };
 export const STATE_GENERATIONS = ['a', 'b'] as const;

@@ -19,15 +19,25 @@ const META_ID = 'states';
 /** The most states one page holds (a page of snapshot or catch-up; an append is one page). */
 const PAGE_STATES = 1000;
 
+/** A replay window and its reservation as stored (entries of older versions may lack fields). */
+interface StoredReplay {
+  epoch?: number | null;
+  highest?: number | null;
+  bitmap?: string | null;
+  reserved?: number | null;
+}
+
 /** One depot's state as a page stores it (and as a log written before pages stored each state). */
 export interface StateEntry {
   d: string;
   rev: number;
   live: LiveState;
   lastEv: number;
-  replay: { epoch?: number | null; highest?: number | null; bitmap?: string | null; reserved?: number | null };
+  replay: StoredReplay;
   sendEpoch: number;
 }
+
+const utf8 = new TextDecoder();
 
 /** A page of states: their JSON as one binary value (model.ts says why). */
 function toPage(states: Array<[string, DurableState]>): { p: Buffer; n: number } {
@@ -42,7 +52,7 @@ export function entriesOf(doc: Record<string, unknown>): StateEntry[] {
   const page = doc.p as { buffer?: Uint8Array } | Uint8Array | undefined;
   if (page === undefined) return typeof doc.d === 'string' ? [doc as unknown as StateEntry] : [];
   const bytes = page instanceof Uint8Array ? page : (page.buffer ?? new Uint8Array());
-  return JSON.parse(new TextDecoder().decode(bytes)) as StateEntry[];
+  return JSON.parse(utf8.decode(bytes)) as StateEntry[];
 }
 
 /** Drops a generation's collection (instant on every engine, unlike deleting its entries). */
@@ -54,12 +64,7 @@ async function drop(generation: StateGeneration): Promise<void> {
 }
 
 /** A stored window, widened to its reservation (what a restart after a crash must assume). */
-export function storedReplay(stored: {
-  epoch?: number | null;
-  highest?: number | null;
-  bitmap?: string | null;
-  reserved?: number | null;
-}): { replay: ReplayState; reserved: number } {
+export function storedReplay(stored: StoredReplay): { replay: ReplayState; reserved: number } {
   const replay = widenedToReservation(
     { epoch: stored.epoch ?? 0, highest: stored.highest ?? 0, bitmap: BigInt(`0x${stored.bitmap || '0'}`) },
     stored.reserved ?? undefined,

@@ -11,7 +11,8 @@ const MAX_BATCH = 2000;
 /**
  * The most states one flush writes for {@link CommitWriter.later}: liveness that nothing waits
  * for rides along with the answered commits in small portions, so that a thousand of them never
- * hold up a batch whose ACKs wait (a state costs FerretDB about 0.2 ms).
+ * hold up a batch whose ACKs wait (a state cost FerretDB about 0.2 ms as an entry of its own,
+ * 0.013 ms in a page: state-log.ts).
  */
 const LATER_PER_BATCH = 100;
 /**
@@ -115,7 +116,7 @@ export class CommitWriter {
       if (this.rotation?.ready) await this.finishRotation();
       if (!this.queue.length && !this.laterQueue.length) break;
       const batch = this.queue.splice(0, MAX_BATCH);
-      // Liveness rides along in small portions; alone, in full batches.
+      // Liveness rides along in small portions; alone, in batches of MAX_LATER_BATCH.
       batch.push(...this.laterQueue.splice(0, batch.length ? LATER_PER_BATCH : MAX_LATER_BATCH));
       try {
         await writeBatch(

@@ -66,9 +66,10 @@ describe('live depot views in the browser', () => {
     depot.takeKey(3);
     await eventually(
       async () => updates.slice(before).some((view) => view.comps[2]?.key === false),
-      2000,
+      5000,
       'the key taken on the page',
     );
-    expect(Date.now() - taken).toBeLessThan(2000);
+    // Within the 5 s that liveness waits: not held back by the heartbeats just before.
+    expect(Date.now() - taken).toBeLessThan(1000);
   });
 });

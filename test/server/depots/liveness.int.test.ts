@@ -6,9 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { DepotView } from '@kis/protocol/api';
 import type { AckPayload } from '@kis/protocol/telegram';
 import type { SimulatedDepot } from '../../../scripts/simulator/depot.js';
-import { entriesOf } from '../../../server/src/depots/state-log.js';
 import { ApiClient, GOOD_PASSWORD, createFirstAdmin } from '../../helpers/api.js';
-import { registerDepot, simulate, udpCount, udpProbe } from '../../helpers/depots.js';
+import { registerDepot, simulate, storedStateEntries, udpCount, udpProbe } from '../../helpers/depots.js';
 import { eventually, exited, startServer, testDatabaseUri, type TestServer } from '../../helpers/server.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -36,12 +35,7 @@ function heartbeatAcked(depot: SimulatedDepot, ms = 1000): Promise<boolean> {
 async function stateEntries(mongoUri: string, depotId: string): Promise<number> {
   const client = await MongoClient.connect(mongoUri);
   try {
-    const db = client.db();
-    let entries = 0;
-    for (const name of ['depot_states_a', 'depot_states_b'])
-      for (const doc of await db.collection(name).find({}).toArray())
-        entries += entriesOf(doc).filter((entry) => entry.d === depotId).length;
-    return entries;
+    return await storedStateEntries(client.db(), depotId);
   } finally {
     await client.close();
   }

@@ -1,10 +1,13 @@
+import type { Db } from 'mongodb';
+import mongoose from 'mongoose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectDatabase, disconnectDatabase } from '../../../server/src/db/connection.js';
 import { initialLiveState } from '../../../server/src/depots/live-state.js';
 import { DepotStates } from '../../../server/src/depots/model.js';
 import type { DepotCommit } from '../../../server/src/depots/machine.js';
-import { StateLog, entriesOf, type DurableState } from '../../../server/src/depots/state-log.js';
+import { StateLog, type DurableState } from '../../../server/src/depots/state-log.js';
 import { CommitWriter } from '../../../server/src/depots/writer.js';
+import { storedStateEntries } from '../../helpers/depots.js';
 import { testDatabaseUri } from '../../helpers/server.js';
 
 function state(rev: number, door: 'open' | 'closed'): DurableState {
@@ -20,10 +23,7 @@ function state(rev: number, door: 'open' | 'closed'): DurableState {
 
 /** The states stored in both generations, page by page. */
 async function storedStates(): Promise<number> {
-  let n = 0;
-  for (const generation of [DepotStates.a, DepotStates.b])
-    for (const doc of await generation.collection.find({}).toArray()) n += entriesOf(doc).length;
-  return n;
+  return storedStateEntries(mongoose.connection.db as Db);
 }
 
 beforeAll(async () => {
