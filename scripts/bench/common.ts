@@ -300,22 +300,40 @@ export async function insertInBatches(
 
 /**
  * How often each depot event is stored in the database: `<depotId>` → ev → count. Read straight
- * from the collection so that nothing the API does (paging, merging) can hide a double.
+ * from the collections so that nothing the API does (paging, merging) can hide a double. An entry
+ * still in the history journal (server/src/depots/history-journal.ts) is stored too; after a crash
+ * it may be in both, under the same `_id`, which counts once.
  */
 export async function storedEvents(mongoUri: string): Promise<Map<string, Map<number, number>>> {
   const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 10_000 });
   try {
     await client.connect();
+    const ids = new Map<string, Map<number, Set<string>>>();
+    const add = (depotId: string, ev: number, id: string): void => {
+      const perDepot = ids.get(depotId) ?? new Map<number, Set<string>>();
+      const seen = perDepot.get(ev) ?? new Set<string>();
+      seen.add(id);
+      perDepot.set(ev, seen);
+      ids.set(depotId, perDepot);
+    };
     const rows = client
       .db()
-      .collection<{ depotId: string; ev?: number }>('depot_history')
+      .collection<{ _id: string; depotId: string; ev?: number }>('depot_history')
       .find({ source: 'depot' }, { projection: { depotId: 1, ev: 1 } });
+    for await (const row of rows) if (row.ev !== undefined) add(row.depotId, row.ev, row._id);
+    const pages = client.db().collection<{ p: { buffer: Uint8Array } }>('depot_history_journal').find({});
+    for await (const page of pages) {
+      const entries = JSON.parse(Buffer.from(page.p.buffer).toString('utf8')) as Array<{
+        _id: string;
+        d: string;
+        source: string;
+        ev?: number;
+      }>;
+      for (const e of entries) if (e.source === 'depot' && e.ev !== undefined) add(e.d, e.ev, e._id);
+    }
     const stored = new Map<string, Map<number, number>>();
-    for await (const row of rows) {
-      if (row.ev === undefined) continue;
-      const perDepot = stored.get(row.depotId) ?? new Map<number, number>();
-      perDepot.set(row.ev, (perDepot.get(row.ev) ?? 0) + 1);
-      stored.set(row.depotId, perDepot);
+    for (const [depotId, perDepot] of ids) {
+      stored.set(depotId, new Map([...perDepot].map(([ev, seen]) => [ev, seen.size])));
     }
     return stored;
   } finally {

@@ -138,6 +138,16 @@ async function startEcho(): Promise<{ port: number; pid: number; stop: () => voi
   return { port, pid: child.pid ?? 0, stop: () => child.kill() };
 }
 
+/** The server's history journal, read from its metrics until it is empty (at most 10 minutes). */
+async function historyCaughtUp(url: string): Promise<{ seconds: number; entries: number }> {
+  const t0 = performance.now();
+  const journal = async (): Promise<number> =>
+    Number(/kis_depot_history_journal_entries (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())?.[1] ?? 0);
+  const entries = await journal();
+  while ((await journal()) > 0 && performance.now() - t0 < 600_000) await new Promise((r) => setTimeout(r, 100));
+  return { seconds: Math.round((performance.now() - t0) / 100) / 10, entries };
+}
+
 /** Time from sending an EVENT until a browser watching the depot gets the changed view. */
 async function browserLatency(
   url: string,
@@ -228,6 +238,12 @@ async function main(): Promise<void> {
       const before = await storedEvents(uri);
       const events = await timedRun(server.udpPort, sealAhead(depots, EVENTS, event), closedLoop, pids);
       log(`  ${JSON.stringify(events)}`);
+      // The events are durable in the history journal; this is how long their move into the
+      // history collection goes on after the last ACK (it is over before the next run starts).
+      const catchUp = await historyCaughtUp(server.url);
+      log(
+        `  history caught up ${catchUp.seconds} s after the last ACK (${catchUp.entries} entries in the journal then)`,
+      );
       log(`KIS: heartbeats at ${RATE}/s for ${RATE_SECONDS} s …`);
       const atRate = await timedRun(
         server.udpPort,
@@ -298,6 +314,10 @@ async function main(): Promise<void> {
                 ...events,
                 stored,
                 doubled,
+                historyCaughtUp: {
+                  what: 'seconds from the last ACK until the journal had moved every entry into the history collection, and how many it held at that ACK',
+                  ...catchUp,
+                },
               },
               heartbeatsAtRate: { what: `heartbeats sent at ${RATE}/s for ${RATE_SECONDS} s`, ...atRate },
               serverRssMb: Math.round(memoryMb),

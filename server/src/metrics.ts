@@ -9,6 +9,8 @@ export interface Metrics {
   udpDatagrams: Counter<'outcome'>;
   udpAckLatency: Histogram;
   depotsLoaded: Gauge;
+  /** Tells the gauge of history entries in the depots' journal where to read them (depots/history-journal.ts). */
+  measureHistoryJournal: (entries: () => number) => void;
   depotLookups: Counter<'found'>;
 }
 
@@ -16,6 +18,15 @@ export interface Metrics {
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'kis_' });
+  let journalEntries = (): number => 0;
+  new Gauge({
+    name: 'kis_depot_history_journal_entries',
+    help: 'Depot history entries durable in the journal, not yet moved into the history collection',
+    registers: [registry],
+    collect() {
+      this.set(journalEntries());
+    },
+  });
   return {
     registry,
     httpRequests: new Counter({
@@ -59,5 +70,8 @@ export function createMetrics(): Metrics {
       help: 'Depot actors alive in this process',
       registers: [registry],
     }),
+    measureHistoryJournal: (entries) => {
+      journalEntries = entries;
+    },
   };
 }

@@ -98,6 +98,22 @@ historySchema.index({ pinId: 1 });
 export type HistoryDoc = InferSchemaType<typeof historySchema>;
 export const DepotHistory = mongoose.model('DepotHistory', historySchema);
 
+/**
+ * New history entries, a write batch's as one page: durable before the depots' ACKs, moved into
+ * `depot_history` behind them (depots/history-journal.ts says why). Pages of a previous run are
+ * moved on at start.
+ */
+const historyJournalSchema = new Schema(
+  {
+    /** The entries as JSON, encoded by depots/history-journal.ts. */
+    p: { type: Buffer, required: true },
+    /** How many entries the page holds. */
+    n: { type: Number, required: true },
+  },
+  { collection: 'depot_history_journal', versionKey: false },
+);
+export const DepotHistoryJournal = mongoose.model('DepotHistoryJournal', historyJournalSchema);
+
 /** A command to a depot and its delivery: queued → sent → succeeded | failed | expired. */
 const commandSchema = new Schema(
   {

@@ -242,6 +242,7 @@ export class DepotRuntime {
     for (const c of pending) byDepot.set(c.depotId, [...(byDepot.get(c.depotId) ?? []), c as CommandDoc]);
     const returnTimes = await this.returnTimes();
     await this.log.init();
+    await this.writer.journal.recover();
     const states = await this.log.loadAll();
     for await (const doc of Depot.find({ status: 'active' }).lean().cursor()) {
       const d = doc as DepotDoc;
@@ -700,6 +701,21 @@ export class DepotRuntime {
     return this.writer.backlog;
   }
 
+  /** History entries durable in the journal, not yet in `depot_history` (for /metrics and the benchmark). */
+  get historyBacklog(): number {
+    return this.writer.journal.backlog;
+  }
+
+  /** Moves a depot's newest history entries into `depot_history`: call before reading it. */
+  historyStored(depotId: string): Promise<void> {
+    return this.writer.journal.storeDepot(depotId);
+  }
+
+  /** Moves every new history entry into `depot_history` (before deleting a depot's history). */
+  allHistoryStored(): Promise<void> {
+    return this.writer.journal.storeAll();
+  }
+
   /**
    * Stops every actor, then writes every depot's newest state with its window exact (no
    * reservation ahead of it), so that a restart skips none of the depots' telegrams. Call after the
@@ -718,6 +734,8 @@ export class DepotRuntime {
       this.writer.write(exactStateCommit(link.depotId, state, link.rev)).catch(() => undefined);
     }
     await this.writer.settled();
+    // What the journal still holds waits in its pages for the next start.
+    this.writer.journal.stop();
     this.links.clear();
   }
 

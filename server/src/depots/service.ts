@@ -40,7 +40,7 @@ import {
 import { LIST_FIELDS, allVisible, depotPage } from './depot-list.js';
 import { visibilityOf } from './visibility.js';
 import { DepotRuntime, commandContext, commandToJson, liveView, storedLive, type DepotNotifier } from './runtime.js';
-import { historyId } from './writer.js';
+import { historyId } from './history-journal.js';
 import { historyMonth } from './history-months.js';
 import { historyOwner, newestEntries } from './history-read.js';
 import { addHistoryMonths } from './history-migration.js';
@@ -108,6 +108,8 @@ export async function start(options: {
   });
   await runtime.start();
   options.metrics.depotsLoaded.set(runtime.size);
+  const started = runtime;
+  options.metrics.measureHistoryJournal(() => started.historyBacklog);
   return runtime;
 }
 
@@ -420,6 +422,9 @@ export async function deleteDepot(caller: DepotCaller, depotId: string): Promise
   await loadDepot(caller, depotId, 'manager');
   await runtime?.detach(depotId);
   await runtime?.news?.revoked(depotId);
+  // Every journal page must be gone first: a page moved again after a restart would bring back
+  // entries of the deleted depot.
+  await runtime?.allHistoryStored();
   await Depot.deleteOne({ _id: depotId });
   await Promise.all([
     DepotHistory.deleteMany({ depotId }),
@@ -880,6 +885,7 @@ export async function firstPinEvent(
   kind: string,
   since: Date,
 ): Promise<Date | undefined> {
+  await runtime?.historyStored(depotId);
   const h = await DepotHistory.findOne({ depotId, at: { $gte: since }, pinId, kind }, { at: 1 })
     .sort({ at: 1 })
     .lean();
@@ -993,6 +999,7 @@ export async function listHistory(
   },
 ): Promise<{ items: HistoryEntryView[]; nextCursor: string | null }> {
   const { doc } = await loadDepot(caller, depotId, 'viewer');
+  await runtime?.historyStored(depotId);
   const before = query.cursor ? decodeCursor(query.cursor) : undefined;
   const docs = await newestEntries(historyOwner(doc), query, before, query.pageSize + 1);
   const page = docs.slice(0, query.pageSize);
@@ -1140,6 +1147,7 @@ export async function historyForExport(
   filters: HistoryFilters,
 ): Promise<reports.TableExport<HistoryRow>> {
   const { doc } = await loadDepot(caller, depotId, 'viewer');
+  await runtime?.historyStored(depotId);
   await audit.record({
     action: 'depot.history_exported',
     outcome: 'success',
@@ -1193,6 +1201,7 @@ export async function fleetHistoryForExport(
       .sort({ name: 1, depotId: 1 })
       .lean()
   ).map((d) => ({ ...historyOwner(d), name: d.name }));
+  await runtime?.allHistoryStored();
   await audit.record({
     action: 'depot.fleet_history_exported',
     outcome: 'success',

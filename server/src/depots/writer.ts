@@ -1,9 +1,8 @@
-import { isDuplicateKeyError, MAX_UPDATE_STATEMENTS } from '../db/query.js';
-import { Types } from 'mongoose';
+import { MAX_UPDATE_STATEMENTS } from '../db/query.js';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { DepotCommit } from './machine.js';
-import { historyMonth } from './history-months.js';
-import { Depot, DepotCommand, DepotHistory, DepotPin, commandId } from './model.js';
+import { HistoryJournal, journalRows } from './history-journal.js';
+import { Depot, DepotCommand, DepotPin, commandId } from './model.js';
 import type { DurableState, StateLog } from './state-log.js';
 
 /** The most commits one flush writes; more wait for the next. */
@@ -22,17 +21,11 @@ const LATER_PER_BATCH = 100;
 const MAX_LATER_BATCH = 500;
 /** Statements per update command (db/query.ts says why). */
 const MAX_UPDATES = MAX_UPDATE_STATEMENTS;
-const MAX_INSERTS = 500;
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
-}
-
-/** The stored id of a history entry: `<depot>:ev:<n>` for depot events (stored once), else time-ordered. */
-export function historyId(depotId: string, ev: number | undefined): string {
-  return ev === undefined ? `${depotId}:${new Types.ObjectId().toHexString()}` : `${depotId}:ev:${ev}`;
 }
 
 /**
@@ -41,8 +34,9 @@ export function historyId(depotId: string, ev: number | undefined): string {
  * written at once. Per depot, commits are written in the order they were made (batches are
  * sequential, and within one the last state of each depot wins).
  *
- * A depot event is inserted under its `<depot>:ev:<n>` id; a duplicate-key error means it is stored
- * already, which is as durable as a fresh insert.
+ * A batch's history entries are one page of the {@link HistoryJournal}, which moves them into
+ * `depot_history` behind the ACKs. A depot event's entry has the id `<depot>:ev:<n>`, so a repeated
+ * event is stored once.
  */
 export class CommitWriter {
   private queue: Array<{ commit: DepotCommit; resolve: () => void; reject: (err: unknown) => void }> = [];
@@ -56,6 +50,9 @@ export class CommitWriter {
    * written, the next turn of the drain loop writes what changed since and switches generations.
    */
   private rotation: { revs: Map<string, number>; prepared: Promise<void>; ready: boolean } | undefined;
+
+  /** History entries on their way into `depot_history` (history-journal.ts). */
+  readonly journal = new HistoryJournal({ busy: () => this.running });
 
   constructor(
     private readonly log: StateLog,
@@ -119,9 +116,12 @@ export class CommitWriter {
       // Liveness rides along in small portions; alone, in batches of MAX_LATER_BATCH.
       batch.push(...this.laterQueue.splice(0, batch.length ? LATER_PER_BATCH : MAX_LATER_BATCH));
       try {
+        // Past its limit the journal is emptied before more is added: ACKs then wait for it.
+        await this.journal.belowLimit();
         await writeBatch(
           batch.map((b) => b.commit),
           this.log,
+          this.journal,
           this.durable,
         );
         for (const b of batch) b.resolve();
@@ -187,22 +187,13 @@ interface PinRow {
   revokedAt: Date;
 }
 
-async function writeBatch(commits: DepotCommit[], log: StateLog, durable: Map<string, DurableState>): Promise<void> {
-  const history = commits.flatMap((c) =>
-    c.history.map((h) => ({
-      _id: historyId(c.depotId, h.ev),
-      depotId: c.depotId,
-      depotMonth: historyMonth(c.depotId, new Date(h.at)),
-      at: new Date(h.at),
-      source: h.source,
-      kind: h.kind,
-      ...(h.ev !== undefined ? { ev: h.ev } : {}),
-      ...(h.depotTime !== undefined ? { depotTime: new Date(h.depotTime) } : {}),
-      ...(h.comp !== undefined ? { comp: h.comp } : {}),
-      ...(h.pinId !== undefined ? { pinId: h.pinId } : {}),
-      ...(h.info !== undefined ? { info: h.info } : {}),
-    })),
-  );
+async function writeBatch(
+  commits: DepotCommit[],
+  log: StateLog,
+  journal: HistoryJournal,
+  durable: Map<string, DurableState>,
+): Promise<void> {
+  const history = commits.flatMap((c) => journalRows(c.depotId, c.history));
 
   // The newest state of each depot in this batch, appended to the state log (one entry per depot).
   const states = new Map<string, DurableState>();
@@ -259,14 +250,9 @@ async function writeBatch(commits: DepotCommit[], log: StateLog, durable: Map<st
   }
 
   // History first, then state: a crash in between leaves an entry without its state change, never
-  // a state without the entry that explains it.
-  for (const part of chunks(history, MAX_INSERTS)) {
-    await byStringId<StringIdDoc>(DepotHistory)
-      .insertMany(part, { ordered: false })
-      .catch((err: unknown) => {
-        if (!isDuplicateKeyError(err)) throw err;
-      });
-  }
+  // a state without the entry that explains it. The journal makes the entries durable; they reach
+  // `depot_history` behind the ACKs (history-journal.ts).
+  await journal.append(history);
   await log.append([...states]);
   for (const [depotId, state] of states) {
     const known = durable.get(depotId);
