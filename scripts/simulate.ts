@@ -18,7 +18,8 @@ const HELP = `Usage: npm run simulate -- [options]
 Runs simulated key depots against a KIS server over UDP.
 
   --dir DIR              provisioning files (*.json) to load, and where --register writes them
-                         (default ./data/simulator); each depot's boot counter is kept beside it
+                         (default <KIS_DATA_DIR>/simulator, that is ./data/simulator unless
+                         KIS_DATA_DIR says otherwise); each depot's boot counter is kept beside it
   --depots N             how many depots to run (default: every file in DIR)
   --register             register missing depots through the CLI first (a demo needs nothing else)
   --compartments C       compartments of registered depots (default 8)
@@ -125,7 +126,7 @@ function animate(depot: SimulatedDepot, eventsPerMinute: number): () => void {
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      dir: { type: 'string', default: './data/simulator' },
+      dir: { type: 'string' },
       depots: { type: 'string' },
       register: { type: 'boolean', default: false },
       compartments: { type: 'string', default: '8' },
@@ -140,7 +141,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return 0;
   }
-  const dir = path.resolve(values.dir);
+  // Beside the server's own data, wherever KIS_DATA_DIR puts it (not in the checkout).
+  const dir = path.resolve(values.dir ?? path.join(loadConfig(process.env).dataDir, 'simulator'));
   const wanted = values.depots === undefined ? undefined : Number(values.depots);
   if (wanted !== undefined && (!Number.isInteger(wanted) || wanted < 1)) {
     process.stderr.write('--depots must be a positive whole number\n');

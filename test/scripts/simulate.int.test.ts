@@ -26,6 +26,7 @@ afterAll(async () => {
 
 describe('npm run simulate', () => {
   it('registers demo depots through the CLI and brings them online on the running server', async () => {
+    // Its files go beside the server's data (KIS_DATA_DIR), not into the checkout.
     const dir = path.join(dataDir, 'simulator');
     const child = spawn(
       path.join(ROOT, 'node_modules/.bin/tsx'),
@@ -36,8 +37,6 @@ describe('npm run simulate', () => {
         '2',
         '--compartments',
         '3',
-        '--dir',
-        dir,
         '--duration',
         '30',
       ],
