@@ -28,7 +28,7 @@ describe('accounts in the browser', () => {
     await server?.stop();
   });
 
-  it('registers from the first mail to the first login and signs out', async () => {
+  it('registers from the first mail, is signed in at once, signs out and logs in again', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();
     const problems = watchErrors(page);
@@ -48,14 +48,9 @@ describe('accounts in the browser', () => {
     await expect.poll(() => page.getByRole('alert').textContent()).toContain('zu verbreitet');
     await page.getByLabel('Neues Passwort').fill(GOOD_PASSWORD);
     await page.getByRole('button', { name: 'Passwort speichern' }).click();
-    await page.getByText('Fertig! Sie können sich jetzt anmelden.').waitFor();
-
-    await page.getByRole('main').getByRole('link', { name: 'Anmelden' }).click();
-    await page.waitForURL(/\/anmelden$/);
-    await page.getByLabel('E-Mail-Adresse').fill('neu@kunde.example');
-    await page.getByLabel('Passwort').fill(GOOD_PASSWORD);
-    await page.getByRole('button', { name: 'Anmelden' }).click();
+    // Signed in at once, on the start page: no second login.
     await expect.poll(() => page.getByTestId('welcome').textContent()).toBe('Willkommen, Nina Neu');
+    expect(new URL(page.url()).pathname).toBe('/');
     await expect.poll(() => page.getByTestId('connection-indicator').textContent()).toContain('Verbunden');
 
     // Nothing personal is kept in the browser's storage.
@@ -67,9 +62,13 @@ describe('accounts in the browser', () => {
     await page.getByTestId('identity-switcher').locator('summary').click();
     await page.getByRole('button', { name: 'Abmelden' }).click();
     await page.getByText('Sie haben sich abgemeldet.').waitFor();
-    // An old page of the account leads to the login now.
+    // An old page of the account leads to the login now, and the new password logs in.
     await page.goto(`${server.url}/konto`);
     await page.waitForURL(/\/anmelden$/);
+    await page.getByLabel('E-Mail-Adresse').fill('neu@kunde.example');
+    await page.getByLabel('Passwort').fill(GOOD_PASSWORD);
+    await page.getByRole('button', { name: 'Anmelden' }).click();
+    await expect.poll(() => page.getByTestId('welcome').textContent()).toBe('Willkommen, Nina Neu');
     expect(problems).toEqual([]);
     await context.close();
   });
@@ -95,7 +94,8 @@ describe('accounts in the browser', () => {
     expect(await page.getByText('Fertig!').count()).toBe(0);
     await question.getByLabel(/Nein, ablehnen/).check();
     await page.getByRole('button', { name: 'Passwort speichern' }).click();
-    await page.getByText('Fertig! Sie können sich jetzt anmelden.').waitFor();
+    // Signed in, as a customer of no company.
+    await expect.poll(() => page.getByTestId('welcome').textContent()).toContain('Willkommen');
     await smtp.waitFor('chef@einlader.example', /Einladung abgelehnt/);
     expect(problems).toEqual([]);
     await page.context().close();
@@ -183,5 +183,43 @@ describe('idle sessions in the browser', () => {
       await context.close();
       await server.stop();
     }
+  });
+});
+
+describe('the first administrator in the browser', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ env: { SMTP_URL: smtp.url } });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('creates the administrator from the set-up link and is signed in as one, without a second login', async () => {
+    let token: string | undefined;
+    for (let i = 0; i < 100 && !token; i++) {
+      token = /#token=([A-Za-z0-9_-]+)/.exec(server.stderr())?.[1];
+      if (!token) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(token).toBeDefined();
+    const page = await (await browser.newContext()).newPage();
+    const problems = watchErrors(page);
+    await page.goto(`${server.url}/einrichten#token=${token}`);
+    await page.getByLabel('E-Mail-Adresse').fill('chefin@betreiber.example');
+    await page.getByLabel('Name').fill('Olga Operator');
+    await page.getByLabel('Passwort').fill(GOOD_PASSWORD);
+    await page.getByRole('button', { name: 'Administrator anlegen' }).click();
+    await expect.poll(() => page.getByTestId('welcome').textContent()).toBe('Willkommen, Olga Operator');
+    // An operator: the administration is open to her at once.
+    const users = await page.evaluate(async () => (await fetch('/api/admin/users')).status);
+    expect(users).toBe(200);
+    // The link is spent.
+    await page.goto(`${server.url}/einrichten#token=${token}`);
+    await page
+      .getByRole('alert')
+      .getByText(/ungültig oder abgelaufen/)
+      .waitFor();
+    expect(problems).toEqual([]);
+    await page.context().close();
   });
 });

@@ -64,6 +64,13 @@ export const sessionInfoSchema = z.object({
 });
 export type SessionInfo = z.infer<typeof sessionInfoSchema>;
 
+/**
+ * A password set (registration, invitation, reset) or an administrator created: the person is
+ * signed in (the session cookie is set), unless their allowed address ranges refuse this address.
+ */
+export const setupDoneSchema = z.object({ email: z.string(), session: sessionInfoSchema.nullable() });
+export type SetupDone = z.infer<typeof setupDoneSchema>;
+
 export const identitiesSchema = z.object({
   items: z.array(
     z.object({

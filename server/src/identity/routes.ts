@@ -2,7 +2,7 @@
  * Every HTTP route of sign-up, login, sessions and the own account, with their schemas. Long because the
  * routes are many and each is only parse, call, shape; issue 21 splits them along the service's split.
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
@@ -27,12 +27,14 @@ import {
   sessionInfoSchema,
   sessionListSchema,
   setPasswordRequestSchema,
+  setupDoneSchema,
   verifyRequestSchema,
   verifyResponseSchema,
   userDetailSchema,
   userStatusSchema,
   type Identities,
   type SessionInfo,
+  type SetupDone,
 } from '@kis/protocol/api';
 import {
   MAX_IDENTITIES,
@@ -93,6 +95,22 @@ function sessionInfo(session: sessions.ActiveSession, csrfToken: string, warning
 export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (app, options) => {
   const guard = requireSession(options.cookie);
 
+  /** After a password is set: signed in in this browser's slot, as a login would (no second login). */
+  const signedInAfterSetup = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    user: { id: string; email: string },
+  ): Promise<SetupDone> => {
+    const created = await identity.signInAfterSetup(user.id, {
+      ip: clientIp(request),
+      userAgent: request.headers['user-agent'] ?? '',
+      previousCookie: sessionCookie(request, options.cookie),
+    });
+    if (!created) return { email: user.email, session: null };
+    setSessionCookie(reply, options.cookie, created.cookie, identitySlot(request));
+    return { email: user.email, session: sessionInfo(created.session, created.csrfToken, options.warningSeconds) };
+  };
+
   app.post(
     '/api/auth/register',
     {
@@ -130,14 +148,14 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
     {
       schema: {
         tags: ['auth'],
-        summary: 'Set the password after verifying',
+        summary: 'Set the password after verifying; signs the person in',
         body: setPasswordRequestSchema,
-        response: { 200: publicUserSchema.pick({ email: true }), ...errors },
+        response: { 200: setupDoneSchema, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const user = await identity.setPassword({ ...request.body, ip: clientIp(request) });
-      return { email: user.email };
+      return signedInAfterSetup(request, reply, user);
     },
   );
 
@@ -299,14 +317,14 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
     {
       schema: {
         tags: ['auth'],
-        summary: 'Create an administrator from a set-up link',
+        summary: 'Create an administrator from a set-up link; signs them in',
         body: adminSetupRequestSchema,
-        response: { 200: publicUserSchema.pick({ email: true }), ...errors },
+        response: { 200: setupDoneSchema, ...errors },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const user = await identity.completeAdminSetup({ ...request.body, ip: clientIp(request) });
-      return { email: user.email };
+      return signedInAfterSetup(request, reply, user);
     },
   );
 };

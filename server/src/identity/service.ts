@@ -454,7 +454,13 @@ export function loginThrottlePolicy(): IdentitySettings['throttle'] {
  */
 export async function openSession(
   user: UserDoc,
-  input: { ip: string; userAgent: string; previousCookie?: string | undefined },
+  input: {
+    ip: string;
+    userAgent: string;
+    previousCookie?: string | undefined;
+    /** Signed in by setting a password or creating an administrator, not by a login (audited so). */
+    afterSetup?: boolean;
+  },
 ): Promise<sessions.CreatedSession> {
   if (!inAllowedRanges(input.ip, user.allowedIpRanges ?? [])) {
     await audit.record({
@@ -489,8 +495,28 @@ export async function openSession(
     actorEmail: user.email,
     ip: input.ip,
     target: created.session.id,
+    ...(input.afterSetup ? { details: { via: 'password_set' } } : {}),
   });
   return created;
+}
+
+/**
+ * Signs a person in who has just proved their address and chosen a password (registration,
+ * invitation, reset, administrator set-up): no second login, the same rules as one. Undefined
+ * when their allowed address ranges refuse this address (audited); they log in from another.
+ */
+export async function signInAfterSetup(
+  userId: string,
+  input: { ip: string; userAgent: string; previousCookie?: string | undefined },
+): Promise<sessions.CreatedSession | undefined> {
+  const user = (await User.findById(userId).lean()) as UserDoc | null;
+  if (!user || user.status !== 'active') return undefined;
+  try {
+    return await openSession(user, { ...input, afterSetup: true });
+  } catch (err) {
+    if (err instanceof Forbidden && err.code === 'ip_not_allowed') return undefined;
+    throw err;
+  }
 }
 
 /** Ends the caller's session on the server: the cookie is worthless afterwards. */

@@ -68,6 +68,27 @@ describe('allowed IP ranges', () => {
     expect(audit.body.items[0]).toMatchObject({ ip: '198.51.100.5', actorEmail: 'office@kunde.example' });
   });
 
+  it('sets a new password from outside the ranges, but signs nobody in there', async () => {
+    await setRanges(['203.0.113.0/24']);
+    const outside = new ApiClient(server, '198.51.100.9');
+    await outside.post('/api/auth/password/forgot', { email: 'office@kunde.example' });
+    const code = codeIn(await smtp.waitFor('office@kunde.example', /Passwort/));
+    const { body } = await outside.post<{ setupToken: string }>('/api/auth/verify', {
+      purpose: 'reset',
+      email: 'office@kunde.example',
+      code,
+    });
+    const set = await outside.post('/api/auth/password/setup', {
+      setupToken: body.setupToken,
+      password: GOOD_PASSWORD,
+    });
+    expect(set.status).toBe(200);
+    expect(set.body).toEqual({ email: 'office@kunde.example', session: null });
+    expect((await outside.get('/api/account')).status).toBe(401);
+    // From inside, the new password logs in.
+    expect((await new ApiClient(server, '203.0.113.9').login('office@kunde.example', GOOD_PASSWORD)).status).toBe(200);
+  });
+
   it('ends a live session at its next request when its address leaves the ranges', async () => {
     await setRanges(['203.0.113.0/24']);
     const office = new ApiClient(server, '203.0.113.10');

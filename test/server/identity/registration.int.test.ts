@@ -51,6 +51,12 @@ describe('registration', () => {
       name: 'Erika Muster',
     });
     expect(set.status).toBe(200);
+    // Signed in at once, with a session like a login's: no second login.
+    expect(set.body).toMatchObject({
+      email: 'Erika.Muster@Firma.example',
+      session: { user: { email: 'Erika.Muster@Firma.example', name: 'Erika Muster', role: 'customer' } },
+    });
+    expect((await visitor.get<{ status: string }>('/api/account')).body).toMatchObject({ status: 'active' });
     // Single use.
     const again = await visitor.post('/api/auth/password/setup', {
       setupToken: verified.body.setupToken,

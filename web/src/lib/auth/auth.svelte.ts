@@ -1,5 +1,5 @@
 import { getContext, setContext } from 'svelte';
-import type { Identities, SessionInfo } from '@kis/protocol/api';
+import type { Identities, SessionInfo, SetupDone } from '@kis/protocol/api';
 import { api, signOutIdentity, ApiFailure, setCsrfToken, setIdentity } from '$lib/api';
 
 const CONTEXT_KEY = Symbol('auth');
@@ -88,6 +88,30 @@ export class Auth {
     this.apply(await api<SessionInfo>('POST', '/api/auth/legacy-login', { username, password }));
     this.signedOutReason = undefined;
     await this.load();
+  }
+
+  /**
+   * Runs a request that signs somebody in without a login (setting a password, creating an
+   * administrator): in this tab's slot, or beside an identity already signed in here, in a free
+   * one. Takes the session the answer carries; without one (an address range refused it), stays.
+   */
+  async signInBy(request: () => Promise<SetupDone>): Promise<SetupDone> {
+    const previous = this.slot;
+    if (this.session) this.useSlot(this.freeSlot ?? this.slot);
+    try {
+      const done = await request();
+      if (!done.session) {
+        this.useSlot(previous);
+        return done;
+      }
+      this.apply(done.session);
+      this.signedOutReason = undefined;
+      await this.load();
+      return done;
+    } catch (err) {
+      this.useSlot(previous);
+      throw err;
+    }
   }
 
   /** Acts as another of the browser's identities from now on. */
