@@ -1,3 +1,5 @@
+import { count } from './plural.js';
+
 /**
  * German texts: the source language. English (en.ts) must have exactly the same keys, which the
  * type checker enforces; a text that takes values is a function.
@@ -35,6 +37,23 @@ export const de = {
     login: 'Anmelden',
     logout: 'Abmelden',
     register: 'Registrieren',
+    administration: 'Verwaltung',
+    administrationNav: 'Verwaltung: Bereiche',
+    invoiceSettings: 'Rechnungseinstellungen',
+    menu: 'Menü',
+    closeMenu: 'Menü schließen',
+  },
+  administration: {
+    title: 'Verwaltung',
+    intro: 'Alles, was nur Betreiber sehen: Personen, Unternehmen, Protokoll, Post und Datenschutz.',
+    areasConsole: 'Informationen für Personen, Domains und Unternehmen hinterlegen.',
+    users: 'Konten finden, sperren, Adressbereiche und Sitzungen verwalten.',
+    organizations: 'Unternehmen, ihre Domains und Hauptkonten.',
+    audit: 'Wer hat wann was getan – mit Export.',
+    outbox: 'Mails, die das Portal verschickt hat oder die noch warten.',
+    privacy: 'Löschungen und Widerrufe, die anstehen oder aufgeschoben sind.',
+    migration: 'Konten aus dem alten Produkt übernehmen und ihre Umstellung verfolgen.',
+    invoiceSettings: 'Absender, Steuersätze und PayPal für Rechnungen.',
   },
   home: {
     title: 'Kundenportal',
@@ -221,11 +240,13 @@ export const de = {
   paging: {
     previous: 'Zurück',
     next: 'Weiter',
-    page: (page: number, pages: number, total: number) => `Seite ${page} von ${pages} (${total} Einträge)`,
+    page: (page: number, pages: number, total: number) =>
+      `Seite ${page} von ${pages} (${count('de', total, { one: 'Eintrag', other: 'Einträge' })})`,
   },
   session: {
     warningTitle: 'Sitzung läuft ab',
-    warning: (seconds: number) => `Sie werden in ${seconds} Sekunden wegen Inaktivität abgemeldet.`,
+    warning: (seconds: number) =>
+      `Sie werden in ${count('de', seconds, { one: 'Sekunde', other: 'Sekunden' })} wegen Inaktivität abgemeldet.`,
     stay: 'Angemeldet bleiben',
     logout: 'Jetzt abmelden',
   },
@@ -374,7 +395,7 @@ export const de = {
       title: 'Befehle',
       open: 'Fach öffnen',
       none: 'Keine Befehle.',
-      attempts: (n: number) => `${n} Versuch(e)`,
+      attempts: (n: number) => count('de', n, { one: 'Versuch', other: 'Versuche' }),
       ops: {
         set_pin: 'PIN setzen',
         revoke_pin: 'PIN widerrufen',
@@ -418,8 +439,8 @@ export const de = {
     companyText: (domain: string) => `Für alle Kolleginnen und Kollegen mit einer Adresse @${domain}.`,
     companyNone: 'Für Ihre Adresse ist kein Unternehmensbereich eingerichtet.',
     files: 'Dateiaustausch',
-    filesText: (count: number) => (count === 1 ? '1 Datei' : `${count} Dateien`),
-    staleFiles: (count: number) => (count === 1 ? '1 alte Datei' : `${count} alte Dateien`),
+    filesText: (n: number) => count('de', n, { one: 'Datei', other: 'Dateien' }),
+    staleFiles: (n: number) => count('de', n, { one: 'alte Datei', other: 'alte Dateien' }),
     depotsText: 'Ihre Schlüsseldepots live.',
     unread: (count: number) => `${count} ungelesen`,
     open: 'Öffnen',
@@ -440,7 +461,7 @@ export const de = {
   files: {
     title: 'Dateiaustausch',
     hintDays: (days: number) =>
-      `Bitte löschen Sie Dateien, die Sie nicht mehr brauchen. Dateien, die älter als ${days} Tage sind, sind markiert.`,
+      `Bitte löschen Sie Dateien, die Sie nicht mehr brauchen. Dateien, die älter als ${count('de', days, { one: 'Tag', other: 'Tage' })} sind, sind markiert.`,
     drop: 'Dateien hierher ziehen oder',
     choose: 'Dateien auswählen',
     dropHint: (max: string) => `Mehrere auf einmal möglich, je Datei höchstens ${max}.`,
@@ -561,8 +582,8 @@ export const de = {
     start: 'Exportieren',
     cancel: 'Abbrechen',
     rows: (rows: number, total: number, locale: string) =>
-      `${new Intl.NumberFormat(locale).format(rows)} von ${new Intl.NumberFormat(locale).format(total)} Zeilen`,
-    rowsSoFar: (rows: number, locale: string) => `${new Intl.NumberFormat(locale).format(rows)} Zeilen bisher`,
+      `${new Intl.NumberFormat(locale).format(rows)} von ${count('de', total, { one: 'Zeile', other: 'Zeilen' })}`,
+    rowsSoFar: (rows: number) => `${count('de', rows, { one: 'Zeile', other: 'Zeilen' })} bisher`,
     bytes: (bytes: number, locale: string) =>
       `${new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(bytes / 1048576)} MB empfangen`,
   },
@@ -758,7 +779,7 @@ export const de = {
     addresses: 'E-Mail-Adressen (eine pro Zeile)',
     submit: 'Löschung beantragen',
     confirm: (n: number) =>
-      `Die Daten von ${n} ${n === 1 ? 'Person' : 'Personen'} werden gelöscht. Das lässt sich nicht rückgängig machen. Fortfahren?`,
+      `Die Daten von ${count('de', n, { one: 'Person', other: 'Personen' })} werden gelöscht. Das lässt sich nicht rückgängig machen. Fortfahren?`,
     address: 'Adresse',
     reason: 'Anlass',
     requestedBy: 'Veranlasst von',
@@ -907,7 +928,7 @@ export const de = {
     invalid: 'Bitte prüfen Sie Ihre Eingaben.',
     invalid_credentials: 'E-Mail-Adresse oder Passwort ist falsch.',
     locked: (minutes: number) =>
-      `Zu viele Fehlversuche. Bitte warten Sie ${minutes} ${minutes === 1 ? 'Minute' : 'Minuten'}, bevor Sie es erneut versuchen.`,
+      `Zu viele Fehlversuche. Bitte warten Sie ${count('de', minutes, { one: 'Minute', other: 'Minuten' })}, bevor Sie es erneut versuchen.`,
     code_invalid: 'Der Code ist falsch oder abgelaufen.',
     code_exhausted: 'Zu viele falsche Eingaben. Bitte fordern Sie einen neuen Code an.',
     link_invalid: 'Der Link ist ungültig, abgelaufen oder wurde schon benutzt.',

@@ -1,4 +1,5 @@
 import type { Messages } from './de.js';
+import { count } from './plural.js';
 
 /** English texts; same keys as German (checked by the compiler). */
 export const en: Messages = {
@@ -34,6 +35,23 @@ export const en: Messages = {
     login: 'Sign in',
     logout: 'Sign out',
     register: 'Register',
+    administration: 'Administration',
+    administrationNav: 'Administration: sections',
+    invoiceSettings: 'Invoice settings',
+    menu: 'Menu',
+    closeMenu: 'Close menu',
+  },
+  administration: {
+    title: 'Administration',
+    intro: 'Everything only operators see: people, companies, the audit log, mail and privacy.',
+    areasConsole: 'Leave information for people, domains and companies.',
+    users: 'Find accounts, disable them, manage address ranges and sessions.',
+    organizations: 'Companies, their domains and main accounts.',
+    audit: 'Who did what and when – with export.',
+    outbox: 'Mails the portal sent or that still wait.',
+    privacy: 'Erasures and revocations due or deferred.',
+    migration: 'Take over accounts from the old product and follow their switch.',
+    invoiceSettings: 'Sender, tax rates and PayPal for invoices.',
   },
   home: {
     title: 'Customer portal',
@@ -215,11 +233,13 @@ export const en: Messages = {
   paging: {
     previous: 'Previous',
     next: 'Next',
-    page: (page: number, pages: number, total: number) => `Page ${page} of ${pages} (${total} entries)`,
+    page: (page: number, pages: number, total: number) =>
+      `Page ${page} of ${pages} (${count('en', total, { one: 'entry', other: 'entries' })})`,
   },
   session: {
     warningTitle: 'Session ending',
-    warning: (seconds: number) => `You will be signed out in ${seconds} seconds because of inactivity.`,
+    warning: (seconds: number) =>
+      `You will be signed out in ${count('en', seconds, { one: 'second', other: 'seconds' })} because of inactivity.`,
     stay: 'Stay signed in',
     logout: 'Sign out now',
   },
@@ -367,7 +387,7 @@ export const en: Messages = {
       title: 'Commands',
       open: 'Open compartment',
       none: 'No commands.',
-      attempts: (n: number) => `${n} attempt(s)`,
+      attempts: (n: number) => count('en', n, { one: 'attempt', other: 'attempts' }),
       ops: {
         set_pin: 'Set PIN',
         revoke_pin: 'Revoke PIN',
@@ -405,8 +425,8 @@ export const en: Messages = {
     companyText: (domain: string) => `For all colleagues with an address @${domain}.`,
     companyNone: 'There is no company area for your address.',
     files: 'File exchange',
-    filesText: (count: number) => (count === 1 ? '1 file' : `${count} files`),
-    staleFiles: (count: number) => (count === 1 ? '1 old file' : `${count} old files`),
+    filesText: (n: number) => count('en', n, { one: 'file', other: 'files' }),
+    staleFiles: (n: number) => count('en', n, { one: 'old file', other: 'old files' }),
     depotsText: 'Your key depots, live.',
     unread: (count: number) => `${count} unread`,
     open: 'Open',
@@ -426,7 +446,8 @@ export const en: Messages = {
   },
   files: {
     title: 'File exchange',
-    hintDays: (days: number) => `Please delete files you no longer need. Files older than ${days} days are marked.`,
+    hintDays: (days: number) =>
+      `Please delete files you no longer need. Files older than ${count('en', days, { one: 'day', other: 'days' })} are marked.`,
     drop: 'Drop files here or',
     choose: 'choose files',
     dropHint: (max: string) => `Several at once, up to ${max} each.`,
@@ -545,8 +566,8 @@ export const en: Messages = {
     start: 'Export',
     cancel: 'Cancel',
     rows: (rows: number, total: number, locale: string) =>
-      `${new Intl.NumberFormat(locale).format(rows)} of ${new Intl.NumberFormat(locale).format(total)} rows`,
-    rowsSoFar: (rows: number, locale: string) => `${new Intl.NumberFormat(locale).format(rows)} rows so far`,
+      `${new Intl.NumberFormat(locale).format(rows)} of ${count('en', total, { one: 'row', other: 'rows' })}`,
+    rowsSoFar: (rows: number) => `${count('en', rows, { one: 'row', other: 'rows' })} so far`,
     bytes: (bytes: number, locale: string) =>
       `${new Intl.NumberFormat(locale, { maximumFractionDigits: 1 }).format(bytes / 1048576)} MB received`,
   },
@@ -740,7 +761,7 @@ export const en: Messages = {
     addresses: 'E-mail addresses (one per line)',
     submit: 'Request erasure',
     confirm: (n: number) =>
-      `The data of ${n} ${n === 1 ? 'person' : 'people'} will be erased. This cannot be undone. Continue?`,
+      `The data of ${count('en', n, { one: 'person', other: 'people' })} will be erased. This cannot be undone. Continue?`,
     address: 'Address',
     reason: 'Reason',
     requestedBy: 'Requested by',
@@ -885,7 +906,7 @@ export const en: Messages = {
     invalid: 'Please check your input.',
     invalid_credentials: 'E-mail address or password is wrong.',
     locked: (minutes: number) =>
-      `Too many failed attempts. Please wait ${minutes} ${minutes === 1 ? 'minute' : 'minutes'} before trying again.`,
+      `Too many failed attempts. Please wait ${count('en', minutes, { one: 'minute', other: 'minutes' })} before trying again.`,
     code_invalid: 'The code is wrong or has expired.',
     code_exhausted: 'Too many wrong attempts. Please request a new code.',
     link_invalid: 'The link is invalid, has expired or was used already.',

@@ -1,0 +1,21 @@
+/** The word forms a count takes: `one` for 1 (in German and English), `other` for the rest. */
+export interface PluralForms {
+  one: string;
+  other: string;
+}
+
+const rules = new Map<string, Intl.PluralRules>();
+const numbers = new Map<string, Intl.NumberFormat>();
+
+/**
+ * A number with its word in the right form, by the language's plural rules (`Intl.PluralRules`)
+ * and digit grouping: `count('de', 1, { one: 'Eintrag', other: 'Einträge' })` is "1 Eintrag",
+ * with 1234 "1.234 Einträge"; in English "1,234 entries".
+ */
+export function count(locale: 'de' | 'en', n: number, forms: PluralForms): string {
+  let rule = rules.get(locale);
+  if (!rule) rules.set(locale, (rule = new Intl.PluralRules(locale)));
+  let number = numbers.get(locale);
+  if (!number) numbers.set(locale, (number = new Intl.NumberFormat(locale)));
+  return `${number.format(n)} ${rule.select(n) === 'one' ? forms.one : forms.other}`;
+}
