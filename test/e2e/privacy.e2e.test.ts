@@ -78,7 +78,8 @@ describe('privacy in the browser', () => {
     expect(problems).toEqual([]);
 
     const operator = await signIn(ADMIN);
-    await operator.getByRole('link', { name: 'Datenschutz' }).click();
+    await operator.getByRole('link', { name: 'Verwaltung' }).click();
+    await operator.getByTestId('admin-nav').getByRole('link', { name: 'Datenschutz' }).click();
     const row = operator.getByTestId('erasure-row').filter({ hasText: 'Widerruf' });
     await row.first().waitFor();
     expect(await row.first().getAttribute('data-state')).toBe('done');
