@@ -35,7 +35,7 @@ async function signedIn(email: string, width: number, language: 'de' | 'en' = 'd
 
 /** Whether the page is wider than the window (something cut off or to scroll sideways). */
 async function overflows(page: Page): Promise<boolean> {
-  return page.evaluate(() => document.documentElement.scrollWidth > window.innerWidth);
+  return page.evaluate<boolean>('document.documentElement.scrollWidth > window.innerWidth');
 }
 
 /** The distinct rows (rounded tops) the header's visible items stand in. */
