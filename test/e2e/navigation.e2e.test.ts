@@ -129,7 +129,20 @@ describe('finding the way', () => {
     await page.screenshot({ path: '/tmp/kis-nav-customer-1024.png' });
     expect(await headerRows(page)).toBe(1);
     expect(await overflows(page)).toBe(false);
+    // The administration's address tells a customer it is not theirs, without its navigation.
+    await page.goto(`${server.url}/admin`);
+    await page.getByRole('alert').getByText('Dieser Bereich ist Administratoren vorbehalten.').waitFor();
+    expect(await page.getByTestId('admin-nav').count()).toBe(0);
     await page.context().close();
+  });
+
+  it('gives a visitor on a phone the login and registration behind the menu button', async () => {
+    const page = await (await browser.newContext({ viewport: { width: 375, height: 800 } })).newPage();
+    await page.goto(`${server.url}/`);
+    await page.getByRole('button', { name: 'Menü' }).click();
+    const nav = page.getByRole('navigation', { name: 'Hauptnavigation' });
+    await nav.getByRole('link', { name: 'Anmelden' }).waitFor();
+    expect(await nav.getByRole('link', { name: 'Registrieren' }).isVisible()).toBe(true);
   });
 
   it('shows no login, registration or revocation links on the first administrator’s set-up page', async () => {

@@ -129,14 +129,18 @@ export class HistoryJournal {
 
   /** Moves a depot's rows into the history now (its history is about to be read). */
   async storeDepot(depotId: string): Promise<void> {
-    const pending = this.byDepot.get(depotId);
-    if (!pending?.size) return;
-    await this.insert([...pending]);
+    const pending = [...(this.byDepot.get(depotId) ?? [])];
+    for (let i = 0; i < pending.length; i += MOVE_PART) await this.insert(pending.slice(i, i + MOVE_PART));
   }
 
-  /** Moves every row into the history now (before something reads the history as a whole). */
+  /**
+   * Moves every row the journal holds now into the history, and deletes their pages (before
+   * something reads the history as a whole, or deletes a depot's). Pages written meanwhile are
+   * not waited for: under steady traffic there always are some.
+   */
   async storeAll(): Promise<void> {
-    while (this.count > 0 || this.pages.length) await this.moveSome();
+    const last = this.pages.at(-1);
+    while (last && this.pages.includes(last)) await this.moveSome();
   }
 
   /** Waits until the journal is back under its limit (the writer's brake). */
@@ -172,11 +176,9 @@ export class HistoryJournal {
     void (async () => {
       try {
         while (!this.stopped && this.pages.length) {
-          const before = { pages: this.pages.length, rows: this.count };
           await this.moveSome();
-          // Nothing moved (cannot happen, but a loop of settled promises would starve the server).
-          if (this.pages.length === before.pages && this.count === before.rows) break;
-          if (this.busy()) await new Promise((r) => setTimeout(r, PAUSE_WHILE_BUSY_MS));
+          // A timer between parts, never only settled promises: those would starve the event loop.
+          await new Promise((r) => setTimeout(r, this.busy() ? PAUSE_WHILE_BUSY_MS : 0));
         }
       } catch {
         // The database is away: the rows stay in their pages; the next append starts again.

@@ -108,6 +108,8 @@ export const authRoutes: FastifyPluginAsyncZod<IdentityRouteOptions> = async (ap
     });
     if (!created) return { email: user.email, session: null };
     setSessionCookie(reply, options.cookie, created.cookie, identitySlot(request));
+    // Signed in by address, as the login does: an invited account of an older product has switched.
+    await legacy.loggedInByEmail(user.id);
     return { email: user.email, session: sessionInfo(created.session, created.csrfToken, options.warningSeconds) };
   };
 
