@@ -94,7 +94,7 @@ export class HistoryJournal {
 
   constructor(
     options: {
-      /** True while the writer has commits waiting: the journal then moves rows slowly. */
+      /** True while the writer is writing batches (ACKs wait on it): the journal then moves rows slowly. */
       busy?: () => boolean;
       /** Rows it may hold before {@link HistoryJournal.belowLimit} waits (tests set fewer). */
       limit?: number;
