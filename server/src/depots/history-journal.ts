@@ -36,7 +36,7 @@ export function journalRows(depotId: string, entries: HistoryEntry[]): JournalRo
 }
 
 /** The history document of a journal row. */
-function historyDoc(row: JournalRow): { _id: string } & Record<string, unknown> {
+export function historyDoc(row: JournalRow): { _id: string } & Record<string, unknown> {
   const at = new Date(row.at);
   return {
     _id: row._id,

@@ -1,8 +1,8 @@
-import { MAX_UPDATE_STATEMENTS } from '../db/query.js';
+import { isDuplicateKeyError, MAX_UPDATE_STATEMENTS } from '../db/query.js';
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { DepotCommit } from './machine.js';
-import { HistoryJournal, journalRows } from './history-journal.js';
-import { Depot, DepotCommand, DepotPin, commandId } from './model.js';
+import { HistoryJournal, historyDoc, journalRows } from './history-journal.js';
+import { Depot, DepotCommand, DepotHistory, DepotPin, commandId } from './model.js';
 import type { DurableState, StateLog } from './state-log.js';
 
 /** The most commits one flush writes; more wait for the next. */
@@ -21,6 +21,7 @@ const LATER_PER_BATCH = 100;
 const MAX_LATER_BATCH = 500;
 /** Statements per update command (db/query.ts says why). */
 const MAX_UPDATES = MAX_UPDATE_STATEMENTS;
+const MAX_INSERTS = 500;
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -252,7 +253,16 @@ async function writeBatch(
   // History first, then state: a crash in between leaves an entry without its state change, never
   // a state without the entry that explains it. The journal makes the entries durable; they reach
   // `depot_history` behind the ACKs (history-journal.ts).
-  await journal.append(history);
+  // The journal (history-journal.ts) is switched off until the database-outage test's failures
+  // with it are understood: the entries are inserted before the ACK, as before it.
+  void journal;
+  for (const part of chunks(history, MAX_INSERTS)) {
+    await byStringId<StringIdDoc>(DepotHistory)
+      .insertMany(part.map(historyDoc), { ordered: false })
+      .catch((err: unknown) => {
+        if (!isDuplicateKeyError(err)) throw err;
+      });
+  }
   await log.append([...states]);
   for (const [depotId, state] of states) {
     const known = durable.get(depotId);
