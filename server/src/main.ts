@@ -44,6 +44,8 @@ import * as organizations from './identity/organizations.js';
 import * as sessions from './identity/sessions.js';
 import * as mail from './mail/service.js';
 import { outboxRoutes } from './mail/routes.js';
+import * as overview from './overview/service.js';
+import { overviewRoutes } from './overview/routes.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics } from './metrics.js';
 import { createSocketServer, type KisSocketServer } from './realtime/socket-server.js';
@@ -197,6 +199,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
       logger,
     });
     cleanups.push(async () => backupJob.stop());
+    overview.init({ backupDir: config.backupDir, backupTime: config.KIS_BACKUP_TIME });
 
     const udp: UdpListener = await bindUdpListener({
       host: config.KIS_HOST,
@@ -226,6 +229,7 @@ async function start(config: Config, logger: Logger): Promise<Running> {
         await http.register(organizationRoutes, { cookie });
         await http.register(legacyRoutes, { cookie });
         await http.register(auditRoutes, { cookie });
+        await http.register(overviewRoutes, { cookie });
         await http.register(outboxRoutes, { cookie });
         await http.register(depotRoutes, { cookie });
         await http.register(areaRoutes, { cookie });

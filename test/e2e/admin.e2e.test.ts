@@ -27,9 +27,20 @@ describe('an operator in the browser', () => {
     await page.getByLabel('Passwort').fill(GOOD_PASSWORD);
     await page.getByRole('button', { name: 'Anmelden' }).click();
 
-    // The banner says mail is not configured, and leads to the outbox.
-    await page.getByTestId('mail-not-configured').getByRole('link').click();
+    // The operator lands on the overview: the first-run checklist leads to the outbox, and the
+    // figures count the waiting mail and the registration not yet verified.
+    const overview = page.getByTestId('operator-overview');
+    await overview.getByTestId('first-run-checklist').waitFor();
+    expect(await overview.getByTestId('checklist-mail').textContent()).toContain('offen');
+    expect(await overview.getByTestId('checklist-depot').textContent()).toContain('offen');
+    expect(await overview.getByTestId('figure-registrations').textContent()).toContain('1 noch nicht bestätigt');
+    expect(await overview.getByTestId('figure-outbox').textContent()).toMatch(/[1-9]\d*\s*Mails? warte/);
+    expect(await overview.getByTestId('figure-backup').textContent()).toContain('Noch keine Sicherung.');
+    // The warning that mail only waits comes once per page: here the checklist says it.
+    expect(await page.getByTestId('mail-not-configured').count()).toBe(0);
+    await overview.getByTestId('checklist-mail').getByRole('link').click();
     await page.getByTestId('mail-banner').waitFor();
+    expect(await page.getByTestId('mail-not-configured').count()).toBe(0);
     const mail = page.getByTestId('outbox-mail').filter({ hasText: 'neugierig@kunde.example' });
     await mail.locator('summary').click();
     // The mail is there, its one-time code masked.
@@ -37,6 +48,9 @@ describe('an operator in the browser', () => {
     expect(await mail.locator('pre').textContent()).not.toMatch(/\b\d{6}\b/);
 
     await page.getByRole('link', { name: 'Benutzer' }).click();
+    // Elsewhere the banner says it, and leads to the outbox.
+    await page.getByTestId('mail-not-configured').waitFor();
+    expect(await page.getByTestId('mail-banner').count()).toBe(0);
     await page.getByLabel('Suche nach Name oder E-Mail').fill('neugierig');
     await page.getByRole('button', { name: 'Filtern' }).click();
     await expect.poll(() => page.getByTestId('user-row').count()).toBe(1);

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GOOD_PASSWORD, createFirstAdmin, registerCustomer } from '../helpers/api.js';
+import { GOOD_PASSWORD, createFirstAdmin, registerCustomer, type ApiClient } from '../helpers/api.js';
 import { launchBrowser, watchErrors } from '../helpers/browser.js';
 import { startServer, type TestServer } from '../helpers/server.js';
 import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
@@ -8,11 +8,12 @@ import { startSmtp, type TestSmtp } from '../helpers/smtp.js';
 let browser: Browser;
 let smtp: TestSmtp;
 let server: TestServer;
+let admin: ApiClient;
 
 beforeAll(async () => {
   [browser, smtp] = await Promise.all([launchBrowser(), startSmtp()]);
   server = await startServer({ env: { SMTP_URL: smtp.url } });
-  await createFirstAdmin(server, 'admin@kis.test');
+  admin = await createFirstAdmin(server, 'admin@kis.test');
   await registerCustomer(server, smtp, 'kunde@firma.example', '198.51.100.20');
 });
 afterAll(async () => {
@@ -134,6 +135,57 @@ describe('finding the way', () => {
     await page.getByRole('alert').getByText('Dieser Bereich ist Administratoren vorbehalten.').waitFor();
     expect(await page.getByTestId('admin-nav').count()).toBe(0);
     await page.context().close();
+  });
+
+  it('lands an operator on the overview, whose first steps go once done, and shows a customer depots only with one', async () => {
+    const page = await signedIn('admin@kis.test', 1280);
+    const problems = watchErrors(page);
+    const overview = page.getByTestId('operator-overview');
+    const checklist = overview.getByTestId('first-run-checklist');
+    await checklist.waitFor();
+    // Mail is set up here (SMTP_URL); no depot and no company yet.
+    expect(await checklist.getByTestId('checklist-mail').textContent()).toContain('erledigt');
+    expect(await checklist.getByTestId('checklist-depot').textContent()).toContain('offen');
+    expect(await checklist.getByTestId('checklist-domains').textContent()).toContain('offen');
+    expect(await overview.getByTestId('figure-depots').textContent()).toContain('Noch keine Depots.');
+    expect(await page.getByTestId('tile-personal').count()).toBe(0);
+    await page.screenshot({ path: '/tmp/kis-home-operator-first-run-1280.png', fullPage: true });
+    const customer = await signedIn('kunde@firma.example', 1280);
+    await customer.getByTestId('tile-texts').waitFor();
+    expect(await customer.getByTestId('tile-depots').count()).toBe(0);
+    expect(await customer.getByTestId('operator-overview').count()).toBe(0);
+
+    // The company with its domain confirmed, and a depot of its own.
+    const org = await admin.post<{ id: string }>('/api/admin/organizations', {
+      name: 'Firma GmbH',
+      mainEmail: 'kunde@firma.example',
+    });
+    expect(org.status).toBe(200);
+    expect(
+      (await admin.post(`/api/admin/organizations/${org.body.id}/domains`, { domain: 'firma.example' })).status,
+    ).toBe(200);
+    expect(
+      (await admin.post('/api/depots', { name: 'Lager Nord', compartments: 4, organizationId: org.body.id })).status,
+    ).toBe(200);
+
+    await page.reload();
+    const depots = overview.getByTestId('figure-depots');
+    await expect.poll(() => depots.textContent()).toContain('0 online · 1 offline');
+    expect(await checklist.count()).toBe(0);
+    await page.screenshot({ path: '/tmp/kis-home-operator-1280.png', fullPage: true });
+    await depots.click();
+    await page.waitForURL(/\/depots$/);
+
+    const phone = await signedIn('admin@kis.test', 375);
+    await phone.getByTestId('figure-depots').waitFor();
+    expect(await overflows(phone)).toBe(false);
+    await phone.screenshot({ path: '/tmp/kis-home-operator-375.png', fullPage: true });
+
+    await customer.reload();
+    await customer.getByTestId('tile-depots').click();
+    await customer.waitForURL(/\/depots$/);
+    expect(problems).toEqual([]);
+    for (const p of [page, phone, customer]) await p.context().close();
   });
 
   it('gives a visitor on a phone the login and registration behind the menu button', async () => {

@@ -32,6 +32,8 @@ describe('a main account in the browser', () => {
     await page.getByLabel('E-Mail-Adresse').fill('chefin@acme.example');
     await page.getByLabel('Passwort').fill(GOOD_PASSWORD);
     await page.getByRole('button', { name: 'Anmelden' }).click();
+    // The login ends on the start page: a click before that would be undone by it.
+    await page.getByTestId('welcome').waitFor();
     await page.getByRole('link', { name: 'Mein Unternehmen' }).click();
     await page.getByRole('heading', { name: 'Acme GmbH' }).waitFor();
 

@@ -43,3 +43,4 @@ export * from './documents.js';
 export * from './reports.js';
 export * from './payments.js';
 export * from './privacy.js';
+export * from './overview.js';

@@ -102,6 +102,10 @@ export const HOT_QUERIES: readonly HotQuery[] = [
     sort: { nextAttemptAt: 1 },
     limit: 1,
   },
+  // overview/service.ts: the operator's home counts these on every visit (mail/, identity/, privacy/ figures.ts).
+  { name: 'outbox waiting', collection: 'outbox', filter: { status: 'queued' } },
+  { name: 'new registrations', collection: 'users', filter: { createdAt: { $gte: FROM } } },
+  { name: 'erasures due', collection: 'erasure_requests', filter: { state: 'waiting', notBefore: { $lte: NOW } } },
   // payments/invoices.ts listInvoices: an organization's invoices page, newest first.
   {
     name: 'invoices of an org',

@@ -44,6 +44,7 @@ import { historyId } from './history-journal.js';
 import { historyMonth } from './history-months.js';
 import { historyOwner, newestEntries } from './history-read.js';
 import { addHistoryMonths } from './history-migration.js';
+import { fleetFigures as figuresOf, type FleetFigures } from './fleet-figures.js';
 import { runOnce } from '../db/migrations.js';
 import {
   FLEET_HISTORY_COLUMNS,
@@ -57,7 +58,7 @@ import type { HistoryFilters } from './history-query.js';
 import { isDuplicateKeyError, sameText } from '../db/query.js';
 
 export type { ProvisioningFile };
-export type { FleetHistoryRow, HistoryFilters, HistoryRow };
+export type { FleetFigures, FleetHistoryRow, HistoryFilters, HistoryRow };
 export type DepotNotifierLike = DepotNotifier;
 
 /** Who registers depots from the command line: an operator without a session. */
@@ -317,6 +318,11 @@ export async function listDepots(
     Depot.countDocuments(filter),
   ]);
   return { items: (docs as DepotDoc[]).map((d) => viewOf(d, visibility.roleIn(d))), total };
+}
+
+/** The fleet in figures (the operator's home); the caller's rights are the overview's business. */
+export function fleetFigures(): Promise<FleetFigures> {
+  return figuresOf(runtime);
 }
 
 /** One depot, live. */

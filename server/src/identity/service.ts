@@ -25,6 +25,7 @@ import { User, type AccountType, type Role, type UserDoc, type UserLanguage, typ
 import * as verification from './verification.js';
 
 export type { Role, UserLanguage, UserStatus };
+export { accountFigures, type AccountFigures } from './figures.js';
 
 /** Identity settings from the configuration. */
 export interface IdentitySettings {

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Db } from 'mongodb';
 import * as audit from '../audit/service.js';
@@ -35,9 +35,25 @@ export function msUntil(time: string, timeZone: string, now: Date = new Date()):
   return wait * 1000 - now.getMilliseconds();
 }
 
+/** Backup files of ours in a directory: `kis-backup-<UTC time>.kisbak`, so names sort by time. */
+const BACKUP_FILE = /^kis-backup-.*\.kisbak$/;
+
+/** When the last backup this process tried failed; cleared by the next one written. */
+let failedAt: Date | undefined;
+
+/** The newest backup in `dir` (none when the directory is missing or empty), and a failure since. */
+export async function backupStatus(
+  dir: string,
+): Promise<{ last: { at: Date; file: string } | undefined; failedAt: Date | undefined }> {
+  const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => BACKUP_FILE.test(f)).sort();
+  const newest = files.at(-1);
+  const last = newest ? { at: (await stat(path.join(dir, newest))).mtime, file: newest } : undefined;
+  return { last, failedAt };
+}
+
 /** Deletes all but the newest `keep` backups in `dir`. */
 export async function pruneBackups(dir: string, keep: number): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => /^kis-backup-.*\.kisbak$/.test(f)).sort();
+  const files = (await readdir(dir)).filter((f) => BACKUP_FILE.test(f)).sort();
   const old = files.slice(0, Math.max(0, files.length - keep));
   for (const f of old) await rm(path.join(dir, f), { force: true });
   return old;
@@ -49,6 +65,7 @@ export async function backupNow(options: Omit<BackupJobOptions, 'time' | 'timeZo
   const file = path.join(options.dir, backupFileName());
   const started = Date.now();
   const summary = await writeBackup(options.db(), options.masterKey, file, options.files);
+  failedAt = undefined;
   const removed = await pruneBackups(options.dir, options.keep);
   options.logger.info(
     { file, documents: summary.documents, files: summary.files, ms: Date.now() - started, removed: removed.length },
@@ -78,6 +95,7 @@ export function startBackupJob(options: BackupJobOptions): { stop(): void } {
       () => {
         void backupNow(options)
           .catch(async (err: unknown) => {
+            failedAt = new Date();
             options.logger.error({ err }, 'daily backup failed');
             await audit
               .record({ action: 'system.backup_failed', outcome: 'failure', actorId: 'system:backups' })

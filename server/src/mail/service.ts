@@ -9,6 +9,7 @@ import { SECRET_PARAMS, forwardedNote, render, type Language, type MailKind, typ
 import { containsText, sameText } from '../db/query.js';
 
 export type { Language, MailKind, MailParams };
+export { outboxFigures, type OutboxFigures } from './figures.js';
 
 /** How the delivery job runs; main.ts fills it from the configuration. */
 export interface MailOptions {

@@ -17,6 +17,8 @@ import { formatWhen } from '../mail/templates.js';
 import * as paymentsErasure from '../payments/erasure.js';
 import { ErasureRequest, type ErasureDoc, type ErasureReason } from './model.js';
 
+export { erasureFigures, type ErasureFigures } from './figures.js';
+
 /**
  * Erasure of a person's data, on an operator's request, a revocation of consent, or the person
  * deleting their account. A request waits while the person still has active transfers (files

@@ -1,4 +1,4 @@
-import { count } from './plural.js';
+import { count, word } from './plural.js';
 
 /**
  * German texts: the source language. English (en.ts) must have exactly the same keys, which the
@@ -54,6 +54,42 @@ export const de = {
     privacy: 'Löschungen und Widerrufe, die anstehen oder aufgeschoben sind.',
     migration: 'Konten aus dem alten Produkt übernehmen und ihre Umstellung verfolgen.',
     invoiceSettings: 'Absender, Steuersätze und PayPal für Rechnungen.',
+  },
+  overview: {
+    title: 'Betrieb',
+    intro: 'Was heute Ihre Aufmerksamkeit braucht.',
+    checklist: 'Erste Schritte',
+    checklistHint: 'Diese Liste verschwindet, sobald alles erledigt ist.',
+    done: 'erledigt',
+    open: 'offen',
+    mailItem: 'Mailserver einrichten',
+    mailHint: 'Setzen Sie SMTP_URL und starten Sie den Server neu. Bis dahin warten alle Mails im Postausgang.',
+    depotItem: 'Erstes Depot registrieren',
+    depotHint: 'Unter „Depots“ legen Sie ein Depot an und laden seine Einrichtungsdatei herunter.',
+    domainsItem: 'Domains der Unternehmen bestätigen',
+    domainsHint:
+      'Jedes Unternehmen braucht eine bestätigte Domain, damit Informationen für seine Domain (Bereich 2) ankommen.',
+    depots: 'Depots',
+    online: (n: number) => count('de', n, { one: 'online', other: 'online' }),
+    offline: (n: number) => count('de', n, { one: 'offline', other: 'offline' }),
+    alarms: (n: number) => count('de', n, { one: 'Depot mit Alarm', other: 'Depots mit Alarm' }),
+    disabled: (n: number) => count('de', n, { one: 'abgeschaltet', other: 'abgeschaltet' }),
+    noDepots: 'Noch keine Depots.',
+    registrations: 'Neue Registrierungen',
+    lastWeek: 'in den letzten 7 Tagen',
+    unverified: (n: number) => `${n} noch nicht bestätigt`,
+    outbox: 'Postausgang',
+    waiting: (n: number) => word('de', n, { one: 'Mail wartet', other: 'Mails warten' }),
+    failing: (n: number) => `davon ${n} mit Zustellfehler`,
+    erasures: 'Löschungen',
+    erasuresWaiting: (n: number) => word('de', n, { one: 'Löschung wartet', other: 'Löschungen warten' }),
+    erasuresDue: (n: number) => `davon ${n} beim nächsten Lauf fällig`,
+    backup: 'Letzte Sicherung',
+    noBackup: 'Noch keine Sicherung.',
+    backupFailed: (when: string) => `Fehlgeschlagen am ${when}`,
+    backupDaily: (time: string) => `täglich um ${time} Uhr`,
+    backupOff: 'Tägliche Sicherung ist abgeschaltet (KIS_BACKUP_TIME=off).',
+    show: 'Anzeigen',
   },
   home: {
     title: 'Kundenportal',

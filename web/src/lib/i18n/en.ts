@@ -1,5 +1,5 @@
 import type { Messages } from './de.js';
-import { count } from './plural.js';
+import { count, word } from './plural.js';
 
 /** English texts; same keys as German (checked by the compiler). */
 export const en: Messages = {
@@ -52,6 +52,41 @@ export const en: Messages = {
     privacy: 'Erasures and revocations due or deferred.',
     migration: 'Take over accounts from the old product and follow their switch.',
     invoiceSettings: 'Sender, tax rates and PayPal for invoices.',
+  },
+  overview: {
+    title: 'Operations',
+    intro: 'What needs your attention today.',
+    checklist: 'First steps',
+    checklistHint: 'This list disappears once everything is done.',
+    done: 'done',
+    open: 'to do',
+    mailItem: 'Set up the mail server',
+    mailHint: 'Set SMTP_URL and restart the server. Until then every mail waits in the outbox.',
+    depotItem: 'Register the first depot',
+    depotHint: 'Under “Depots” you create a depot and download its provisioning file.',
+    domainsItem: "Confirm the companies' domains",
+    domainsHint: 'Every company needs a confirmed domain, so that information for its domain (area 2) reaches it.',
+    depots: 'Depots',
+    online: (n: number) => count('en', n, { one: 'online', other: 'online' }),
+    offline: (n: number) => count('en', n, { one: 'offline', other: 'offline' }),
+    alarms: (n: number) => count('en', n, { one: 'depot in alarm', other: 'depots in alarm' }),
+    disabled: (n: number) => count('en', n, { one: 'disabled', other: 'disabled' }),
+    noDepots: 'No depots yet.',
+    registrations: 'New registrations',
+    lastWeek: 'in the last 7 days',
+    unverified: (n: number) => `${n} not yet verified`,
+    outbox: 'Outbox',
+    waiting: (n: number) => word('en', n, { one: 'mail waiting', other: 'mails waiting' }),
+    failing: (n: number) => `${n} of them failed to deliver`,
+    erasures: 'Erasures',
+    erasuresWaiting: (n: number) => word('en', n, { one: 'erasure waiting', other: 'erasures waiting' }),
+    erasuresDue: (n: number) => `${n} of them due at the next run`,
+    backup: 'Last backup',
+    noBackup: 'No backup yet.',
+    backupFailed: (when: string) => `Failed on ${when}`,
+    backupDaily: (time: string) => `daily at ${time}`,
+    backupOff: 'The daily backup is switched off (KIS_BACKUP_TIME=off).',
+    show: 'Show',
   },
   home: {
     title: 'Customer portal',

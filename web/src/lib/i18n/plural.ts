@@ -13,9 +13,14 @@ const numbers = new Map<string, Intl.NumberFormat>();
  * with 1234 "1.234 Einträge"; in English "1,234 entries".
  */
 export function count(locale: 'de' | 'en', n: number, forms: PluralForms): string {
-  let rule = rules.get(locale);
-  if (!rule) rules.set(locale, (rule = new Intl.PluralRules(locale)));
   let number = numbers.get(locale);
   if (!number) numbers.set(locale, (number = new Intl.NumberFormat(locale)));
-  return `${number.format(n)} ${rule.select(n) === 'one' ? forms.one : forms.other}`;
+  return `${number.format(n)} ${word(locale, n, forms)}`;
+}
+
+/** The word alone, in the form `n` takes (where the number stands apart, as a large figure). */
+export function word(locale: 'de' | 'en', n: number, forms: PluralForms): string {
+  let rule = rules.get(locale);
+  if (!rule) rules.set(locale, (rule = new Intl.PluralRules(locale)));
+  return rule.select(n) === 'one' ? forms.one : forms.other;
 }
