@@ -387,7 +387,8 @@ export const ROUTES: readonly RouteRow[] = [
     body: () => ({ ranges: [], password: 'Ein langes Passwort für Tests 7' }),
   },
 
-  // ─── Operator pages: audit, outbox, erasures, migration ──────────────────────────────────────
+  // ─── Operator pages: overview, audit, outbox, erasures, migration ────────────────────────────
+  { route: 'GET /api/admin/overview', access: 'admin', expect: [401, 403, 403, 403, 200] },
   { route: 'GET /api/admin/audit', access: 'admin', expect: [401, 403, 403, 403, 200] },
   {
     route: 'GET /api/admin/audit/export',
