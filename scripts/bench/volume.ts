@@ -170,7 +170,7 @@ async function timePages(
   server: RunningServer,
   seed: SeededYear,
   loginMs: number[],
-): Promise<Record<'historyNewest' | 'historyFiltered' | 'auditPage' | 'userSearch', Series>> {
+): Promise<Record<'historyNewest' | 'historyFiltered' | 'auditPage' | 'userSearch' | 'operatorOverview', Series>> {
   log('history page, newest 50 …');
   let session = await timedLogin(server, loginMs);
   const historyNewest = await series(
@@ -231,7 +231,17 @@ async function timePages(
       if (page.total === 0) throw new Error('the user search found nobody');
     },
   );
-  return { historyNewest, historyFiltered, auditPage, userSearch };
+  log("operator's overview …");
+  session = await timedLogin(server, loginMs);
+  const operatorOverview = await series(
+    "GET /api/admin/overview: the operator's home (fleet, registrations, outbox, erasures and backup in figures)",
+    async () => {
+      const overview = await getJson<{ depots: { total: number } }>(server, session, '/api/admin/overview');
+      if (overview.depots.total !== seed.depotIds.length)
+        throw new Error(`the overview counts ${overview.depots.total} depots`);
+    },
+  );
+  return { historyNewest, historyFiltered, auditPage, userSearch, operatorOverview };
 }
 
 /** What one CSV export's stream showed, as `performance.now()` times. */

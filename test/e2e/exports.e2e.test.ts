@@ -42,7 +42,7 @@ async function signIn(): Promise<{ page: Page; problems: string[] }> {
 describe('exports in the browser', () => {
   it('downloads the depot history as CSV from the depot page', async () => {
     const { page, problems } = await signIn();
-    await page.goto(`${server.url}/depots/${depotId}`);
+    await page.goto(`${server.url}/depots/${depotId}#verlauf`);
     const exporter = page.getByTestId('export');
     await exporter.waitFor();
     const [download] = await Promise.all([
@@ -54,6 +54,8 @@ describe('exports in the browser', () => {
       Record<string, string>
     >;
     expect(rows.map((r) => r.Info)).toEqual([1, 2, 3, 4, 5].map((i) => `Notiz Nummer ${i} – Größe`));
+    // In the page's words: the kind and source as the history table names them.
+    expect(rows.map((r) => [r.Quelle, r.Ereignis])).toEqual(Array(5).fill(['Person', 'Notiz']));
     expect(problems).toEqual([]);
     await page.context().close();
   });
@@ -64,9 +66,15 @@ describe('exports in the browser', () => {
     const exporter = page.getByTestId('fleet-export');
     await exporter.getByRole('heading', { name: 'Verlauf aller Depots exportieren' }).waitFor();
     // The range to the day the browser knows as today, back 30 days.
-    const to = await exporter.getByLabel('Bis einschließlich').inputValue();
-    const from = await exporter.getByLabel('Von (Tag)').inputValue();
-    expect(Date.parse(to) - Date.parse(from)).toBe(30 * 86_400_000);
+    // Days as a German reader writes them, whatever language the browser speaks.
+    const day = (text: string): number => {
+      const [d, m, y] = text.split('.').map(Number);
+      return Date.UTC(y ?? 0, (m ?? 1) - 1, d);
+    };
+    const to = await exporter.getByRole('textbox', { name: 'Bis einschließlich' }).inputValue();
+    const from = await exporter.getByRole('textbox', { name: 'Von (Tag)' }).inputValue();
+    expect(to).toMatch(/^\d{2}\.\d{2}\.\d{4}$/);
+    expect(day(to) - day(from)).toBe(30 * 86_400_000);
     const [download] = await Promise.all([
       page.waitForEvent('download'),
       exporter.getByRole('button', { name: 'Exportieren' }).click(),
@@ -79,7 +87,7 @@ describe('exports in the browser', () => {
       [1, 2, 3, 4, 5].map((i) => ['Depot Mitte', `Notiz Nummer ${i} – Größe`]),
     );
     // A range the server would refuse is held back in the browser, with the reason.
-    await exporter.getByLabel('Von (Tag)').fill('2020-01-01');
+    await exporter.getByRole('textbox', { name: 'Von (Tag)' }).fill('01.01.2020');
     await exporter.getByRole('alert').waitFor();
     expect(await exporter.getByRole('button', { name: 'Exportieren' }).isDisabled()).toBe(true);
     expect(problems).toEqual([]);
@@ -99,6 +107,11 @@ describe('exports in the browser', () => {
     const { stdout } = await run('pdftotext', [await download.path(), '-']);
     expect(stdout).toContain('Protokoll');
     expect(stdout).toContain('depot.history_exported');
+    // Outcomes in words, and the title block's lines.
+    expect(stdout).toContain('erfolgreich');
+    expect(stdout).not.toMatch(/\bsuccess\b/);
+    expect(stdout).toMatch(/Betreiber/);
+    expect(stdout).toMatch(/Seite 1 von \d+/);
     expect(problems).toEqual([]);
     await page.context().close();
   });

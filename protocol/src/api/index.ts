@@ -44,3 +44,4 @@ export * from './reports.js';
 export * from './payments.js';
 export * from './privacy.js';
 export * from './overview.js';
+export * from './history-labels.js';

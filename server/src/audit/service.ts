@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { containsText, sameText } from '../db/query.js';
 import { Forbidden } from '../errors.js';
-import type { TableExport } from '../reports/service.js';
+import type { Bilingual, TableExport } from '../reports/service.js';
 import { AuditEntry, blockOf, type AuditEntryDoc, type AuditOutcome } from './model.js';
 
 export type { AuditOutcome };
@@ -420,9 +420,16 @@ export interface AuditRow extends Record<string, unknown> {
   ip: string;
   action: string;
   target: string;
-  outcome: string;
+  outcome: Bilingual;
   details: string;
 }
+
+/** An entry's outcome in the words of the audit page. */
+const OUTCOMES: Readonly<Record<AuditOutcome, Bilingual>> = {
+  success: { de: 'erfolgreich', en: 'succeeded' },
+  failure: { de: 'fehlgeschlagen', en: 'failed' },
+  denied: { de: 'abgewiesen', en: 'denied' },
+};
 
 /**
  * The audit log for an export (administrators), oldest first with the page's filters, read from a
@@ -453,7 +460,7 @@ export async function rowsForExport(
           ip: d.ip ?? '',
           action: d.action,
           target: d.target ?? '',
-          outcome: d.outcome,
+          outcome: OUTCOMES[d.outcome as AuditOutcome] ?? { de: d.outcome, en: d.outcome },
           details: d.details ? JSON.stringify(d.details) : '',
         };
       }
@@ -464,7 +471,11 @@ export async function rowsForExport(
   return {
     name: 'protokoll',
     title: { de: 'Protokoll', en: 'Audit log' },
-    filters: [query.action, query.outcome, query.text].filter((f): f is string => !!f),
+    filters: [
+      ...(query.action ? [query.action] : []),
+      ...(query.outcome ? [OUTCOMES[query.outcome]] : []),
+      ...(query.text ? [`„${query.text}“`] : []),
+    ],
     columns: AUDIT_COLUMNS,
     total: await AuditEntry.countDocuments(filter),
     rows: rows(),

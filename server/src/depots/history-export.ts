@@ -3,6 +3,7 @@
  * from the database as the download consumes them. Access is the caller's business (service.ts);
  * this file only reads.
  */
+import { HISTORY_KIND_LABELS, HISTORY_SOURCE_LABELS } from '@kis/protocol/api';
 import type * as reports from '../reports/service.js';
 import { DepotPin, type HistoryDoc } from './model.js';
 import type { HistoryFilters } from './history-query.js';
@@ -11,8 +12,9 @@ import { entriesOldestFirst, type HistoryOwner } from './history-read.js';
 /** One history entry as an export writes it. */
 export interface HistoryRow extends Record<string, unknown> {
   at: Date;
-  source: string;
-  kind: string;
+  /** In the reader's words, as the depot page shows them (not the stored codes). */
+  source: reports.Bilingual;
+  kind: reports.Bilingual;
   comp: number | null;
   pin: string;
   person: string;
@@ -46,6 +48,17 @@ export const FLEET_HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<FleetHisto
   ...(HISTORY_COLUMNS as ReadonlyArray<reports.TableColumn<FleetHistoryRow>>),
 ];
 
+/** A history entry's kind in both languages, as the depot page names it. */
+export function kindLabel(kind: string): reports.Bilingual {
+  return { de: HISTORY_KIND_LABELS.de[kind] ?? kind, en: HISTORY_KIND_LABELS.en[kind] ?? kind };
+}
+
+function sourceLabel(source: string): reports.Bilingual {
+  const de: Readonly<Record<string, string>> = HISTORY_SOURCE_LABELS.de;
+  const en: Readonly<Record<string, string>> = HISTORY_SOURCE_LABELS.en;
+  return { de: de[source] ?? source, en: en[source] ?? source };
+}
+
 /** Rows read from the database per round trip while exporting. */
 const EXPORT_BATCH = 1000;
 
@@ -69,8 +82,8 @@ export async function* depotHistoryRows(owner: HistoryOwner, filters: HistoryFil
       for (const d of batch) {
         yield {
           at: d.at,
-          source: d.source,
-          kind: d.kind,
+          source: sourceLabel(d.source),
+          kind: kindLabel(d.kind),
           comp: d.comp ?? null,
           pin: d.pinId ? (labels.get(d.pinId) ?? d.pinId) : '',
           person: d.userName ?? '',

@@ -50,6 +50,7 @@ import {
   FLEET_HISTORY_COLUMNS,
   HISTORY_COLUMNS,
   depotHistoryRows,
+  kindLabel,
   fleetHistoryRows,
   type FleetHistoryRow,
   type HistoryRow,
@@ -1166,11 +1167,14 @@ export async function historyForExport(
   return {
     name: `verlauf-${depotId}`,
     title: { de: `Verlauf: ${doc.name}`, en: `History: ${doc.name}` },
+    subject: { label: { de: 'Depot', en: 'Depot' }, value: `${doc.name} (${depotId})` },
+    period: {
+      from: filters.from ? new Date(filters.from) : undefined,
+      to: filters.to ? new Date(filters.to) : undefined,
+    },
     filters: [
-      ...(filters.kind ? [filters.kind] : []),
+      ...(filters.kind ? [kindLabel(filters.kind)] : []),
       ...(filters.comp !== undefined ? [{ de: `Fach ${filters.comp}`, en: `compartment ${filters.comp}` }] : []),
-      ...(filters.from ? [`≥ ${filters.from}`] : []),
-      ...(filters.to ? [`< ${filters.to}`] : []),
     ],
     columns: HISTORY_COLUMNS,
     rows: depotHistoryRows(historyOwner(doc), filters),
@@ -1223,7 +1227,9 @@ export async function fleetHistoryForExport(
       de: 'Verlauf aller Depots (nach Depot, dann Zeit)',
       en: 'History of all depots (by depot, then time)',
     },
-    filters: [...(filters.kind ? [filters.kind] : []), `≥ ${filters.from}`, `< ${filters.to}`],
+    subject: { label: { de: 'Depots', en: 'Depots' }, value: String(depots.length) },
+    period: { from, to },
+    filters: filters.kind ? [kindLabel(filters.kind)] : [],
     columns: FLEET_HISTORY_COLUMNS,
     rows: fleetHistoryRows(depots, filters),
   };

@@ -18,6 +18,14 @@ const STATES: Readonly<Record<InvoiceState, reports.Bilingual>> = {
   refunded: { de: 'Erstattet', en: 'Refunded' },
 };
 
+/** How KIS learned of a payment, in words (the export's "Reported by"). */
+const SOURCES: Readonly<Record<string, reports.Bilingual>> = {
+  return: { de: 'Rückkehr des Zahlers', en: "Payer's return" },
+  webhook: { de: 'PayPal-Benachrichtigung', en: 'PayPal notification' },
+  owner: { de: 'Depotbetreiber', en: 'Depot owner' },
+  reconcile: { de: 'Abgleich mit PayPal', en: 'Reconciliation with PayPal' },
+};
+
 export interface InvoiceRow extends Record<string, unknown> {
   number: string;
   issueDate: string;
@@ -38,7 +46,7 @@ export interface PaymentRow extends Record<string, unknown> {
   invoice: string;
   amount: reports.MoneyCell;
   reference: string;
-  source: string;
+  source: reports.Bilingual;
 }
 
 /** Reads a query through a cursor in batches, closing it when the reader leaves. */
@@ -142,6 +150,10 @@ export async function paymentsForExport(
   return {
     name: 'zahlungen',
     title: { de: 'Zahlungen', en: 'Payments' },
+    period: {
+      from: filters.from ? new Date(filters.from) : undefined,
+      to: filters.to ? new Date(filters.to) : undefined,
+    },
     filters: [],
     total,
     columns: [
@@ -160,7 +172,7 @@ export async function paymentsForExport(
         invoice: d.invoiceNumber,
         amount: reports.money(d.amountCents),
         reference: d._id,
-        source: d.source,
+        source: SOURCES[d.source] ?? { de: d.source, en: d.source },
       };
     }),
   };

@@ -7,16 +7,23 @@ const MARGIN = 36;
 const ROW_HEIGHT = 14;
 const FONT_SIZE = 8;
 
-/** What heads every page of an exported table. */
+/** What heads an exported table: every page its company, title and page number; the first its title block. */
 export interface PdfTableHeading {
   /** The operator's company, top left on every page. */
   company: string;
   title: string;
-  /** Filters and the time of the export, in the reader's words. */
-  subtitle: string;
-  /** "Seite" / "Page". */
-  pageLabel: string;
+  /**
+   * The title block under the title on the first page, label and value per line, in the reader's
+   * words: operator, what the table is of, period, filters, when it was made.
+   */
+  facts: ReadonlyArray<readonly [string, string]>;
+  /** "Seite 3 von" / "Page 3 of": the total follows, known only at the end. */
+  pageOf: (page: number) => string;
 }
+
+/** The room the number of pages takes on every page (written once the last row is out). */
+const PAGES_WIDTH_SAMPLE = '00000';
+const HEAD_SIZE = 9;
 
 /**
  * Resolves when the reader takes data again, or the document closes. Both listeners go when
@@ -62,6 +69,7 @@ export function pdfTable<R extends Record<string, unknown>>(
   const usable = doc.page.width - 2 * MARGIN;
   const total = columns.reduce((sum, c) => sum + c.width, 0);
   const widths = columns.map((c) => (c.width / total) * usable);
+  const pages = pageCount(doc);
   let page = 0;
   let y = 0;
 
@@ -70,23 +78,30 @@ export function pdfTable<R extends Record<string, unknown>>(
     page += 1;
     doc
       .font('Helvetica-Bold')
-      .fontSize(9)
+      .fontSize(HEAD_SIZE)
       .fillColor('#555555')
       .text(heading.company, MARGIN, MARGIN - 14, { lineBreak: false });
-    doc
-      .font('Helvetica')
-      .text(`${heading.pageLabel} ${page}`, MARGIN, MARGIN - 14, { width: usable, align: 'right', lineBreak: false });
+    pages.place(`${heading.pageOf(page)} `, doc.page.width - MARGIN, MARGIN - 14);
     doc
       .fillColor('black')
       .font('Helvetica-Bold')
       .fontSize(14)
       .text(heading.title, MARGIN, MARGIN + 4, { lineBreak: false });
-    doc
-      .font('Helvetica')
-      .fontSize(8.5)
-      .fillColor('#444444')
-      .text(heading.subtitle, MARGIN, MARGIN + 22, { lineBreak: false });
-    y = MARGIN + 42;
+    y = MARGIN + 26;
+    if (page === 1 && heading.facts.length) {
+      const labelWidth = Math.max(
+        ...heading.facts.map(([label]) => doc.font('Helvetica').fontSize(8.5).widthOfString(label)),
+      );
+      for (const [label, value] of heading.facts) {
+        doc.font('Helvetica').fontSize(8.5).fillColor('#555555').text(label, MARGIN, y, { lineBreak: false });
+        doc
+          .fillColor('black')
+          .text(fit(doc, value, usable - labelWidth - 12), MARGIN + labelWidth + 12, y, { lineBreak: false });
+        y += 12;
+      }
+      y += 6;
+    }
+    y += 4;
     doc.rect(MARGIN, y - 3, usable, ROW_HEIGHT).fill('#0f4c5c');
     doc.fillColor('white').font('Helvetica-Bold').fontSize(FONT_SIZE);
     let x = MARGIN;
@@ -123,8 +138,52 @@ export function pdfTable<R extends Record<string, unknown>>(
       if (doc.destroyed) return;
     }
     if (index === 0) doc.fontSize(10).text('—', MARGIN, y);
+    pages.write(page);
     doc.end();
   };
   write().catch((err: unknown) => doc.destroy(err as Error));
   return doc;
+}
+
+/**
+ * "Page 3 of 12" on a streamed PDF: the 12 is not known until the last row. Every page draws the
+ * same form XObject where the total goes, and the form's content (the number) is written once at
+ * the end: a PDF may define an object after the pages that use it. So the pages stream out as they
+ * are made, and memory stays flat however many there are.
+ */
+function pageCount(doc: PDFKit.PDFDocument): {
+  /** Writes `text` (the words before the total) and the total's place, ending at `right`. */
+  place(text: string, right: number, top: number): void;
+  write(pages: number): void;
+} {
+  doc.font('Helvetica').fontSize(HEAD_SIZE);
+  // pdfkit's own objects for what it does not wrap: the current font and the page's resources.
+  const font = (doc as unknown as { _font: { id: string; ref(): PDFKit.PDFKitReference; ascender: number } })._font;
+  const room = doc.widthOfString(PAGES_WIDTH_SAMPLE);
+  const height = doc.currentLineHeight(true);
+  const form = doc.ref({
+    Type: 'XObject',
+    Subtype: 'Form',
+    FormType: 1,
+    BBox: [0, -height, room + 2, height],
+    Resources: { Font: { [font.id]: font.ref() } },
+  });
+  const baseline = (font.ascender / 1000) * HEAD_SIZE;
+  return {
+    place(text, right, top) {
+      doc.font('Helvetica').fontSize(HEAD_SIZE);
+      const left = right - room;
+      doc.text(text, left - doc.widthOfString(text), top, { lineBreak: false });
+      // pdfkit draws with y downwards: back to the page's own coordinates, then to the number's baseline.
+      const page = doc.page as unknown as { xobjects: Record<string, PDFKit.PDFKitReference>; height: number };
+      page.xobjects.KisPages = form;
+      doc.save();
+      doc.addContent(`1 0 0 -1 0 ${page.height} cm`);
+      doc.addContent(`1 0 0 1 ${left.toFixed(2)} ${(page.height - top - baseline).toFixed(2)} cm /KisPages Do`);
+      doc.restore();
+    },
+    write(pages) {
+      form.end(`BT /${font.id} ${HEAD_SIZE} Tf 0 0 Td (${pages}) Tj ET`);
+    },
+  };
 }

@@ -81,7 +81,11 @@ function isMoney(value: unknown): value is MoneyCell {
 export interface TableExport<R> {
   name: string;
   title: Bilingual;
-  /** The filters in effect, for the subtitle; none means all entries. */
+  /** What the table is of (a depot), for the PDF's title block. */
+  subject?: { label: Bilingual; value: string } | undefined;
+  /** The time range of the rows, for the PDF's title block; absent where the table has none. */
+  period?: { from?: Date | undefined; to?: Date | undefined } | undefined;
+  /** The filters in effect besides the period; none means all entries. */
   filters: ReadonlyArray<string | Bilingual>;
   columns: ReadonlyArray<TableColumn<R>>;
   /**
@@ -91,6 +95,52 @@ export interface TableExport<R> {
    */
   total?: number | undefined;
   rows: AsyncIterable<R>;
+}
+
+const WORDS = {
+  de: {
+    operator: 'Betreiber',
+    period: 'Zeitraum',
+    filters: 'Filter',
+    none: 'keine',
+    made: 'Erstellt',
+    since: 'ab',
+    until: 'bis',
+    always: 'gesamter Zeitraum',
+  },
+  en: {
+    operator: 'Operator',
+    period: 'Period',
+    filters: 'Filters',
+    none: 'none',
+    made: 'Created',
+    since: 'from',
+    until: 'until',
+    always: 'all time',
+  },
+} as const;
+
+/** The PDF's title block: operator, what the table is of, period, filters, when it was made. */
+function titleBlock<R>(table: TableExport<R>, query: ExportQuery, filters: string): Array<readonly [string, string]> {
+  const words = WORDS[query.lang];
+  const when = (date: Date): string => formatTime(date, { ...query, format: 'pdf' });
+  const facts: Array<readonly [string, string]> = [[words.operator, operatorName]];
+  if (table.subject) facts.push([table.subject.label[query.lang], table.subject.value]);
+  if (table.period) {
+    const { from, to } = table.period;
+    const period =
+      from && to
+        ? `${when(from)} – ${when(to)}`
+        : from
+          ? `${words.since} ${when(from)}`
+          : to
+            ? `${words.until} ${when(to)}`
+            : words.always;
+    facts.push([words.period, period]);
+  }
+  facts.push([words.filters, filters || words.none]);
+  facts.push([words.made, `${when(new Date())} (${query.tz})`]);
+  return facts;
 }
 
 /**
@@ -112,7 +162,6 @@ export function exportTable<R extends Record<string, unknown>>(query: ExportQuer
     return String(value ?? '');
   };
   const filters = table.filters.map((f) => (typeof f === 'string' ? f : f[lang])).join(', ');
-  const subtitle = `${filters || (lang === 'de' ? 'alle Einträge' : 'all entries')} · ${formatTime(new Date(), { ...query, format: 'pdf' })} (${query.tz})`;
   const stamp = new Date().toISOString().slice(0, 10);
   const rows = table.rows;
   if (query.format === 'csv') {
@@ -145,7 +194,12 @@ export function exportTable<R extends Record<string, unknown>>(query: ExportQuer
     fileName: `${table.name}-${stamp}.pdf`,
     contentType: 'application/pdf',
     body: pdfTable(
-      { company: operatorName, title: table.title[lang], subtitle, pageLabel: lang === 'de' ? 'Seite' : 'Page' },
+      {
+        company: operatorName,
+        title: table.title[lang],
+        facts: titleBlock(table, query, filters),
+        pageOf: (page) => (lang === 'de' ? `Seite ${page} von` : `Page ${page} of`),
+      },
       localized,
       rows,
       cell,

@@ -96,7 +96,7 @@ describe('the fleet history export', () => {
       'Acme Tor 2 – Eintrag 2',
       'Acme Tor 2 – Eintrag 3',
     ]);
-    expect(mine[0]).toMatchObject({ Depot: 'Acme Halle', 'Depot-ID': depots.get('Acme Halle'), Ereignis: 'note' });
+    expect(mine[0]).toMatchObject({ Depot: 'Acme Halle', 'Depot-ID': depots.get('Acme Halle'), Ereignis: 'Notiz' });
     expect(mine[0]?.Zeit).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/);
     expect(new Set(got.rows.map((r) => r.Depot))).toEqual(new Set(['Acme Halle', 'Acme Tor 2']));
     for (const foreign of ['Andere Lager', 'Zentrale']) {

@@ -53,8 +53,10 @@ describe('history export', () => {
     const rows = parse(got.bytes, { bom: true, delimiter: ';', columns: true }) as Array<Record<string, string>>;
     expect(rows).toHaveLength(60);
     expect(Object.keys(rows[0] ?? {})).toEqual(['Zeit', 'Quelle', 'Ereignis', 'Fach', 'PIN für', 'Person', 'Info']);
+    // The words of the depot page, not the stored codes (note, user).
     expect(rows[0]).toMatchObject({
-      Ereignis: 'note',
+      Quelle: 'Person',
+      Ereignis: 'Notiz',
       Fach: '2',
       Info: 'Schlüssel übergeben an Jürgen Groß; "Ersatz" folgt',
     });
@@ -68,17 +70,22 @@ describe('history export', () => {
     const en = parse(english.bytes, { bom: true, delimiter: ',', columns: true }) as Array<Record<string, string>>;
     expect(en).toHaveLength(30);
     expect(Object.keys(en[0] ?? {})[0]).toBe('Time');
-    expect(en.every((r) => r.Event === 'handover')).toBe(true);
+    expect(en.every((r) => r.Event === 'Handed over in person' && r.Source === 'Person')).toBe(true);
   });
 
-  it('writes a PDF table that renders: header, rows and page numbers', async () => {
-    const got = await download(admin, `/api/depots/${depotId}/history/export?format=pdf`);
+  it('writes a PDF table that renders: title block, header, rows in words, and page x of y', async () => {
+    const got = await download(
+      admin,
+      `/api/depots/${depotId}/history/export?format=pdf&tz=Europe/Berlin&kind=note&from=2026-01-01T00:00:00Z`,
+    );
     expect(got.status).toBe(200);
     expect(got.headers.get('content-type')).toBe('application/pdf');
     const pdf = path.join(dir, 'verlauf.pdf');
     await writeFile(pdf, got.bytes);
     const { stdout } = await run('pdfinfo', [pdf]);
-    expect(Number(/Pages:\s+(\d+)/.exec(stdout)?.[1])).toBe(2);
+    // 30 notes and the title block do not fit one page.
+    const pages = Number(/Pages:\s+(\d+)/.exec(stdout)?.[1]);
+    expect(pages).toBeGreaterThanOrEqual(2);
     await run('pdftoppm', ['-png', '-r', '80', '-f', '1', '-l', '1', pdf, path.join(dir, 'page')]);
     const png = path.join(dir, 'page-1.png');
     expect((await stat(png)).size).toBeGreaterThan(20_000);
@@ -87,7 +94,16 @@ describe('history export', () => {
     const { stdout: text } = await run('pdftotext', ['-layout', pdf, '-']);
     expect(text).toContain('Schlüsseldienst Müller GmbH');
     expect(text).toContain('Verlauf: Werkstatt Süd');
-    expect(text).toContain('Seite 2');
+    // The title block: who made it, of what, for which period and filters, when.
+    expect(text).toMatch(/Betreiber\s+Schlüsseldienst Müller GmbH/);
+    expect(text).toMatch(new RegExp(`Depot\\s+Werkstatt Süd \\(${depotId}\\)`));
+    expect(text).toMatch(/Zeitraum\s+ab 01\.01\.2026, 01:00:00/);
+    expect(text).toMatch(/Filter\s+Notiz/);
+    expect(text).toMatch(/Erstellt\s+\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}:\d{2} \(Europe\/Berlin\)/);
+    expect(text).toContain(`Seite 1 von ${pages}`);
+    expect(text).toContain(`Seite ${pages} von ${pages}`);
+    expect(text).toContain('Notiz');
+    expect(text).not.toMatch(/\bnote\b/);
     expect(text).toContain('Schlüssel übergeben an Jürgen Groß');
     expect(text).toMatch(/\d{2}\.\d{2}\.\d{4}, \d{2}:\d{2}:\d{2}/);
   });

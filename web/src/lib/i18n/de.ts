@@ -1,3 +1,4 @@
+import { HISTORY_KIND_LABELS, HISTORY_SOURCE_LABELS } from '@kis/protocol/api';
 import { count, word } from './plural.js';
 
 /**
@@ -90,6 +91,10 @@ export const de = {
     backupDaily: (time: string) => `täglich um ${time} Uhr`,
     backupOff: 'Tägliche Sicherung ist abgeschaltet (KIS_BACKUP_TIME=off).',
     show: 'Anzeigen',
+  },
+  dates: {
+    invalid: (pattern: string) => `Bitte ein Datum als ${pattern} eingeben.`,
+    pick: 'Kalender öffnen',
   },
   home: {
     title: 'Kundenportal',
@@ -354,6 +359,15 @@ export const de = {
     },
   },
   depot: {
+    tabs: {
+      label: 'Teile der Depotseite',
+      live: 'Live',
+      history: 'Verlauf',
+      pins: 'PINs',
+      commands: 'Befehle',
+      access: 'Zugriff',
+      settings: 'Einstellungen',
+    },
     back: 'Alle Depots',
     state: 'Zustand',
     compartments: 'Fächer',
@@ -371,31 +385,8 @@ export const de = {
     who: 'Wer',
     details: 'Details',
     depotClock: (t: string) => `Depotuhr: ${t}`,
-    kinds: {
-      key_removed: 'Schlüssel entnommen',
-      key_returned: 'Schlüssel zurückgegeben',
-      door_opened: 'Tür geöffnet',
-      door_closed: 'Tür geschlossen',
-      door_open_too_long: 'Tür zu lange offen',
-      pin_accepted: 'PIN angenommen',
-      pin_rejected: 'PIN abgelehnt',
-      tamper: 'Sabotage',
-      power_lost: 'Netzausfall',
-      power_restored: 'Netz wieder da',
-      online: 'Depot online',
-      offline: 'Depot offline',
-      depot_started: 'Depot gestartet',
-      locked: 'Fach verriegelt',
-      unlocked: 'Fach entriegelt',
-      key_overdue: 'Schlüssel überfällig',
-      command_succeeded: 'Befehl ausgeführt',
-      command_failed: 'Befehl fehlgeschlagen',
-      command_expired: 'Befehl aufgegeben',
-      alarm_cleared: 'Alarm erledigt',
-      handover: 'Persönliche Übergabe',
-      note: 'Notiz',
-    } as Record<string, string>,
-    sources: { depot: 'Depot', state: 'Zustand', server: 'Server', user: 'Person' },
+    kinds: HISTORY_KIND_LABELS.de,
+    sources: HISTORY_SOURCE_LABELS.de,
     manual: {
       title: 'Eintrag hinzufügen',
       hint: 'Für das, was außerhalb des Depots geschah: eine persönliche Schlüsselübergabe, eine Notiz.',
@@ -452,6 +443,7 @@ export const de = {
       hint: 'Wer dieses Depot sehen (Betrachter), bedienen (Bediener) oder verwalten (Verwalter) darf – zusätzlich zu den Rechten der Konten.',
       user: 'Konto (E-Mail-Adresse)',
       grant: 'Zugriff geben',
+      role: 'Rolle, die das Konto bekommt',
       remove: 'Entziehen',
       none: 'Keine zusätzlichen Zugriffe.',
     },
@@ -515,7 +507,7 @@ export const de = {
     stale: 'Alt – noch gebraucht?',
     empty: 'Noch keine Dateien.',
     uploading: (name: string) => `${name} wird hochgeladen`,
-    uploaded: 'Hochgeladen',
+    arrived: (name: string) => `${name} ist hochgeladen.`,
     failed: 'Fehlgeschlagen',
     cancel: 'Abbrechen',
     percent: (p: number, locale: string) =>

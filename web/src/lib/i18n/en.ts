@@ -1,3 +1,4 @@
+import { HISTORY_KIND_LABELS, HISTORY_SOURCE_LABELS } from '@kis/protocol/api';
 import type { Messages } from './de.js';
 import { count, word } from './plural.js';
 
@@ -87,6 +88,10 @@ export const en: Messages = {
     backupDaily: (time: string) => `daily at ${time}`,
     backupOff: 'The daily backup is switched off (KIS_BACKUP_TIME=off).',
     show: 'Show',
+  },
+  dates: {
+    invalid: (pattern: string) => `Please enter a date as ${pattern}.`,
+    pick: 'Open the calendar',
   },
   home: {
     title: 'Customer portal',
@@ -346,6 +351,15 @@ export const en: Messages = {
     },
   },
   depot: {
+    tabs: {
+      label: 'Parts of the depot page',
+      live: 'Live',
+      history: 'History',
+      pins: 'PINs',
+      commands: 'Commands',
+      access: 'Access',
+      settings: 'Settings',
+    },
     back: 'All depots',
     state: 'State',
     compartments: 'Compartments',
@@ -363,31 +377,8 @@ export const en: Messages = {
     who: 'Who',
     details: 'Details',
     depotClock: (t: string) => `Depot clock: ${t}`,
-    kinds: {
-      key_removed: 'Key taken',
-      key_returned: 'Key returned',
-      door_opened: 'Door opened',
-      door_closed: 'Door closed',
-      door_open_too_long: 'Door open too long',
-      pin_accepted: 'PIN accepted',
-      pin_rejected: 'PIN rejected',
-      tamper: 'Tamper',
-      power_lost: 'Power lost',
-      power_restored: 'Power restored',
-      online: 'Depot online',
-      offline: 'Depot offline',
-      depot_started: 'Depot started',
-      locked: 'Compartment locked',
-      unlocked: 'Compartment unlocked',
-      key_overdue: 'Key overdue',
-      command_succeeded: 'Command carried out',
-      command_failed: 'Command failed',
-      command_expired: 'Command given up',
-      alarm_cleared: 'Alarm dealt with',
-      handover: 'Handed over in person',
-      note: 'Note',
-    } as Record<string, string>,
-    sources: { depot: 'Depot', state: 'State', server: 'Server', user: 'Person' },
+    kinds: HISTORY_KIND_LABELS.en,
+    sources: HISTORY_SOURCE_LABELS.en,
     manual: {
       title: 'Add an entry',
       hint: 'For what happened outside the depot: a key handed over in person, a note.',
@@ -437,6 +428,7 @@ export const en: Messages = {
       hint: 'Who may see (viewer), operate (operator) or manage (manager) this depot – in addition to the accounts’ rights.',
       user: 'Account (e-mail address)',
       grant: 'Give access',
+      role: 'Role to grant',
       remove: 'Take back',
       none: 'No additional access.',
     },
@@ -500,7 +492,7 @@ export const en: Messages = {
     stale: 'Old – still needed?',
     empty: 'No files yet.',
     uploading: (name: string) => `Uploading ${name}`,
-    uploaded: 'Uploaded',
+    arrived: (name: string) => `${name} is uploaded.`,
     failed: 'Failed',
     cancel: 'Cancel',
     percent: (p: number, locale: string) =>
