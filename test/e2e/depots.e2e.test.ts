@@ -82,6 +82,22 @@ describe('the depot dashboard', () => {
     await page.getByRole('heading', { name: 'Depot Werkstatt' }).waitFor();
     await expect.poll(() => page.getByTestId('depot-online').textContent(), { timeout: 5000 }).toContain('Online');
 
+    // The page opens on the live state; its parts are tabs, each at its own address.
+    const tabs = page.getByTestId('depot-tabs');
+    expect((await tabs.getByRole('link').allTextContents()).map((t) => t.trim())).toEqual([
+      'Live',
+      'Verlauf',
+      'PINs',
+      'Befehle',
+      'Zugriff',
+      'Einstellungen',
+    ]);
+    expect(await tabs.getByRole('link', { name: 'Live' }).getAttribute('aria-current')).toBe('page');
+    await page.getByRole('region', { name: 'Zustand' }).waitFor();
+    await page.screenshot({ path: '/tmp/kis-depot-live-1280.png', fullPage: true });
+    await tabs.getByRole('link', { name: 'PINs' }).click();
+    await page.waitForURL(/#pins$/);
+    expect(await page.getByRole('region', { name: 'Zustand' }).count()).toBe(0);
     const pins = page.getByRole('region', { name: 'PINs' });
     await pins.getByLabel('Fach').selectOption('2');
     await pins.getByLabel('Für wen').fill('Hausmeister Meyer');
@@ -95,13 +111,22 @@ describe('the depot dashboard', () => {
     expect(opened?.comp).toBe(2);
     depot.takeKey(2, opened?.pinId);
 
+    await tabs.getByRole('link', { name: 'Verlauf' }).click();
     const history = page.getByTestId('history');
     const row = history.locator('tr[data-kind="key_removed"]').filter({ hasText: 'Hausmeister Meyer' });
     await row.waitFor({ timeout: 3000 });
     expect(await row.textContent()).toContain('Schlüssel entnommen');
+    await page.screenshot({ path: '/tmp/kis-depot-history-1280.png', fullPage: true });
+    // The address opens the tab directly (a bookmark, a link in a mail).
+    await page.goto(`${server.url}/depots/${provisioning.depotId}#befehle`);
     const commands = page.getByTestId('commands');
     await expect.poll(() => commands.locator('tr[data-state="succeeded"]').count()).toBeGreaterThan(0);
-    await page.screenshot({ path: '/tmp/kis-depot-page.png', fullPage: true });
+    expect(await tabs.getByRole('link', { name: 'Befehle' }).getAttribute('aria-current')).toBe('page');
+    await page.setViewportSize({ width: 375, height: 800 });
+    await page.screenshot({ path: '/tmp/kis-depot-commands-375.png', fullPage: true });
+    expect(await page.evaluate<boolean>('document.documentElement.scrollWidth > window.innerWidth')).toBe(false);
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await tabs.getByRole('link', { name: 'Verlauf' }).click();
 
     // The history filters by compartment and kind.
     const section = page.getByRole('region', { name: 'Verlauf' });
