@@ -22,6 +22,20 @@ afterAll(async () => {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** The server's log lines from `since` on: how often each message came, and the last error's text. */
+function logSummary(logs: ReadonlyArray<Record<string, unknown>>, since: number): string {
+  const counts = new Map<string, number>();
+  let lastError = '';
+  for (const line of logs) {
+    if (Date.parse(String(line.time)) < since) continue;
+    const msg = String(line.msg);
+    counts.set(msg, (counts.get(msg) ?? 0) + 1);
+    const err = line.err as { message?: string } | undefined;
+    if (err?.message) lastError = `${msg}: ${err.message}`;
+  }
+  return JSON.stringify({ messages: Object.fromEntries(counts), lastError });
+}
+
 async function readyz(url: string): Promise<number> {
   return (await fetch(`${url}/readyz`)).status;
 }
@@ -66,7 +80,10 @@ describe('the database stopped for a minute under load', () => {
     await eventually(async () => (await readyz(server.url)) === 200, 30_000, '/readyz to say 200 again');
     await sleep(2000);
     fleet.pause();
-    await fleet.settle(90_000);
+    await fleet.settle(90_000).catch((err: unknown) => {
+      // What the server said since the outage began, so that a failure in CI says where it stuck.
+      throw new Error(`${String(err)}; the server since the outage: ${logSummary(server.logs, downAt)}`);
+    });
 
     // Nothing was acknowledged while nothing could be stored.
     const ackedWhileDown = fleet.depots.flatMap((d) =>

@@ -21,6 +21,15 @@ const LATER_PER_BATCH = 100;
 const MAX_LATER_BATCH = 500;
 /** Statements per update command (db/query.ts says why). */
 const MAX_UPDATES = MAX_UPDATE_STATEMENTS;
+/**
+ * How long a batch may take before its commits count as failed (not acknowledged; the depots repeat
+ * them, and a history entry is stored once by its id). A batch takes well under a second, and fails
+ * within the driver's 5 s server selection while the database is away. But in 2 of 7 CI runs of the
+ * database-outage test no ACK came after the outage and no commit even failed: what a batch looks
+ * like that never settles (a write on the wire as the database went down, most likely), with every
+ * later ACK waiting behind it for good.
+ */
+const BATCH_DEADLINE_MS = 30_000;
 const MAX_INSERTS = 500;
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -119,11 +128,14 @@ export class CommitWriter {
       try {
         // Past its limit the journal is emptied before more is added: ACKs then wait for it.
         await this.journal.belowLimit();
-        await writeBatch(
-          batch.map((b) => b.commit),
-          this.log,
-          this.journal,
-          this.durable,
+        await withinDeadline(
+          writeBatch(
+            batch.map((b) => b.commit),
+            this.log,
+            this.journal,
+            this.durable,
+          ),
+          BATCH_DEADLINE_MS,
         );
         for (const b of batch) b.resolve();
       } catch (err) {
@@ -168,6 +180,19 @@ export class CommitWriter {
       // The old generation stays current; both are read at start, so nothing is lost.
     }
     this.rotation = undefined;
+  }
+}
+
+/** The work's own outcome, or a failure once `ms` have passed without one (the work is left to settle alone). */
+async function withinDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`depot write batch did not finish within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
