@@ -15,9 +15,9 @@ export const operatorOverviewSchema = z.object({
     disabled: z.number(),
   }),
   registrations: z.object({
-    /** Accounts created in the last 7 days. */
+    /** People who registered themselves in the last 7 days (not invited, imported or set up). */
     lastWeek: z.number(),
-    /** Accounts whose address is not yet verified. */
+    /** Of those, people who have not verified their address yet. */
     unverified: z.number(),
   }),
   outbox: z.object({

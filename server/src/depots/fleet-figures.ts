@@ -3,6 +3,7 @@
  * disabled. Active depots are all in memory (the runtime), so only the disabled ones are counted
  * in the database, by the status index the depot list uses too.
  */
+import { Forbidden } from '../errors.js';
 import { Depot } from './model.js';
 import type { DepotRuntime } from './runtime.js';
 
@@ -15,7 +16,8 @@ export interface FleetFigures {
   disabled: number;
 }
 
-export async function fleetFigures(runtime: DepotRuntime | undefined): Promise<FleetFigures> {
+export async function fleetFigures(caller: { role: string }, runtime: DepotRuntime | undefined): Promise<FleetFigures> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
   let online = 0;
   let offline = 0;
   let alarms = 0;

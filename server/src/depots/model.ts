@@ -62,6 +62,9 @@ const depotSchema = new Schema(
 );
 
 export type DepotDoc = InferSchemaType<typeof depotSchema>;
+// The depot list and the operator's overview ask for the disabled ones by this equality.
+depotSchema.index({ status: 1 });
+
 export const Depot = mongoose.model('Depot', depotSchema);
 
 /**

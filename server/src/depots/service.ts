@@ -321,9 +321,9 @@ export async function listDepots(
   return { items: (docs as DepotDoc[]).map((d) => viewOf(d, visibility.roleIn(d))), total };
 }
 
-/** The fleet in figures (the operator's home); the caller's rights are the overview's business. */
-export function fleetFigures(): Promise<FleetFigures> {
-  return figuresOf(runtime);
+/** The fleet in figures (the operator's home; operators only). */
+export function fleetFigures(caller: { role: string }): Promise<FleetFigures> {
+  return figuresOf(caller, runtime);
 }
 
 /** One depot, live. */

@@ -159,6 +159,7 @@ export async function register(input: { email: string; language: UserLanguage; i
         role: 'customer',
         status: 'pending',
         createdAt: new Date(),
+        registeredAt: new Date(),
       });
     } catch (err) {
       // A concurrent registration of the same address: carry on with theirs.

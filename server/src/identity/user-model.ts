@@ -38,12 +38,15 @@ const userSchema = new Schema(
     /** CIDR ranges the user may sign in and work from (IPv4 and IPv6); empty: from anywhere. */
     allowedIpRanges: { type: [String], default: [] },
     createdAt: { type: Date, required: true },
+    /** When the person registered themselves (not invited, imported or set up): the operator's "new registrations". */
+    registeredAt: { type: Date },
     lastLoginAt: { type: Date },
   },
   { collection: 'users', versionKey: false },
 );
 userSchema.index({ role: 1 });
 userSchema.index({ createdAt: -1 });
+userSchema.index({ registeredAt: -1 });
 
 // Every way a user is created, renamed, readdressed or deleted brings the search keys along
 // (user-search-keys.ts): a write that touches what the keys hold finds its users before it and

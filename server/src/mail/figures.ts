@@ -1,4 +1,5 @@
 /** The outbox in figures, for the operator's home: mails waiting, and those whose delivery failed before. */
+import { Forbidden } from '../errors.js';
 import { OutboxMail } from './model.js';
 
 export interface OutboxFigures {
@@ -7,7 +8,8 @@ export interface OutboxFigures {
   failing: number;
 }
 
-export async function outboxFigures(): Promise<OutboxFigures> {
+export async function outboxFigures(caller: { role: string }): Promise<OutboxFigures> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
   // Both by the status index (status, nextAttemptAt); the outbox keeps every mail ever sent.
   const [waiting, failing] = await Promise.all([
     OutboxMail.countDocuments({ status: 'queued' }),

@@ -28,10 +28,10 @@ export async function operatorOverview(
 ): Promise<OperatorOverview> {
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   const [fleet, accounts, outbox, erasure, backup] = await Promise.all([
-    depots.fleetFigures(),
-    identity.accountFigures(new Date(now.getTime() - REGISTRATION_WINDOW_MS)),
-    mail.outboxFigures(),
-    erasures.erasureFigures(now),
+    depots.fleetFigures(caller),
+    identity.accountFigures(caller, new Date(now.getTime() - REGISTRATION_WINDOW_MS)),
+    mail.outboxFigures(caller),
+    erasures.erasureFigures(caller, now),
     settings ? backupStatus(settings.backupDir) : { last: undefined, failedAt: undefined },
   ]);
   return {

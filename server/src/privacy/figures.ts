@@ -1,4 +1,5 @@
 /** Erasure requests in figures, for the operator's home: waiting ones, and those the next run carries out. */
+import { Forbidden } from '../errors.js';
 import { ErasureRequest } from './model.js';
 
 export interface ErasureFigures {
@@ -7,7 +8,8 @@ export interface ErasureFigures {
   due: number;
 }
 
-export async function erasureFigures(now: Date = new Date()): Promise<ErasureFigures> {
+export async function erasureFigures(caller: { role: string }, now: Date = new Date()): Promise<ErasureFigures> {
+  if (caller.role !== 'admin') throw new Forbidden('admin_only');
   // By the (state, notBefore) index the erasure job uses too.
   const [waiting, due] = await Promise.all([
     ErasureRequest.countDocuments({ state: 'waiting' }),

@@ -13,9 +13,14 @@ const numbers = new Map<string, Intl.NumberFormat>();
  * with 1234 "1.234 Einträge"; in English "1,234 entries".
  */
 export function count(locale: 'de' | 'en', n: number, forms: PluralForms): string {
-  let number = numbers.get(locale);
-  if (!number) numbers.set(locale, (number = new Intl.NumberFormat(locale)));
-  return `${number.format(n)} ${word(locale, n, forms)}`;
+  return `${number(locale, n)} ${word(locale, n, forms)}`;
+}
+
+/** A number with the language's digit grouping: 1.234 in German, 1,234 in English. */
+export function number(locale: 'de' | 'en', n: number): string {
+  let format = numbers.get(locale);
+  if (!format) numbers.set(locale, (format = new Intl.NumberFormat(locale)));
+  return format.format(n);
 }
 
 /** The word alone, in the form `n` takes (where the number stands apart, as a large figure). */
