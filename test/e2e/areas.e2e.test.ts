@@ -140,7 +140,7 @@ describe('area 4 in the browser', () => {
     await rows.filter({ hasText: 'Notiz.txt' }).waitFor();
     await expect.poll(() => anna.page.getByText(/3 MB von 10 GB belegt/).count(), { timeout: 15_000 }).toBe(1);
     // Once a file's row is there, its progress line is gone: the name is not shown twice.
-    await expect.poll(() => anna.page.getByTestId('upload').count()).toBe(0);
+    await expect.poll(() => anna.page.getByTestId('upload').count(), { timeout: 1000 }).toBe(0);
     expect(await anna.page.getByText('Notiz.txt', { exact: true }).count()).toBe(1);
 
     const [download] = await Promise.all([

@@ -50,13 +50,19 @@ export const FLEET_HISTORY_COLUMNS: ReadonlyArray<reports.TableColumn<FleetHisto
 
 /** A history entry's kind in both languages, as the depot page names it. */
 export function kindLabel(kind: string): reports.Bilingual {
-  return { de: HISTORY_KIND_LABELS.de[kind] ?? kind, en: HISTORY_KIND_LABELS.en[kind] ?? kind };
+  // Own keys only: a kind from a query string may be `constructor`.
+  const label = (labels: Readonly<Record<string, string>>): string =>
+    (Object.hasOwn(labels, kind) ? labels[kind] : undefined) ?? kind;
+  return { de: label(HISTORY_KIND_LABELS.de), en: label(HISTORY_KIND_LABELS.en) };
 }
 
 function sourceLabel(source: string): reports.Bilingual {
   const de: Readonly<Record<string, string>> = HISTORY_SOURCE_LABELS.de;
   const en: Readonly<Record<string, string>> = HISTORY_SOURCE_LABELS.en;
-  return { de: de[source] ?? source, en: en[source] ?? source };
+  return {
+    de: (Object.hasOwn(de, source) ? de[source] : undefined) ?? source,
+    en: (Object.hasOwn(en, source) ? en[source] : undefined) ?? source,
+  };
 }
 
 /** Rows read from the database per round trip while exporting. */

@@ -105,7 +105,9 @@ const WORDS = {
     none: 'keine',
     made: 'Erstellt',
     since: 'ab',
-    until: 'bis',
+    // The end of a period is exclusive (the next midnight of a day range): "bis vor", not "bis".
+    until: 'vor',
+    between: 'bis vor',
     always: 'gesamter Zeitraum',
   },
   en: {
@@ -115,7 +117,8 @@ const WORDS = {
     none: 'none',
     made: 'Created',
     since: 'from',
-    until: 'until',
+    until: 'before',
+    between: 'until before',
     always: 'all time',
   },
 } as const;
@@ -130,7 +133,7 @@ function titleBlock<R>(table: TableExport<R>, query: ExportQuery, filters: strin
     const { from, to } = table.period;
     const period =
       from && to
-        ? `${when(from)} – ${when(to)}`
+        ? `${when(from)} ${words.between} ${when(to)}`
         : from
           ? `${words.since} ${when(from)}`
           : to
