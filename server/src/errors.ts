@@ -1,3 +1,5 @@
+import type { ErrorCode } from '@kis/protocol/api';
+
 /**
  * Typed domain errors. Services throw these for expected failures; one HTTP error handler and one
  * socket ack shape map them to status codes and stable codes the web translates. Their messages
@@ -5,10 +7,10 @@
  */
 export abstract class DomainError extends Error {
   abstract readonly status: number;
-  /** Stable, lower-case code the web translates, e.g. `invalid_credentials`. */
-  readonly code: string;
+  /** Stable, lower-case code the web translates, e.g. `invalid_credentials` (protocol/src/api/errors.ts lists them). */
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string = code) {
+  constructor(code: ErrorCode, message: string = code) {
     super(message);
     this.code = code;
   }
@@ -55,7 +57,7 @@ export class RateLimited extends DomainError {
   override name = 'RateLimited';
   readonly status = 429;
   constructor(
-    code: string,
+    code: ErrorCode,
     readonly retryAfterSeconds: number,
   ) {
     super(code, `${code}: retry after ${retryAfterSeconds} s`);

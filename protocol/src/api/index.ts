@@ -45,3 +45,4 @@ export * from './payments.js';
 export * from './privacy.js';
 export * from './overview.js';
 export * from './history-labels.js';
+export * from './errors.js';

@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@kis/protocol/api';
 import { isDuplicateKeyError } from '../db/query.js';
 import { RateLimited } from '../errors.js';
 import { oneAtATime } from '../db/one-at-a-time.js';
@@ -33,7 +34,7 @@ export interface FailureOutcome {
  */
 
 /** Throws {@link RateLimited} when any of the keys is locked out now. */
-export async function assertNotLocked(keys: readonly string[], code = 'locked'): Promise<void> {
+export async function assertNotLocked(keys: readonly string[], code: ErrorCode = 'locked'): Promise<void> {
   const now = new Date();
   const locked = await Throttle.find({ key: { $in: keys }, lockedUntil: { $gt: now } }, { lockedUntil: 1 }).lean();
   if (locked.length === 0) return;
@@ -130,7 +131,11 @@ async function retryAfterSeconds(key: string, now: Date): Promise<number> {
  * nothing stays reserved). Every reserved attempt must be settled: {@link recordFailure} when it
  * failed, {@link release} or {@link clear} otherwise.
  */
-export async function reserve(keys: readonly string[], policy: ThrottlePolicy, code = 'locked'): Promise<void> {
+export async function reserve(
+  keys: readonly string[],
+  policy: ThrottlePolicy,
+  code: ErrorCode = 'locked',
+): Promise<void> {
   const taken: string[] = [];
   for (const key of keys) {
     if (await reserveOne(key, policy)) {

@@ -1,5 +1,5 @@
-import { HISTORY_KIND_LABELS, HISTORY_SOURCE_LABELS } from '@kis/protocol/api';
-import { count, word } from './plural.js';
+import { HISTORY_KIND_LABELS, HISTORY_SOURCE_LABELS, type ErrorCode } from '@kis/protocol/api';
+import { count, number, word } from './plural.js';
 
 /**
  * German texts: the source language. English (en.ts) must have exactly the same keys, which the
@@ -78,13 +78,13 @@ export const de = {
     noDepots: 'Noch keine Depots.',
     registrations: 'Neue Registrierungen',
     lastWeek: 'in den letzten 7 Tagen',
-    unverified: (n: number) => `${n} noch nicht bestätigt`,
+    unverified: (n: number) => `${number('de', n)} noch nicht bestätigt`,
     outbox: 'Postausgang',
     waiting: (n: number) => word('de', n, { one: 'Mail wartet', other: 'Mails warten' }),
-    failing: (n: number) => `davon ${n} mit Zustellfehler`,
+    failing: (n: number) => `davon ${number('de', n)} mit Zustellfehler`,
     erasures: 'Löschungen',
     erasuresWaiting: (n: number) => word('de', n, { one: 'Löschung wartet', other: 'Löschungen warten' }),
-    erasuresDue: (n: number) => `davon ${n} beim nächsten Lauf fällig`,
+    erasuresDue: (n: number) => `davon ${number('de', n)} beim nächsten Lauf fällig`,
     backup: 'Letzte Sicherung',
     noBackup: 'Noch keine Sicherung.',
     backupFailed: (when: string) => `Fehlgeschlagen am ${when}`,
@@ -894,7 +894,31 @@ export const de = {
       `Welle „${name}“ starten? Ihre Konten sehen ab jetzt bei der Anmeldung, dass sie umstellen können.`,
     noWaves: 'Noch keine Wellen.',
   },
+  /** Every API error code has its text (checked against ErrorCode), plus the browser's own failures. */
   errors: {
+    account_pending:
+      'Das Konto ist noch nicht bestätigt: Die Person muss zuerst den Code aus ihrer Einladung eingeben.',
+    compartments_invalid: 'Ein Depot hat 1 bis 255 Fächer.',
+    csrf_invalid: 'Die Sitzung dieses Fensters ist abgelaufen. Bitte laden Sie die Seite neu.',
+    document_not_open: 'Der Text ist nicht mehr geöffnet. Bitte laden Sie die Seite neu.',
+    heartbeat_invalid: 'Das Meldeintervall liegt zwischen 1 Sekunde und 24 Stunden.',
+    identity_invalid: 'Diese Anmeldung gibt es in diesem Browser nicht mehr. Bitte laden Sie die Seite neu.',
+    name_required: 'Bitte geben Sie einen Namen ein.',
+    not_found: 'Nicht gefunden.',
+    range_invalid: 'Das Ende des Zeitraums muss nach seinem Anfang liegen.',
+    range_too_long: 'Der Zeitraum ist zu lang. Bitte wählen Sie einen kürzeren.',
+    right_unknown: 'Dieses Recht gibt es nicht.',
+    server_invalid: 'Die Serveradresse muss die Form host:port haben.',
+    session_invalid: 'Ihre Sitzung ist nicht mehr gültig. Bitte melden Sie sich neu an.',
+    session_ip_mismatch:
+      'Ihre Sitzung wurde beendet, weil sich Ihre Netzwerkadresse geändert hat. Bitte melden Sie sich neu an.',
+    session_missing: 'Bitte melden Sie sich an.',
+    session_not_found: 'Diese Sitzung gibt es nicht (mehr).',
+    too_many_links: 'Es wurden zu viele Links angefordert. Bitte versuchen Sie es in einer Stunde wieder.',
+    unauthorized: 'Bitte melden Sie sich an.',
+    version_not_found: 'Diese Fassung des Textes gibt es nicht (mehr).',
+    webhook_unknown: 'Diese PayPal-Benachrichtigung ist unbekannt.',
+    webhook_unverified: 'Diese PayPal-Benachrichtigung ließ sich nicht bestätigen.',
     redirect_not_allowed:
       'Umleiten geht nur für Plus-Adressen einer bestätigten Adresse Ihres Unternehmens oder für Adressen an einer bestätigten Domain Ihres Unternehmens.',
     invitation_answer_missing: 'Bitte entscheiden Sie, ob Sie die Einladung annehmen.',
@@ -994,7 +1018,7 @@ export const de = {
     grant_not_found: 'Kein solcher Zugriff.',
     key_ids_exhausted: 'Für dieses Depot sind alle Schlüsselnummern verbraucht.',
     cursor_invalid: 'Die Seite ist abgelaufen. Bitte laden Sie den Verlauf neu.',
-  },
+  } satisfies Record<ErrorCode, unknown> & Record<string, unknown>,
   notFound: { title: 'Seite nicht gefunden', back: 'Zur Startseite' },
   footer: { operator: 'Betrieben von Ihrem Servicepartner' },
 };

@@ -1,6 +1,6 @@
 import { HISTORY_KIND_LABELS, HISTORY_SOURCE_LABELS } from '@kis/protocol/api';
 import type { Messages } from './de.js';
-import { count, word } from './plural.js';
+import { count, number, word } from './plural.js';
 
 /** English texts; same keys as German (checked by the compiler). */
 export const en: Messages = {
@@ -75,13 +75,13 @@ export const en: Messages = {
     noDepots: 'No depots yet.',
     registrations: 'New registrations',
     lastWeek: 'in the last 7 days',
-    unverified: (n: number) => `${n} not yet verified`,
+    unverified: (n: number) => `${number('en', n)} not yet verified`,
     outbox: 'Outbox',
     waiting: (n: number) => word('en', n, { one: 'mail waiting', other: 'mails waiting' }),
-    failing: (n: number) => `${n} of them failed to deliver`,
+    failing: (n: number) => `${number('en', n)} of them failed to deliver`,
     erasures: 'Erasures',
     erasuresWaiting: (n: number) => word('en', n, { one: 'erasure waiting', other: 'erasures waiting' }),
-    erasuresDue: (n: number) => `${n} of them due at the next run`,
+    erasuresDue: (n: number) => `${number('en', n)} of them due at the next run`,
     backup: 'Last backup',
     noBackup: 'No backup yet.',
     backupFailed: (when: string) => `Failed on ${when}`,
@@ -873,6 +873,27 @@ export const en: Messages = {
     noWaves: 'No waves yet.',
   },
   errors: {
+    account_pending: 'The account is not verified yet: the person must first enter the code from their invitation.',
+    compartments_invalid: 'A depot has 1 to 255 compartments.',
+    csrf_invalid: "This window's session has expired. Please reload the page.",
+    document_not_open: 'The text is no longer open. Please reload the page.',
+    heartbeat_invalid: 'The report interval is between 1 second and 24 hours.',
+    identity_invalid: 'This sign-in no longer exists in this browser. Please reload the page.',
+    name_required: 'Please enter a name.',
+    not_found: 'Not found.',
+    range_invalid: 'The end of the period must come after its start.',
+    range_too_long: 'The period is too long. Please choose a shorter one.',
+    right_unknown: 'There is no such right.',
+    server_invalid: 'The server address must have the form host:port.',
+    session_invalid: 'Your session is no longer valid. Please sign in again.',
+    session_ip_mismatch: 'Your session was ended because your network address changed. Please sign in again.',
+    session_missing: 'Please sign in.',
+    session_not_found: 'This session does not exist (any more).',
+    too_many_links: 'Too many links were requested. Please try again in an hour.',
+    unauthorized: 'Please sign in.',
+    version_not_found: 'This version of the text does not exist (any more).',
+    webhook_unknown: 'This PayPal notification is unknown.',
+    webhook_unverified: 'This PayPal notification could not be verified.',
     redirect_not_allowed:
       'Redirecting works only for plus-addresses of a confirmed address of your company, or for addresses at a confirmed domain of your company.',
     invitation_answer_missing: 'Please decide whether you accept the invitation.',
