@@ -104,7 +104,7 @@ export const HOT_QUERIES: readonly HotQuery[] = [
   },
   // overview/service.ts: the operator's home counts these on every visit (mail/, identity/, privacy/ figures.ts).
   { name: 'outbox waiting', collection: 'outbox', filter: { status: 'queued' } },
-  { name: 'new registrations', collection: 'users', filter: { registeredAt: { $gte: FROM } } },
+  { name: 'new registrations', collection: 'users', filter: { registeredDay: '2025-06-01' } },
   { name: 'disabled depots', collection: 'depots', filter: { status: 'disabled' } },
   { name: 'erasures due', collection: 'erasure_requests', filter: { state: 'waiting', notBefore: { $lte: NOW } } },
   // payments/invoices.ts listInvoices: an organization's invoices page, newest first.

@@ -160,6 +160,7 @@ export async function register(input: { email: string; language: UserLanguage; i
         status: 'pending',
         createdAt: new Date(),
         registeredAt: new Date(),
+        registeredDay: new Date().toISOString().slice(0, 10),
       });
     } catch (err) {
       // A concurrent registration of the same address: carry on with theirs.

@@ -12,8 +12,8 @@ import { backupStatus } from '../jobs/backups.js';
 import * as mail from '../mail/service.js';
 import * as erasures from '../privacy/erasures.js';
 
-/** What "new registrations" counts back. */
-const REGISTRATION_WINDOW_MS = 7 * 24 * 3600_000;
+/** What "new registrations" counts back: UTC days, today included. */
+const REGISTRATION_DAYS = 7;
 
 let settings: { backupDir: string; backupTime: string } | undefined;
 
@@ -29,7 +29,7 @@ export async function operatorOverview(
   if (caller.role !== 'admin') throw new Forbidden('admin_only');
   const [fleet, accounts, outbox, erasure, backup] = await Promise.all([
     depots.fleetFigures(caller),
-    identity.accountFigures(caller, new Date(now.getTime() - REGISTRATION_WINDOW_MS)),
+    identity.accountFigures(caller, now, REGISTRATION_DAYS),
     mail.outboxFigures(caller),
     erasures.erasureFigures(caller, now),
     settings ? backupStatus(settings.backupDir) : { last: undefined, failedAt: undefined },
