@@ -46,7 +46,8 @@ describe('the portal in a browser', () => {
     try {
       await page.goto(own.url);
       const indicator = page.getByTestId('connection-indicator');
-      await expect.poll(() => indicator.textContent()).toContain('Verbunden');
+      // A server just started on a busy machine may take more than the default 5 s to take the socket.
+      await expect.poll(() => indicator.textContent(), { timeout: 15_000 }).toContain('Verbunden');
       await own.stop();
       await expect.poll(() => indicator.textContent(), { timeout: 20_000 }).toMatch(/Getrennt|Verbinde/);
     } finally {
